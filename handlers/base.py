@@ -1,0 +1,205 @@
+"""What every handler shares: who the caller is, JSON in and out, errors, headers."""
+import json
+import logging
+import urllib.parse
+
+import tornado.web
+from tornado.web import HTTPError
+
+from models import Room, Token, ValidationError
+
+log = logging.getLogger("chatbox.http")
+
+SESSION_COOKIE = "chatbox_session"
+
+# No inline script and no other origin: everything the page uses is served by the box.
+CONTENT_SECURITY_POLICY = "; ".join(
+    [
+        "default-src 'self'",
+        "script-src 'self'",
+        "style-src 'self'",
+        "img-src 'self' data: blob:",
+        "font-src 'self'",
+        "media-src 'self'",
+        "connect-src 'self'",
+        "object-src 'none'",
+        "base-uri 'none'",
+        "frame-ancestors 'none'",
+        "form-action 'self'",
+    ]
+)
+
+
+def set_security_headers(handler):
+    handler.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY)
+    handler.set_header("X-Content-Type-Options", "nosniff")
+    handler.set_header("X-Frame-Options", "DENY")
+    handler.set_header("Referrer-Policy", "no-referrer")
+    handler.set_header("Cross-Origin-Opener-Policy", "same-origin")
+
+
+class APIError(HTTPError):
+    """An error whose JSON body is ``payload`` (Chatire/DRF style)."""
+
+    def __init__(self, status_code, payload=None, **kwargs):
+        super().__init__(status_code, **kwargs)
+        self.payload = payload
+
+
+def bad_request(errors):
+    return APIError(400, errors)
+
+
+class Authenticated:
+    """Finds the caller from an ``Authorization: Token`` header or the session cookie.
+
+    Shared by HTTP handlers and websocket handlers, so both authenticate the same way.
+    """
+
+    def authenticate(self):
+        header = self.request.headers.get("Authorization", "")
+        if header:
+            scheme, _, key = header.partition(" ")
+            if scheme.lower() != "token":
+                return None
+            self.auth_method = "token"
+            return Token.user_for(key.strip(), "api")
+        secret = self.get_signed_cookie(SESSION_COOKIE, max_age_days=30)
+        if secret is None:
+            return None
+        self.auth_method = "cookie"
+        return Token.user_for(secret.decode(), "browser")
+
+    def set_session(self, secret):
+        self.set_signed_cookie(
+            SESSION_COOKIE,
+            secret,
+            expires_days=30,
+            httponly=True,
+            samesite="Lax",
+            secure=self.request.protocol == "https",
+        )
+
+
+class BaseHandler(Authenticated, tornado.web.RequestHandler):
+    """JSON API handler: loads the caller in ``prepare``, answers errors as JSON."""
+
+    auth_method = None
+    # Set on handlers that log a browser in: they need XSRF even without a session
+    # cookie, or another site could log a visitor into the attacker's account.
+    starts_session = False
+
+    def initialize(self, messenger, throttle):
+        self.messenger = messenger
+        self.throttle = throttle
+
+    @property
+    def hub(self):
+        return self.messenger.hub
+
+    @property
+    def writer(self):
+        return self.messenger.writer
+
+    def set_default_headers(self):
+        set_security_headers(self)
+        self.set_header("Cache-Control", "no-store")
+
+    def check_xsrf_cookie(self):
+        # An Authorization header cannot be forged by another site, and a request that
+        # carries no session cookie has no ambient authority to abuse.
+        if self.request.headers.get("Authorization"):
+            return
+        if not self.starts_session and not self.get_cookie(SESSION_COOKIE):
+            return
+        super().check_xsrf_cookie()
+
+    def prepare(self):
+        self.current_user = self.authenticate()
+
+    def require_user(self):
+        if self.current_user is None:
+            raise APIError(
+                401, {"detail": "Authentication credentials were not provided."}
+            )
+        return self.current_user
+
+    def member_room(self, uri):
+        """The room at ``uri`` if the caller is a member: 404 if none, 403 if not theirs."""
+        user = self.require_user()
+        room = Room.by_uri(uri)
+        if room is None:
+            raise APIError(404, {"detail": "Not found."})
+        if not user.is_member(room):
+            raise APIError(
+                403, {"detail": "You do not have permission to perform this action."}
+            )
+        return room
+
+    def body(self):
+        """The request body as a dict, from JSON or a form; 400 if it is neither."""
+        raw = self.request.body
+        content_type = self.request.headers.get("Content-Type", "").split(";")[0].strip()
+        if not raw.strip():
+            return {}
+        # curl and some scripts label JSON as a form; a body starting with "{" is JSON.
+        if content_type == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
+            try:
+                pairs = urllib.parse.parse_qsl(
+                    raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True
+                )
+            except (UnicodeDecodeError, ValueError):
+                raise bad_request({"detail": "Malformed form body."}) from None
+            return dict(pairs)
+        try:
+            data = json.loads(raw)
+        except (UnicodeDecodeError, ValueError):
+            raise bad_request({"detail": "JSON parse error."}) from None
+        if not isinstance(data, dict):
+            raise bad_request({"detail": "Expected a JSON object."})
+        return data
+
+    def query_int(self, name, default=None, low=1, high=None):
+        raw = self.get_query_argument(name, None)
+        if raw is None:
+            return default
+        try:
+            value = int(raw)
+        except ValueError:
+            raise bad_request({name: ["A valid integer is required."]}) from None
+        if value < low or (high is not None and value > high):
+            limits = f"between {low} and {high}" if high else f"at least {low}"
+            raise bad_request({name: [f"Ensure this value is {limits}."]})
+        return value
+
+    def send_json(self, data, status=200):
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(data, ensure_ascii=False))
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, (HTTPError, ValidationError)):
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code, **kwargs):
+        payload = None
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, APIError):
+            payload = error.payload
+        elif isinstance(error, ValidationError):
+            # A model rule refused the input: the client's mistake, not the server's.
+            self.set_status(400)
+            payload = error.errors
+        if payload is None:
+            payload = {"detail": self._reason if status_code < 500 else "Server error."}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload))
+
+
+class NotFoundHandler(BaseHandler):
+    """Unknown paths under the API answer JSON, like everything else."""
+
+    def prepare(self):
+        raise APIError(404, {"detail": "Not found."})

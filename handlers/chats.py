@@ -1,0 +1,77 @@
+"""Chats: start a private session or open a named room, join, list, leave."""
+from handlers.base import APIError, BaseHandler
+from models import Room, User
+
+
+class ChatListHandler(BaseHandler):
+    def get(self):
+        user = self.require_user()
+        self.send_json({"chats": [room.summary() for room in user.rooms()]})
+
+    async def post(self):
+        user = self.require_user()
+        name = self.body().get("name")
+        if name in (None, ""):
+            room = await self.writer.run(Room.start_private, user)
+            created = True
+        else:
+            room, created = await self.messenger.open_named(user, name)
+        self.send_json(
+            {
+                "status": "SUCCESS",
+                "uri": room.uri,
+                "message": "New chat session created"
+                if created
+                else f"Joined the chat {room.uri}",
+                "chat": room.summary(),
+            },
+            201 if created else 200,
+        )
+
+
+class ChatHandler(BaseHandler):
+    def get(self, uri):
+        room = self.member_room(uri)
+        self.send_json(dict(room.summary(), members=self.members(room)))
+
+    async def patch(self, uri):
+        """Join the caller to the chat; Chatire's body may name the caller, no one else."""
+        user = self.require_user()
+        named = self.body().get("username")
+        if named not in (None, "") and (
+            not isinstance(named, str) or named.lower() != user.username.lower()
+        ):
+            raise APIError(403, {"detail": "You can only add yourself to a chat."})
+        room = Room.by_uri(uri)
+        if room is None:
+            raise APIError(404, {"detail": "Not found."})
+        await self.messenger.join(room, user)
+        self.send_json(
+            {
+                "status": "SUCCESS",
+                "members": self.members(room),
+                "message": f"{user.username} joined the chat",
+                "user": user.public(),
+            }
+        )
+
+    def members(self, room):
+        online = set(self.hub.online(room.id))
+        return [dict(m.public(), online=m.id in online) for m in room.members()]
+
+
+class MemberHandler(BaseHandler):
+    async def delete(self, uri, username):
+        """Leave a chat, or (its owner only) remove someone from it."""
+        caller = self.require_user()
+        room = self.member_room(uri)
+        target = User.by_username(username)
+        if target is None or not target.is_member(room):
+            raise APIError(404, {"detail": "Not found."})
+        if target.id == room.owner_id:
+            raise APIError(403, {"detail": "The owner cannot leave their own chat."})
+        if target.id != caller.id and caller.id != room.owner_id:
+            raise APIError(403, {"detail": "Only the owner can remove others."})
+        await self.messenger.remove(room, target)
+        self.set_status(204)
+        self.finish()

@@ -1,0 +1,45 @@
+"""Pages and plumbing: the app shell, static files, health, the API description."""
+import json
+import os
+
+import tornado.web
+
+from handlers.base import BaseHandler, set_security_headers
+from models import schema_version
+
+with open(os.path.join(os.path.dirname(__file__), "openapi.json"), encoding="utf-8") as f:
+    OPENAPI = json.load(f)
+
+
+class AppShellHandler(BaseHandler):
+    """Every UI route gets the same page; the app reads the path and shows the screen."""
+
+    def get(self, *_):
+        # Sets the _xsrf cookie the app echoes in X-XSRFToken on every write.
+        self.xsrf_token
+        self.render("app.html")
+
+
+class StaticHandler(tornado.web.StaticFileHandler):
+    def set_default_headers(self):
+        set_security_headers(self)
+
+    def set_extra_headers(self, path):
+        # Vite puts a content hash in every asset name: such a file never changes.
+        if path.startswith("assets/"):
+            self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+
+
+class HealthHandler(BaseHandler):
+    def get(self):
+        try:
+            version = schema_version()
+        except Exception:
+            self.send_json({"status": "unavailable"}, 503)
+            return
+        self.send_json({"status": "ok", "schema_version": version})
+
+
+class OpenAPIHandler(BaseHandler):
+    def get(self):
+        self.send_json(OPENAPI)

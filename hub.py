@@ -1,0 +1,194 @@
+"""The in-memory side of real time: who is listening to which room, and fan-out.
+
+``RoomHub`` knows nothing of HTTP, sockets or the event loop; a subscriber is any object
+with a ``user_id``, a ``wants_signals`` flag and two methods:
+
+- ``deliver(room_id, message_id, frame)``: a stored message, already encoded as text;
+- ``signal(room_id, frame)``: anything else (typing, presence, membership), also text.
+
+Frames are encoded once per broadcast by the caller and shared by every recipient.
+
+``Messenger`` joins the hub to the database: a message is stored (and committed) first,
+then published, so nobody ever sees a message the disk does not hold.
+"""
+import json
+
+from models import Message, Room
+
+
+def encode(frame):
+    # Compact separators: fewer bytes per frame, for every recipient of every broadcast.
+    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+
+
+def message_frame(room, message):
+    """A stored message as both sockets send it: the seed's frame plus ``type``."""
+    return encode(dict(message.as_dict(room), type="message"))
+
+
+def member_frame(room, user, event):
+    return encode({"type": "member", "uri": room.uri, "event": event, "user": user.public()})
+
+
+class RoomHub:
+    """Which subscribers are in which room, and who is online there."""
+
+    def __init__(self):
+        self._subscribers = {}  # room id -> set of subscribers
+        self._rooms_of = {}  # subscriber -> set of room ids
+        self._online = {}  # room id -> {user id: number of that user's subscribers}
+        self._connections = {}  # user id -> set of that user's attached subscribers
+
+    def attach(self, subscriber):
+        """Register an open connection, whether or not it is in any room yet."""
+        self._connections.setdefault(subscriber.user_id, set()).add(subscriber)
+
+    def detach(self, subscriber):
+        """Forget a closed connection; returns the rooms its user left."""
+        mine = self._connections.get(subscriber.user_id)
+        if mine is not None:
+            mine.discard(subscriber)
+            if not mine:
+                del self._connections[subscriber.user_id]
+        return self.drop(subscriber)
+
+    def connections(self, user_id=None):
+        """Every open connection, or one user's."""
+        if user_id is not None:
+            return frozenset(self._connections.get(user_id, ()))
+        return frozenset(s for mine in self._connections.values() for s in mine)
+
+    def subscribe(self, room_id, subscriber):
+        """Add a subscriber; returns True if its user just came online in the room."""
+        members = self._subscribers.setdefault(room_id, set())
+        if subscriber in members:
+            return False
+        members.add(subscriber)
+        self._rooms_of.setdefault(subscriber, set()).add(room_id)
+        counts = self._online.setdefault(room_id, {})
+        counts[subscriber.user_id] = counts.get(subscriber.user_id, 0) + 1
+        return counts[subscriber.user_id] == 1
+
+    def unsubscribe(self, room_id, subscriber):
+        """Remove a subscriber; returns True if its user just went offline in the room."""
+        members = self._subscribers.get(room_id)
+        if not members or subscriber not in members:
+            return False
+        members.discard(subscriber)
+        if not members:
+            del self._subscribers[room_id]
+        rooms = self._rooms_of.get(subscriber)
+        if rooms is not None:
+            rooms.discard(room_id)
+            if not rooms:
+                del self._rooms_of[subscriber]
+        counts = self._online[room_id]
+        counts[subscriber.user_id] -= 1
+        if counts[subscriber.user_id]:
+            return False
+        del counts[subscriber.user_id]
+        if not counts:
+            del self._online[room_id]
+        return True
+
+    def drop(self, subscriber):
+        """Remove a subscriber from every room; returns the rooms its user left."""
+        left = []
+        for room_id in list(self._rooms_of.get(subscriber, ())):
+            if self.unsubscribe(room_id, subscriber):
+                left.append(room_id)
+        return left
+
+    def evict(self, room_id, user_id):
+        """Unsubscribe every subscriber of one user from a room; returns them."""
+        gone = [s for s in self._subscribers.get(room_id, ()) if s.user_id == user_id]
+        for subscriber in gone:
+            self.unsubscribe(room_id, subscriber)
+        return gone
+
+    def rooms_of(self, subscriber):
+        return frozenset(self._rooms_of.get(subscriber, ()))
+
+    def subscribers(self, room_id):
+        return frozenset(self._subscribers.get(room_id, ()))
+
+    def online(self, room_id):
+        """Ids of the users with at least one subscriber in the room."""
+        return sorted(self._online.get(room_id, ()))
+
+    def publish(self, room_id, message_id, frame):
+        """Hand one encoded message to every subscriber of its room; returns how many."""
+        members = self._subscribers.get(room_id, ())
+        # Copy: a subscriber that is too slow may unsubscribe itself while we iterate.
+        for subscriber in tuple(members):
+            subscriber.deliver(room_id, message_id, frame)
+        return len(members)
+
+    def signal(self, room_id, frame, skip=None):
+        """Hand a non-message frame to the subscribers that want them, but ``skip``."""
+        for subscriber in tuple(self._subscribers.get(room_id, ())):
+            if subscriber.wants_signals and subscriber is not skip:
+                subscriber.signal(room_id, frame)
+
+    def stats(self):
+        return {
+            "connections": sum(len(mine) for mine in self._connections.values()),
+            "users_online": len(self._connections),
+            "rooms_active": len(self._subscribers),
+        }
+
+
+class Messenger:
+    """Stores, then delivers: the one path by which a message or a membership changes."""
+
+    def __init__(self, writer, hub):
+        self.writer = writer
+        self.hub = hub
+
+    async def post(self, room, author, text, client_id=None):
+        """Store a message and deliver it to the room; returns ``(message, created)``.
+
+        A resend of a ``client_id`` returns the original message and delivers nothing
+        again. Raises ``models.ValidationError`` on bad input (nothing stored).
+        """
+        text = Message.validate_text(text)
+        client_id = Message.validate_client_id(client_id)
+        message, created = await self.writer.run(
+            Message.post, room, author, text, client_id
+        )
+        message.author = author
+        if created:
+            self.hub.publish(room.id, message.id, message_frame(room, message))
+        return message, created
+
+    async def join(self, room, user):
+        """Make ``user`` a member of ``room`` and tell those online; idempotent."""
+        joined = await self.writer.run(room.admit, user)
+        if joined:
+            self.hub.signal(room.id, member_frame(room, user, "joined"))
+        return joined
+
+    async def open_named(self, user, name):
+        """Open (creating if new) the named room and make ``user`` a member."""
+        room, created = await self.writer.run(Room.open_named, user, name)
+        if not created:
+            await self.join(room, user)
+        return room, created
+
+    async def remove(self, room, user):
+        """End a membership; the user's sockets in the room stop receiving at once."""
+        removed = await self.writer.run(room.remove, user)
+        for subscriber in self.hub.evict(room.id, user.id):
+            subscriber.removed(room)
+        if removed:
+            self.hub.signal(room.id, member_frame(room, user, "left"))
+            self.presence_changed(room)
+        return removed
+
+    def presence_changed(self, room_or_id, uri=None):
+        room_id = getattr(room_or_id, "id", room_or_id)
+        uri = uri or room_or_id.uri
+        self.hub.signal(
+            room_id,
+            encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),
+        )

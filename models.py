@@ -1,0 +1,549 @@
+"""chatbox's data and its rules: the database, the models, and the one writer thread.
+
+The database object is created uninitialised so that the command line (or a test) picks
+the file: ``init_db(path)`` opens it with the pragmas chatbox relies on and brings the
+schema up to ``SCHEMA_VERSION``.
+
+Every write goes through ``WriteQueue``, which runs it on a single thread and commits
+many writes in one transaction (group commit). Reads run wherever they are called: in WAL
+mode readers never wait for the writer.
+"""
+import asyncio
+import datetime
+import hashlib
+import logging
+import re
+import secrets
+from concurrent.futures import ThreadPoolExecutor
+
+import bcrypt
+from peewee import (
+    BooleanField,
+    CharField,
+    DateTimeField,
+    ForeignKeyField,
+    IntegrityError,
+    IntegerField,
+    Model,
+    SqliteDatabase,
+    TextField,
+    fn,
+)
+from playhouse.migrate import SqliteMigrator, migrate
+
+log = logging.getLogger("chatbox.models")
+
+db = SqliteDatabase(None)
+
+SCHEMA_VERSION = 2
+
+MAX_MESSAGE_LENGTH = 4000
+MIN_PASSWORD_LENGTH = 8
+# bcrypt ignores bytes past 72; refuse longer input rather than silently truncate it.
+MAX_PASSWORD_BYTES = 72
+USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
+ROOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
+CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Cost 10 takes about 60 ms on this class of x86 core and about 0.3 s on a Raspberry Pi
+# 4: slow enough to make offline guessing expensive, fast enough that a classroom of
+# thirty signing in at once does not queue for long on a Pi.
+BCRYPT_ROUNDS = 10
+
+
+class ValidationError(ValueError):
+    """Bad input for a model rule; ``errors`` maps field names to lists of messages."""
+
+    def __init__(self, errors):
+        super().__init__(errors)
+        self.errors = errors
+
+
+def utcnow():
+    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+
+
+def isoformat(moment):
+    return moment.isoformat(timespec="milliseconds") + "Z"
+
+
+def digest(secret):
+    """Tokens are stored hashed, so a copied database does not hand out live sessions."""
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class BaseModel(Model):
+    class Meta:
+        database = db
+
+
+class User(BaseModel):
+    username = CharField(max_length=32)
+    # The unique key; "Alice" and "alice" are one account.
+    username_key = CharField(max_length=32, unique=True)
+    password_hash = CharField()
+    email = CharField(default="")
+    first_name = CharField(default="")
+    last_name = CharField(default="")
+    created_at = DateTimeField(default=utcnow)
+    is_admin = BooleanField(default=False)
+    is_active = BooleanField(default=True)
+
+    @staticmethod
+    def validate(username, password, email=""):
+        errors = {}
+        if not isinstance(username, str) or not USERNAME_RE.match(username):
+            errors["username"] = [
+                "Use 1 to 32 letters, digits, underscores, dots or hyphens."
+            ]
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            errors["password"] = [
+                f"Ensure this field has at least {MIN_PASSWORD_LENGTH} characters."
+            ]
+        elif len(password.encode()) > MAX_PASSWORD_BYTES:
+            errors["password"] = [
+                f"Ensure this field has no more than {MAX_PASSWORD_BYTES} bytes."
+            ]
+        if not isinstance(email, str) or len(email) > 254 or (
+            email and not re.match(r"^[^@\s]+@[^@\s]+$", email)
+        ):
+            errors["email"] = ["Enter a valid email address."]
+        if errors:
+            raise ValidationError(errors)
+
+    @staticmethod
+    def hash_password(password):
+        """Slow on purpose: call it through an executor, never on the event loop."""
+        return bcrypt.hashpw(
+            password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)
+        ).decode()
+
+    def check_password(self, password):
+        """Slow on purpose: call it through an executor, never on the event loop."""
+        return bcrypt.checkpw(password.encode(), self.password_hash.encode())
+
+    @classmethod
+    def register(cls, username, password_hash, email=""):
+        """Create an account; the first one on a box becomes its administrator."""
+        is_first = not cls.select().exists()
+        try:
+            with db.atomic():
+                return cls.create(
+                    username=username,
+                    username_key=username.lower(),
+                    password_hash=password_hash,
+                    email=email,
+                    is_admin=is_first,
+                )
+        except IntegrityError:
+            raise ValidationError(
+                {"username": ["A user with that username already exists."]}
+            ) from None
+
+    @classmethod
+    def by_username(cls, username):
+        if not isinstance(username, str):
+            return None
+        return cls.get_or_none(cls.username_key == username.lower())
+
+    def public(self):
+        """What anyone may see of a user; never the e-mail address."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "first_name": self.first_name,
+            "last_name": self.last_name,
+        }
+
+    def private(self):
+        """What the user sees of their own account."""
+        return dict(self.public(), email=self.email, is_admin=self.is_admin)
+
+    def rooms(self):
+        return (
+            Room.select()
+            .join(Membership)
+            .where(Membership.user == self)
+            .order_by(Room.created_at.desc())
+        )
+
+    def membership_in(self, room):
+        return Membership.get_or_none(user=self, room=room)
+
+    def is_member(self, room):
+        return (
+            Membership.select()
+            .where((Membership.user == self) & (Membership.room == room))
+            .exists()
+        )
+
+
+class Token(BaseModel):
+    """A login: an API token (``kind='api'``) or a browser session (``kind='browser'``)."""
+
+    digest = CharField(max_length=64, unique=True)
+    user = ForeignKeyField(User, backref="tokens", on_delete="CASCADE")
+    kind = CharField(max_length=8, default="api")
+    created_at = DateTimeField(default=utcnow)
+
+    @classmethod
+    def issue(cls, user, kind="api"):
+        """Returns the secret; only its digest is stored."""
+        secret = secrets.token_hex(20)
+        cls.create(digest=digest(secret), user=user, kind=kind)
+        return secret
+
+    @classmethod
+    def user_for(cls, secret, kind):
+        if not isinstance(secret, str) or not secret:
+            return None
+        return (
+            User.select()
+            .join(Token)
+            .where(
+                (Token.digest == digest(secret))
+                & (Token.kind == kind)
+                & (User.is_active == True)  # noqa: E712 (peewee expression)
+            )
+            .first()
+        )
+
+    @classmethod
+    def revoke(cls, secret):
+        return cls.delete().where(cls.digest == digest(secret)).execute()
+
+
+class Room(BaseModel):
+    """A chat: a private session (unguessable URI) or a named room (URI = its name)."""
+
+    uri = CharField(max_length=64, unique=True)
+    is_private = BooleanField(default=True)
+    owner = ForeignKeyField(User, backref="owned_rooms", on_delete="CASCADE")
+    created_at = DateTimeField(default=utcnow)
+
+    @staticmethod
+    def normalise_name(name):
+        if not isinstance(name, str) or not ROOM_NAME_RE.match(name.strip().lower()):
+            raise ValidationError(
+                {
+                    "name": [
+                        "Use 1 to 64 lower-case letters, digits, hyphens or underscores."
+                    ]
+                }
+            )
+        return name.strip().lower()
+
+    @classmethod
+    def start_private(cls, owner):
+        # 128 random bits: a URI nobody can guess is what keeps a private chat private.
+        with db.atomic():
+            room = cls.create(uri=secrets.token_hex(16), owner=owner, is_private=True)
+            Membership.create(user=owner, room=room)
+        return room
+
+    @classmethod
+    def open_named(cls, owner, name):
+        """The named room, created (owned by ``owner``) if new; returns ``(room, created)``."""
+        uri = cls.normalise_name(name)
+        room = cls.get_or_none(cls.uri == uri)
+        if room is not None:
+            return room, False
+        with db.atomic():
+            room = cls.create(uri=uri, owner=owner, is_private=False)
+            Membership.create(user=owner, room=room)
+        return room, True
+
+    @classmethod
+    def by_uri(cls, uri):
+        return cls.get_or_none(cls.uri == uri)
+
+    def admit(self, user):
+        """Make ``user`` a member; returns True if they were not one already."""
+        try:
+            with db.atomic():
+                Membership.create(user=user, room=self)
+            return True
+        except IntegrityError:
+            return False
+
+    def remove(self, user):
+        return (
+            Membership.delete()
+            .where((Membership.room == self) & (Membership.user == user))
+            .execute()
+            > 0
+        )
+
+    def members(self):
+        """Members, owner first, then in the order they joined."""
+        return list(
+            User.select()
+            .join(Membership)
+            .where(Membership.room == self)
+            .order_by((User.id != self.owner_id), Membership.joined_at, Membership.id)
+        )
+
+    def member_count(self):
+        return Membership.select().where(Membership.room == self).count()
+
+    def last_message(self):
+        return (
+            Message.select(Message, User)
+            .join(User)
+            .where(Message.room == self)
+            .order_by(Message.id.desc())
+            .first()
+        )
+
+    def summary(self):
+        last = self.last_message()
+        return {
+            "uri": self.uri,
+            "name": None if self.is_private else self.uri,
+            "is_private": self.is_private,
+            "owner": self.owner.public(),
+            "created_at": isoformat(self.created_at),
+            "member_count": self.member_count(),
+            "last_message": last.as_dict(self) if last else None,
+        }
+
+
+class Membership(BaseModel):
+    user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
+    room = ForeignKeyField(Room, backref="memberships", on_delete="CASCADE")
+    joined_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("user", "room"), True), (("room", "joined_at"), False))
+
+
+class Message(BaseModel):
+    room = ForeignKeyField(Room, backref="messages", on_delete="CASCADE")
+    author = ForeignKeyField(User, backref="messages", on_delete="CASCADE")
+    text = TextField()
+    # Chosen by the client so that a resend after a reconnect is recognised, not stored
+    # twice. NULL for clients that do not send one (SQLite allows many NULLs in a
+    # UNIQUE index).
+    client_id = CharField(max_length=64, null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("author", "client_id"), True), (("room", "id"), False))
+
+    @staticmethod
+    def validate_text(text):
+        if not isinstance(text, str) or not text.strip():
+            raise ValidationError({"message": ["This field may not be blank."]})
+        if len(text) > MAX_MESSAGE_LENGTH:
+            raise ValidationError(
+                {
+                    "message": [
+                        f"Ensure this field has no more than {MAX_MESSAGE_LENGTH} characters."
+                    ]
+                }
+            )
+        return text
+
+    @staticmethod
+    def validate_client_id(client_id):
+        if client_id is None:
+            return None
+        if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+            raise ValidationError(
+                {"client_id": ["Use 1 to 64 letters, digits or _ . : -"]}
+            )
+        return client_id
+
+    @classmethod
+    def post(cls, room, author, text, client_id=None):
+        """Store a message once; returns ``(message, created)``.
+
+        A resend with a ``client_id`` the author used before returns the original
+        message, whichever room it names, so a retried send is never stored twice.
+        """
+        if client_id is not None:
+            earlier = cls.get_or_none(
+                (cls.author == author) & (cls.client_id == client_id)
+            )
+            if earlier is not None and earlier.room_id != room.id:
+                raise ValidationError(
+                    {"client_id": ["This id was already used for another message."]}
+                )
+            if earlier is not None:
+                return earlier, False
+        message = cls.create(room=room, author=author, text=text, client_id=client_id)
+        return message, True
+
+    @classmethod
+    def page(cls, room, before=None, after=None, limit=50):
+        """Up to ``limit`` messages, oldest first: the newest ones, or those next to an id."""
+        query = cls.select(cls, User).join(User).where(cls.room == room)
+        if after is not None:
+            query = query.where(cls.id > after).order_by(cls.id).limit(limit)
+            return list(query)
+        if before is not None:
+            query = query.where(cls.id < before)
+        return list(reversed(query.order_by(cls.id.desc()).limit(limit)))
+
+    @classmethod
+    def since(cls, room, after_id, limit):
+        """Messages after ``after_id`` in order, or None if there are more than ``limit``."""
+        rows = cls.page(room, after=after_id, limit=limit + 1)
+        return None if len(rows) > limit else rows
+
+    @classmethod
+    def latest_id(cls, room):
+        return cls.select(fn.MAX(cls.id)).where(cls.room == room).scalar() or 0
+
+    def as_dict(self, room=None):
+        """The message as every client sees it (the REST API and both sockets)."""
+        room = room or self.room
+        return {
+            "id": self.id,
+            "uri": room.uri,
+            "user": self.author.public(),
+            "message": self.text,
+            "client_id": self.client_id,
+            "created_at": isoformat(self.created_at),
+        }
+
+
+MODELS = [User, Token, Room, Membership, Message]
+
+
+def _upgrade_1_to_2(migrator):
+    """Version 2 added administrators and deactivation."""
+    migrate(
+        migrator.add_column("user", "is_admin", BooleanField(default=False)),
+        migrator.add_column("user", "is_active", BooleanField(default=True)),
+    )
+    # Boxes that predate administrators make their first account the administrator.
+    first = User.select(fn.MIN(User.id)).scalar()
+    if first is not None:
+        User.update(is_admin=True).where(User.id == first).execute()
+
+
+# UPGRADES[n] takes a database at version n to n + 1.
+UPGRADES = {1: _upgrade_1_to_2}
+
+
+def schema_version():
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate_schema():
+    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place."""
+    version = schema_version()
+    if version == 0 and not db.table_exists("user"):
+        with db.atomic():
+            db.create_tables(MODELS)
+            db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this chatbox "
+            f"({SCHEMA_VERSION}); run a newer chatbox"
+        )
+    migrator = SqliteMigrator(db)
+    while version < SCHEMA_VERSION:
+        log.info("upgrading the database from schema version %d", version)
+        with db.atomic():
+            UPGRADES[version](migrator)
+            version += 1
+            db.execute_sql(f"PRAGMA user_version = {version}")
+    return version
+
+
+def init_db(path, synchronous="FULL"):
+    """Open the database file and bring its schema up to date.
+
+    WAL lets readers carry on while the writer commits; synchronous=FULL makes every
+    commit durable against power loss, which is what an acknowledgement promises.
+    """
+    db.init(
+        path,
+        pragmas={
+            "journal_mode": "wal",
+            "synchronous": synchronous,
+            "foreign_keys": 1,
+            # A writer that finds the file locked (a backup, an admin command) waits up
+            # to five seconds rather than failing at once.
+            "busy_timeout": 5000,
+            "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
+        },
+    )
+    db.connect(reuse_if_open=True)
+    return migrate_schema()
+
+
+class WriteQueue:
+    """Runs every database write on one thread, committing many in one transaction.
+
+    ``await queue.run(fn, *args)`` resolves only after the transaction that ran ``fn`` has
+    committed, so an answer sent after it is backed by the disk. While a commit (and its
+    fsync) is under way, new writes queue up and go together in the next transaction:
+    group commit, so durability costs one fsync per batch rather than one per message.
+    Each write runs in its own savepoint, so one failing write does not undo the others.
+    """
+
+    # Large enough that a burst from a full school commits in a handful of fsyncs, small
+    # enough that one transaction stays short.
+    MAX_BATCH = 1000
+
+    def __init__(self, database=db):
+        self._database = database
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chatbox-writer")
+        self._pending = []
+        self._draining = None
+
+    async def run(self, fn, *args):
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append((fn, args, future))
+        if self._draining is None:
+            self._draining = asyncio.ensure_future(self._drain())
+        return await future
+
+    async def _drain(self):
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch = self._pending[: self.MAX_BATCH]
+                del self._pending[: self.MAX_BATCH]
+                try:
+                    results = await loop.run_in_executor(
+                        self._executor, self._commit, batch
+                    )
+                except Exception as exc:  # the commit itself failed: nothing was kept
+                    log.error("database write failed: %s", exc)
+                    results = [(False, exc)] * len(batch)
+                for (_, _, future), (ok, value) in zip(batch, results):
+                    if future.done():
+                        continue
+                    if ok:
+                        future.set_result(value)
+                    else:
+                        future.set_exception(value)
+        finally:
+            self._draining = None
+
+    def _commit(self, batch):
+        # This thread keeps its own connection (peewee opens one per thread on first
+        # use), so it never shares a transaction with readers on the event loop.
+        results = []
+        with self._database.atomic():
+            for fn, args, _ in batch:
+                try:
+                    with self._database.atomic():
+                        results.append((True, fn(*args)))
+                except Exception as exc:
+                    results.append((False, exc))
+        return results
+
+    async def flush(self):
+        """Wait until everything queued so far is committed."""
+        while self._draining is not None:
+            await asyncio.shield(self._draining)
+
+    def close(self):
+        """Finish queued work and close the writer thread's connection."""
+        self._executor.submit(self._database.close).result()
+        self._executor.shutdown(wait=True)
