@@ -1,0 +1,123 @@
+"""Fixtures: a real chatbox on a port, over a fresh SQLite file, and a tiny API client."""
+import json
+import os
+import sys
+
+import pytest
+import tornado.httpclient
+import tornado.websocket
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import models  # noqa: E402
+from chatbox import make_app  # noqa: E402
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def db_path(tmp_path):
+    return str(tmp_path / "chatbox.db")
+
+
+@pytest.fixture
+def app(db_path):
+    models.init_db(db_path)
+    application = make_app("test-secret-" + os.urandom(8).hex())
+    yield application
+    application.messenger.writer.close()
+    models.db.close()
+
+
+class Person:
+    """A signed-up user as an API client sees them: a name and a token."""
+
+    def __init__(self, api, username, token, user):
+        self.api = api
+        self.username = username
+        self.token = token
+        self.id = user["id"]
+
+    def call(self, method, path, body=None, **kwargs):
+        return self.api.call(method, path, body, token=self.token, **kwargs)
+
+    async def start_chat(self, name=None):
+        status, data = await self.call("POST", "/api/chats/", {"name": name} if name else {})
+        assert status in (200, 201), data
+        return data["uri"]
+
+    async def join(self, uri):
+        status, data = await self.call("PATCH", f"/api/chats/{uri}/", {})
+        assert status == 200, data
+        return data
+
+    async def say(self, uri, text, **extra):
+        status, data = await self.call(
+            "POST", f"/api/chats/{uri}/messages/", dict(extra, message=text)
+        )
+        assert status in (200, 201), data
+        return data
+
+    async def history(self, uri, query=""):
+        status, data = await self.call("GET", f"/api/chats/{uri}/messages/{query}")
+        assert status == 200, data
+        return data["messages"]
+
+    async def socket(self, path="/ws", **headers):
+        return await self.api.socket(path, token=self.token, **headers)
+
+
+class API:
+    """Calls the server the way an outside client would: HTTP on a real port."""
+
+    def __init__(self, base_url):
+        self.base_url = base_url
+        self.client = tornado.httpclient.AsyncHTTPClient()
+
+    async def call(self, method, path, body=None, token=None, headers=None, raw=None):
+        headers = dict(headers or {})
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        if raw is not None:
+            payload = raw
+        elif body is not None:
+            payload = json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
+        else:
+            payload = "" if method in ("POST", "PATCH", "PUT") else None
+        response = await self.client.fetch(
+            self.base_url + path,
+            method=method,
+            body=payload,
+            headers=headers,
+            raise_error=False,
+            follow_redirects=False,
+            allow_nonstandard_methods=True,
+        )
+        data = json.loads(response.body) if response.body else None
+        self.last_response = response
+        return response.code, data
+
+    async def signup(self, username, password=PASSWORD, email=None):
+        body = {"username": username, "password": password}
+        if email:
+            body["email"] = email
+        status, user = await self.call("POST", "/auth/users/create/", body)
+        assert status == 201, user
+        status, data = await self.call(
+            "POST", "/auth/token/create/", {"username": username, "password": password}
+        )
+        assert status == 200, data
+        return Person(self, username, data["auth_token"], user)
+
+    async def socket(self, path="/ws", token=None, **headers):
+        url = self.base_url.replace("http", "ws", 1) + path
+        if token:
+            headers["Authorization"] = f"Token {token}"
+        request = tornado.httpclient.HTTPRequest(url, headers=headers)
+        return await tornado.websocket.websocket_connect(request)
+
+
+@pytest.fixture
+def api(http_server, base_url):
+    return API(base_url)

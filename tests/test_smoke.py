@@ -1,0 +1,16 @@
+import pytest
+
+
+@pytest.mark.gen_test
+async def test_healthz_reports_the_schema_version(api):
+    status, data = await api.call("GET", "/healthz")
+    assert status == 200
+    assert data == {"status": "ok", "schema_version": 2}
+
+
+@pytest.mark.gen_test
+async def test_a_message_posted_is_in_history(api):
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    await alice.say(uri, "hello")
+    assert [m["message"] for m in await alice.history(uri)] == ["hello"]
