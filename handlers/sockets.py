@@ -135,8 +135,8 @@ class RoomSocket(Socket):
 
     def open(self, room):
         super().open()
-        self.hub.subscribe(self.room.id, self)
-        self.messenger.presence_changed(self.room)
+        if self.hub.subscribe(self.room.id, self):
+            self.messenger.presence_changed(self.room)
 
     async def on_message(self, raw):
         try:
