@@ -444,12 +444,27 @@ def migrate_schema():
             f"({SCHEMA_VERSION}); run a newer chatbox"
         )
     migrator = SqliteMigrator(db)
-    while version < SCHEMA_VERSION:
-        log.info("upgrading the database from schema version %d", version)
-        with db.atomic():
-            UPGRADES[version](migrator)
-            version += 1
-            db.execute_sql(f"PRAGMA user_version = {version}")
+    # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
+    # foreign keys on, that drop cascades and deletes every row pointing at the table
+    # (all rooms, messages and tokens when the table is "user"). The pragma cannot change
+    # inside a transaction, so it is switched off around the upgrades and the references
+    # are checked before each one commits.
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        while version < SCHEMA_VERSION:
+            log.info("upgrading the database from schema version %d", version)
+            with db.atomic():
+                UPGRADES[version](migrator)
+                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"upgrading to schema version {version + 1} broke "
+                        f"{len(broken)} references; the database was left unchanged"
+                    )
+                version += 1
+                db.execute_sql(f"PRAGMA user_version = {version}")
+    finally:
+        db.execute_sql("PRAGMA foreign_keys = ON")
     return version
 
 
