@@ -153,7 +153,11 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
             return dict(pairs)
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+            # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text
+            # can hold: SQLite and bcrypt would fail on it deep inside a handler.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # RecursionError: a few kilobytes of "[[[[" nest deeper than the parser can go.
+        except (ValueError, RecursionError):
             raise bad_request({"detail": "JSON parse error."}) from None
         if not isinstance(data, dict):
             raise bad_request({"detail": "Expected a JSON object."})
