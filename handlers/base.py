@@ -41,9 +41,12 @@ def set_security_headers(handler):
 class APIError(HTTPError):
     """An error whose JSON body is ``payload`` (Chatire/DRF style)."""
 
-    def __init__(self, status_code, payload=None, **kwargs):
+    def __init__(self, status_code, payload=None, headers=None, **kwargs):
         super().__init__(status_code, **kwargs)
         self.payload = payload
+        # Carried by the error because Tornado clears the response's headers before
+        # write_error: one set before raising would never reach the client.
+        self.headers = headers or {}
 
 
 def bad_request(errors):
@@ -192,6 +195,8 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
         error = exc_info[1] if exc_info else None
         if isinstance(error, APIError):
             payload = error.payload
+            for name, value in error.headers.items():
+                self.set_header(name, value)
         elif isinstance(error, ValidationError):
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)
