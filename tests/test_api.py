@@ -3,6 +3,7 @@
 Every call in this file goes through ``api``, which fails the test on any 5xx: bad input
 must always be the client's error, never the server's.
 """
+import asyncio
 import http.cookies
 import json
 import os
@@ -661,6 +662,18 @@ async def test_bad_signups_are_refused_and_create_no_account(api):
 
 
 @pytest.mark.gen_test
+async def test_two_signups_racing_for_one_name_make_one_account(api):
+    results = await asyncio.gather(
+        *(
+            api.call("POST", "/auth/users/", {"username": name, "password": PASSWORD})
+            for name in ("Zoe", "zoe", "ZOE")
+        )
+    )
+    assert sorted(status for status, _ in results) == [201, 400, 400]
+    assert models.User.select().count() == 1
+
+
+@pytest.mark.gen_test
 async def test_a_32_character_username_and_72_byte_password_are_accepted(api):
     name = "a" * 32
     person = await api.signup(name, password="p" * 72)
@@ -859,6 +872,21 @@ async def test_a_resend_with_the_same_client_id_returns_the_original_and_stores_
     ]
     assert await alice.history(other) == []
     assert models.Message.select().count() == 2
+
+
+@pytest.mark.gen_test
+async def test_resends_racing_with_one_client_id_store_one_message(api):
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    results = await asyncio.gather(
+        *(
+            alice.call("POST", f"/api/chats/{uri}/messages/", {"message": "hi", "client_id": "r-1"})
+            for _ in range(5)
+        )
+    )
+    assert sorted(status for status, _ in results) == [200, 200, 200, 200, 201]
+    assert len({data["id"] for _, data in results}) == 1
+    assert len(await alice.history(uri)) == 1
 
 
 # --- Plumbing -------------------------------------------------------------------------
