@@ -44,6 +44,8 @@ MAX_PASSWORD_BYTES = 72
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 ROOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# SQLite's largest integer: no id is above it, and a larger Python int cannot be bound.
+MAX_ID = 2**63 - 1
 # Cost 10 takes about 60 ms on this class of x86 core and about 0.3 s on a Raspberry Pi
 # 4: slow enough to make offline guessing expensive, fast enough that a classroom of
 # thirty signing in at once does not queue for long on a Pi.
@@ -333,6 +335,10 @@ class Message(BaseModel):
     def validate_text(text):
         if not isinstance(text, str) or not text.strip():
             raise ValidationError({"message": ["This field may not be blank."]})
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can escape
+            raise ValidationError({"message": ["Not valid Unicode text."]}) from None
         if len(text) > MAX_MESSAGE_LENGTH:
             raise ValidationError(
                 {
@@ -377,6 +383,10 @@ class Message(BaseModel):
     def page(cls, room, before=None, after=None, limit=50):
         """Up to ``limit`` messages, oldest first: the newest ones, or those next to an id."""
         query = cls.select(cls, User).join(User).where(cls.room == room)
+        # Clamping keeps the meaning (every id is below MAX_ID) and avoids an
+        # OverflowError when a client sends an id too large for SQLite.
+        before = None if before is None else min(before, MAX_ID)
+        after = None if after is None else min(after, MAX_ID)
         if after is not None:
             query = query.where(cls.id > after).order_by(cls.id).limit(limit)
             return list(query)
@@ -444,12 +454,27 @@ def migrate_schema():
             f"({SCHEMA_VERSION}); run a newer chatbox"
         )
     migrator = SqliteMigrator(db)
-    while version < SCHEMA_VERSION:
-        log.info("upgrading the database from schema version %d", version)
-        with db.atomic():
-            UPGRADES[version](migrator)
-            version += 1
-            db.execute_sql(f"PRAGMA user_version = {version}")
+    # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
+    # foreign keys on, that drop cascades and deletes every row pointing at the table
+    # (all rooms, messages and tokens when the table is "user"). The pragma cannot change
+    # inside a transaction, so it is switched off around the upgrades and the references
+    # are checked before each one commits.
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        while version < SCHEMA_VERSION:
+            log.info("upgrading the database from schema version %d", version)
+            with db.atomic():
+                UPGRADES[version](migrator)
+                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"upgrading to schema version {version + 1} broke "
+                        f"{len(broken)} references; the database was left unchanged"
+                    )
+                version += 1
+                db.execute_sql(f"PRAGMA user_version = {version}")
+    finally:
+        db.execute_sql("PRAGMA foreign_keys = ON")
     return version
 
 

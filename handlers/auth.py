@@ -102,10 +102,10 @@ class LoginMixin:
         address = self.request.remote_ip
         wait = self.throttle.retry_after(username, address)
         if wait:
-            self.set_header("Retry-After", str(wait))
             raise APIError(
                 429,
                 {"detail": f"Too many failed logins. Try again in {wait} seconds."},
+                headers={"Retry-After": str(wait)},
             )
         user = User.by_username(username)
         ok = (

@@ -41,9 +41,12 @@ def set_security_headers(handler):
 class APIError(HTTPError):
     """An error whose JSON body is ``payload`` (Chatire/DRF style)."""
 
-    def __init__(self, status_code, payload=None, **kwargs):
+    def __init__(self, status_code, payload=None, headers=None, **kwargs):
         super().__init__(status_code, **kwargs)
         self.payload = payload
+        # Carried by the error because Tornado clears the response's headers before
+        # write_error: one set before raising would never reach the client.
+        self.headers = headers or {}
 
 
 def bad_request(errors):
@@ -153,7 +156,11 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
             return dict(pairs)
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+            # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text
+            # can hold: SQLite and bcrypt would fail on it deep inside a handler.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # RecursionError: a few kilobytes of "[[[[" nest deeper than the parser can go.
+        except (ValueError, RecursionError):
             raise bad_request({"detail": "JSON parse error."}) from None
         if not isinstance(data, dict):
             raise bad_request({"detail": "Expected a JSON object."})
@@ -188,6 +195,8 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
         error = exc_info[1] if exc_info else None
         if isinstance(error, APIError):
             payload = error.payload
+            for name, value in error.headers.items():
+                self.set_header(name, value)
         elif isinstance(error, ValidationError):
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)

@@ -97,7 +97,7 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
             raise FrameError("bad_frame", "Frames must be text.")
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." within 64 KiB
             raise FrameError("bad_json", "Frames must be JSON.") from None
         if not isinstance(frame, dict):
             raise FrameError("bad_frame", "Frames must be JSON objects.")
