@@ -13,7 +13,7 @@ then published, so nobody ever sees a message the disk does not hold.
 """
 import json
 
-from models import Message, Room
+from models import DiskFull, Message, Room
 
 
 def encode(frame):
@@ -153,9 +153,12 @@ class Messenger:
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
-        message, created = await self.writer.run(
-            Message.post, room, author, text, client_id
-        )
+        try:
+            message, created = await self.writer.run(
+                Message.post, room, author, text, client_id
+            )
+        except DiskFull:
+            raise DiskFull("The server's disk is full; the message was not stored.") from None
         message.author = author
         if created:
             self.hub.publish(room.id, message.id, message_frame(room, message))
