@@ -198,11 +198,12 @@ async def main():
             paths.db, version,
         )
         chores = Chores(app, paths, options.backup_every, options.backup_keep)
-        systemd.notify(f"READY=1\nSTATUS=serving on port {options.port}")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        # Only now: systemd may send SIGTERM as soon as it hears we are ready.
+        systemd.notify(f"READY=1\nSTATUS=serving on port {options.port}")
         await stop.wait()
         log.info("chatbox stopping")
         systemd.notify("STOPPING=1")
