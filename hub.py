@@ -190,7 +190,11 @@ class Messenger:
 
     def presence_changed(self, room_or_id, uri=None):
         room_id = getattr(room_or_id, "id", room_or_id)
-        uri = uri or room_or_id.uri
+        if uri is None:
+            # A closing socket knows only room ids; look the URI up rather than crash.
+            uri = getattr(room_or_id, "uri", None) or (
+                Room.select(Room.uri).where(Room.id == room_id).scalar()
+            )
         self.hub.signal(
             room_id,
             encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),
