@@ -70,16 +70,24 @@ class DiskFull(Exception):
 
 
 def is_disk_full(exc):
-    """True for SQLite's SQLITE_FULL, whether raw or wrapped by peewee."""
-    while exc is not None:
+    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
+    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
+    back by itself."""
+    seen, todo = set(), [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
         if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
             getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
             or "database or disk is full" in str(exc)
         ):
             return True
         # peewee passes the driver's exception as its first argument.
-        inner = exc.args[0] if exc.args and isinstance(exc.args[0], BaseException) else None
-        exc = inner if inner is not exc else None
+        if exc.args and isinstance(exc.args[0], BaseException):
+            todo.append(exc.args[0])
+        todo.extend((exc.__cause__, exc.__context__))
     return False
 
 
@@ -638,7 +646,10 @@ class WriteQueue:
                         self._executor, self._commit, batch
                     )
                 except Exception as exc:  # the commit itself failed: nothing was kept
-                    log.error("database write failed: %s", exc)
+                    if is_disk_full(exc):
+                        log.error("database write refused: the disk is full")
+                    else:
+                        log.error("database write failed: %s", exc)
                     results = [(False, exc)] * len(batch)
                 results = [
                     (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)

@@ -82,8 +82,10 @@ def stamped_name(directory, label=""):
 def prune(directory, keep):
     """Delete the oldest periodic backups beyond the newest ``keep``; returns them."""
     periodic = sorted(
-        p for p in glob.glob(os.path.join(directory, "chatbox-*.db"))
-        if "-before-" not in os.path.basename(p)
+        (p for p in glob.glob(os.path.join(directory, "chatbox-*.db"))
+         if "-before-" not in os.path.basename(p)),
+        # Oldest first by time written: names made within one second do not sort.
+        key=lambda p: (os.stat(p).st_mtime_ns, p),
     )
     doomed = periodic[:-keep] if keep > 0 else []
     for path in doomed:
