@@ -11,6 +11,8 @@ import os
 import shutil
 import sqlite3
 
+from appliance.paths import give_to_owner_of
+
 log = logging.getLogger("chatbox.backup")
 
 
@@ -63,6 +65,7 @@ def copy(source, dest):
     with open(partial, "rb+") as f:
         os.fsync(f.fileno())
     os.chmod(partial, 0o600)
+    give_to_owner_of(partial, os.path.dirname(os.path.abspath(dest)))
     os.replace(partial, dest)
     _fsync_dir(dest)
     return dest
@@ -93,9 +96,15 @@ def prune(directory, keep):
     return doomed
 
 
+def make_dir(directory):
+    if not os.path.isdir(directory):
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        give_to_owner_of(directory, os.path.dirname(os.path.abspath(directory)))
+
+
 def periodic(db_path, directory, keep):
     """One scheduled backup plus pruning; runs on a worker thread."""
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_dir(directory)
     path = copy(db_path, stamped_name(directory))
     prune(directory, keep)
     log.info("backed up the database to %s", path)
@@ -104,7 +113,7 @@ def periodic(db_path, directory, keep):
 
 def before_upgrade(db_path, directory, version):
     """The copy taken before a schema upgrade runs; never pruned automatically."""
-    os.makedirs(directory, mode=0o700, exist_ok=True)
+    make_dir(directory)
     path = copy(db_path, stamped_name(directory, f"-before-v{version}-upgrade"))
     log.info("backed up schema version %d to %s before upgrading it", version, path)
     return path
@@ -138,6 +147,7 @@ def restore(backup_path, db_path):
     with open(incoming, "rb+") as f:
         os.fsync(f.fileno())
     os.chmod(incoming, 0o600)
+    give_to_owner_of(incoming, os.path.dirname(os.path.abspath(db_path)))
     # A -wal left beside the old file would be replayed into the restored one.
     for suffix in ("-wal", "-shm"):
         if os.path.exists(db_path + suffix):

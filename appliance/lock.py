@@ -9,6 +9,8 @@ import fcntl
 import json
 import os
 
+from appliance.paths import give_to_owner_of
+
 
 class Busy(Exception):
     """Another process holds the lock."""
@@ -21,6 +23,7 @@ class ServerLock:
 
     def acquire(self):
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        give_to_owner_of(self.path, os.path.dirname(self.path))
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -2,6 +2,19 @@
 import os
 
 
+def give_to_owner_of(path, reference):
+    """Make ``path`` belong to whoever owns ``reference``, when running as root.
+
+    An administrator runs commands with sudo while the service runs as its own account;
+    a file root leaves in the data dir (a restored database, a lock) would otherwise be
+    unreadable to the service at its next start.
+    """
+    if os.geteuid() != 0 or not os.path.exists(reference):
+        return
+    st = os.stat(reference)
+    os.chown(path, st.st_uid, st.st_gid)
+
+
 class Paths:
     """The files of one box: database, cookie secret, lock, uploads, backups."""
 

@@ -230,3 +230,20 @@ def test_a_unit_for_tls_hands_the_key_over_as_a_credential(tmp_path):
     assert "--keyfile=%d/tls.key" in text
     assert "User=chatbox" in text and "DynamicUser" not in text
     assert "AmbientCapabilities=CAP_NET_BIND_SERVICE" in text
+
+
+def test_a_restore_run_as_root_leaves_files_the_service_account_can_open(tmp_path):
+    if os.geteuid() != 0:
+        pytest.skip("only root can hand files to another account")
+    data = tmp_path / "data"
+    with Box(data) as box:
+        box.signup("alice")
+        assert run("backup", str(tmp_path / "copy.db"), f"--data-dir={data}").returncode == 0
+        assert box.terminate() == 0
+    service_uid = 54321  # stands in for the service's own account
+    for path in [data, *data.iterdir()]:
+        os.chown(path, service_uid, service_uid)
+    result = run("restore", str(tmp_path / "copy.db"), f"--data-dir={data}")
+    assert result.returncode == 0, result.stderr
+    for name in ("chatbox.db", "chatbox.db.before-restore", "chatbox.db.lock"):
+        assert os.stat(data / name).st_uid == service_uid, name
