@@ -234,6 +234,12 @@ def cmd_install_service(args, paths, flags, script):
         credentials=credentials,
         low_port=options.port < 1024,
     )
+    if script.startswith(("/home/", "/root/")):
+        print(
+            f"warning: {script} is under a home directory, which the service cannot "
+            "read (ProtectHome=yes); install chatbox under /opt instead",
+            file=sys.stderr,
+        )
     output = options.output or (systemd.UNIT_PATH if os.geteuid() == 0 else "-")
     if output == "-":
         sys.stdout.write(text)

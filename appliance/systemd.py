@@ -103,7 +103,11 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
     pairs (TLS files) handed over with LoadCredential so the sandboxed service can
     read them without owning them; refer to them in ``args`` as ``%d/<name>``.
     """
-    command = [python, script, f"--data-dir={STATE_DIR}", *args]
+    # "%" starts a systemd specifier: escape it in everything but our own "%d/" paths.
+    command = [
+        part if part.startswith(("--certfile=%d/", "--keyfile=%d/")) else part.replace("%", "%%")
+        for part in (python, script, f"--data-dir={STATE_DIR}", *args)
+    ]
     if user:
         account = [f"User={user}", f"Group={user}"]
     else:
