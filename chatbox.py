@@ -168,6 +168,11 @@ async def shutdown(server, app, grace=3.0):
 
 async def main():
     """Serve until SIGTERM or SIGINT; options are already parsed."""
+    try:
+        ssl_options = tls_context(options.certfile, options.keyfile)
+    except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
+        log.error("cannot serve TLS: %s", exc)
+        return 1
     paths = Paths.from_options(options)
     paths.make()
     lock = ServerLock(paths.lock)
@@ -183,7 +188,6 @@ async def main():
             before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
         )
         app = make_app(load_secret(paths.secret), debug=options.debug)
-        ssl_options = tls_context(options.certfile, options.keyfile)
         server = app.listen(
             options.port, options.address, ssl_options=ssl_options, xheaders=False
         )

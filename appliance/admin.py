@@ -206,7 +206,7 @@ def cmd_status(args, paths):
 
 
 # Options that describe this box's files or this command, not how the service runs.
-NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile", "logging"}
+NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile"}
 
 
 def cmd_install_service(args, paths, flags, script):
