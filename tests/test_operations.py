@@ -9,7 +9,7 @@ import time
 import pytest
 import websockets.exceptions
 
-from boxes import PASSWORD, Box, run
+from boxes import Box, run
 
 
 def wait_for_close(ws, timeout=20):

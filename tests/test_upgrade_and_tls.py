@@ -1,4 +1,6 @@
 """Schema upgrades keep data and take a backup first; TLS serves HTTPS and WSS."""
+import http.client
+import json
 import os
 import shutil
 import sqlite3
@@ -94,9 +96,6 @@ def test_tls_serves_https_and_wss_with_a_secure_session_cookie(tmp_path, certifi
         with box.socket(data["auth_token"], ssl=context) as ws:
             assert '"hello"' in ws.recv(timeout=20)
         # The browser login over HTTPS: its cookie must never travel over plain HTTP.
-        import http.client
-        import json
-
         conn = http.client.HTTPSConnection("127.0.0.1", box.port, context=context, timeout=30)
         conn.request("GET", "/")
         page = conn.getresponse()
