@@ -13,7 +13,7 @@ then published, so nobody ever sees a message the disk does not hold.
 """
 import json
 
-from models import Message, Room
+from models import DiskFull, Message, Room
 
 
 def encode(frame):
@@ -153,9 +153,12 @@ class Messenger:
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
-        message, created = await self.writer.run(
-            Message.post, room, author, text, client_id
-        )
+        try:
+            message, created = await self.writer.run(
+                Message.post, room, author, text, client_id
+            )
+        except DiskFull:
+            raise DiskFull("The server's disk is full; the message was not stored.") from None
         message.author = author
         if created:
             self.hub.publish(room.id, message.id, message_frame(room, message))
@@ -187,7 +190,11 @@ class Messenger:
 
     def presence_changed(self, room_or_id, uri=None):
         room_id = getattr(room_or_id, "id", room_or_id)
-        uri = uri or room_or_id.uri
+        if uri is None:
+            # A closing socket knows only room ids; look the URI up rather than crash.
+            uri = getattr(room_or_id, "uri", None) or (
+                Room.select(Room.uri).where(Room.id == room_id).scalar()
+            )
         self.hub.signal(
             room_id,
             encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),

@@ -13,7 +13,9 @@ import datetime
 import hashlib
 import logging
 import re
+import hmac
 import secrets
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -25,6 +27,7 @@ from peewee import (
     IntegrityError,
     IntegerField,
     Model,
+    OperationalError,
     SqliteDatabase,
     TextField,
     fn,
@@ -35,7 +38,7 @@ log = logging.getLogger("chatbox.models")
 
 db = SqliteDatabase(None)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8
@@ -58,6 +61,36 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
+
+
+class DiskFull(Exception):
+    """A write failed because the disk holding the database is full; nothing was kept."""
+
+    def __init__(self, detail="The server's disk is full; nothing was stored."):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def is_disk_full(exc):
+    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
+    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
+    back by itself."""
+    seen, todo = set(), [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
+            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(exc)
+        ):
+            return True
+        # peewee passes the driver's exception as its first argument.
+        if exc.args and isinstance(exc.args[0], BaseException):
+            todo.append(exc.args[0])
+        todo.extend((exc.__cause__, exc.__context__))
+    return False
 
 
 def utcnow():
@@ -146,6 +179,33 @@ class User(BaseModel):
         if not isinstance(username, str):
             return None
         return cls.get_or_none(cls.username_key == username.lower())
+
+    def admin_view(self):
+        """What an administrator sees in the account list."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "is_admin": self.is_admin,
+            "is_active": self.is_active,
+            "created_at": isoformat(self.created_at),
+        }
+
+    def set_active(self, active):
+        """Switch an account on or off; switching it off also ends every login of it."""
+        with db.atomic():
+            User.update(is_active=active).where(User.id == self.id).execute()
+            if not active:
+                Token.delete().where(Token.user == self).execute()
+        self.is_active = active
+        return self
+
+    def set_password(self, password_hash):
+        """A new password ends every existing login, in case the old one leaked."""
+        with db.atomic():
+            User.update(password_hash=password_hash).where(User.id == self.id).execute()
+            Token.delete().where(Token.user == self).execute()
+        self.password_hash = password_hash
+        return self
 
     def public(self):
         """What anyone may see of a user; never the e-mail address."""
@@ -417,7 +477,69 @@ class Message(BaseModel):
         }
 
 
-MODELS = [User, Token, Room, Membership, Message]
+class Setting(BaseModel):
+    """Box-wide settings an administrator changes at run time, as key/value rows."""
+
+    key = CharField(max_length=64, primary_key=True)
+    value = TextField()
+
+    SIGNUP_POLICIES = ("open", "invite")
+
+    @classmethod
+    def read(cls, key, default=None):
+        row = cls.get_or_none(cls.key == key)
+        return default if row is None else row.value
+
+    @classmethod
+    def write(cls, key, value):
+        cls.insert(key=key, value=value).on_conflict_replace().execute()
+        return value
+
+    @classmethod
+    def signup_policy(cls):
+        return cls.read("signup_policy", "open")
+
+    @classmethod
+    def set_signup_policy(cls, policy):
+        if policy not in cls.SIGNUP_POLICIES:
+            raise ValidationError({"signup_policy": ['Choose "open" or "invite".']})
+        with db.atomic():
+            cls.write("signup_policy", policy)
+            if cls.read("invite_code") is None:
+                cls.new_invite_code()
+        return policy
+
+    @classmethod
+    def invite_code(cls):
+        return cls.read("invite_code")
+
+    @classmethod
+    def new_invite_code(cls):
+        """A fresh code; links carrying the old one stop working."""
+        # 96 random bits: an invitation cannot be guessed by trying.
+        return cls.write("invite_code", secrets.token_urlsafe(12))
+
+    @classmethod
+    def check_signup(cls, invite):
+        """Raise unless a sign-up is allowed: open policy, or the current invitation."""
+        if cls.signup_policy() != "invite" or not User.select().exists():
+            return
+        code = cls.invite_code() or ""
+        if not (
+            isinstance(invite, str)
+            and code
+            and hmac.compare_digest(invite.encode(), code.encode())
+        ):
+            raise ValidationError(
+                {"invite": ["Sign-up needs an invitation link from an administrator."]}
+            )
+
+    @classmethod
+    def as_dict(cls):
+        return {"signup_policy": cls.signup_policy(), "invite_code": cls.invite_code()}
+
+
+MODELS = [User, Token, Room, Membership, Message, Setting]
 
 
 def _upgrade_1_to_2(migrator):
@@ -432,16 +554,25 @@ def _upgrade_1_to_2(migrator):
         User.update(is_admin=True).where(User.id == first).execute()
 
 
+def _upgrade_2_to_3(migrator):
+    """Version 3 added box-wide settings (sign-up policy, invitation code)."""
+    db.create_tables([Setting])
+
+
 # UPGRADES[n] takes a database at version n to n + 1.
-UPGRADES = {1: _upgrade_1_to_2}
+UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
 
 
 def schema_version():
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
 
 
-def migrate_schema():
-    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place."""
+def migrate_schema(before_upgrade=None):
+    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place.
+
+    ``before_upgrade(version)`` is called once, only when an upgrade is about to run
+    (to take a backup first).
+    """
     version = schema_version()
     if version == 0 and not db.table_exists("user"):
         with db.atomic():
@@ -453,6 +584,8 @@ def migrate_schema():
             f"the database is at schema version {version}, newer than this chatbox "
             f"({SCHEMA_VERSION}); run a newer chatbox"
         )
+    if version < SCHEMA_VERSION and before_upgrade is not None:
+        before_upgrade(version)
     migrator = SqliteMigrator(db)
     # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
     # foreign keys on, that drop cascades and deletes every row pointing at the table
@@ -478,7 +611,7 @@ def migrate_schema():
     return version
 
 
-def init_db(path, synchronous="FULL"):
+def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     """Open the database file and bring its schema up to date.
 
     WAL lets readers carry on while the writer commits; synchronous=FULL makes every
@@ -497,7 +630,7 @@ def init_db(path, synchronous="FULL"):
         },
     )
     db.connect(reuse_if_open=True)
-    return migrate_schema()
+    return migrate_schema(before_upgrade) if upgrade else schema_version()
 
 
 class WriteQueue:
@@ -538,8 +671,15 @@ class WriteQueue:
                         self._executor, self._commit, batch
                     )
                 except Exception as exc:  # the commit itself failed: nothing was kept
-                    log.error("database write failed: %s", exc)
+                    if is_disk_full(exc):
+                        log.error("database write refused: the disk is full")
+                    else:
+                        log.error("database write failed: %s", exc)
                     results = [(False, exc)] * len(batch)
+                results = [
+                    (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)
+                    for ok, value in results
+                ]
                 for (_, _, future), (ok, value) in zip(batch, results):
                     if future.done():
                         continue

@@ -12,7 +12,7 @@ from tornado.web import HTTPError
 
 from handlers.base import Authenticated
 from hub import encode, message_frame
-from models import Message, Room, ValidationError
+from models import DiskFull, Message, Room, ValidationError
 
 log = logging.getLogger("chatbox.sockets")
 
@@ -150,6 +150,8 @@ class RoomSocket(Socket):
             self.send_frame({"error": error.code, "detail": error.detail})
         except ValidationError as error:
             self.send_frame({"error": "invalid", "detail": error.errors})
+        except DiskFull as error:
+            self.send_frame({"error": "disk_full", "detail": error.detail})
         except Exception:
             log.exception("a room socket frame failed")
             self.send_frame({"error": "server", "detail": "The message was not stored."})
@@ -191,6 +193,10 @@ class ClientSocket(Socket):
         except ValidationError as error:
             self.send_frame(
                 {"type": "error", "code": "invalid", "detail": error.errors, "ref": ref}
+            )
+        except DiskFull as error:
+            self.send_frame(
+                {"type": "error", "code": "disk_full", "detail": error.detail, "ref": ref}
             )
         except Exception:
             log.exception("a client socket frame failed")
