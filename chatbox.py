@@ -79,6 +79,9 @@ PING_TIMEOUT = 60
 # The largest frame a client may send: a 4,000-character message in the worst UTF-8
 # case plus its JSON envelope fits with room to spare.
 MAX_FRAME_BYTES = 64 * 1024
+# The largest HTTP body: API bodies are a few kilobytes at most, and Tornado's default
+# (100 MB) would let one request hold a good part of a Pi's memory.
+MAX_BODY_BYTES = 1 << 20
 
 
 def load_secret(path):
@@ -182,14 +185,22 @@ async def main():
         log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
         return 1
     try:
-        version = init_db(
-            paths.db,
-            synchronous=options.durability.upper(),
-            before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
-        )
+        try:
+            version = init_db(
+                paths.db,
+                synchronous=options.durability.upper(),
+                before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
+            )
+        except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
+            log.error("%s", exc)
+            return 1
         app = make_app(load_secret(paths.secret), debug=options.debug)
         server = app.listen(
-            options.port, options.address, ssl_options=ssl_options, xheaders=False
+            options.port,
+            options.address,
+            ssl_options=ssl_options,
+            xheaders=False,
+            max_body_size=MAX_BODY_BYTES,
         )
         scheme = "https" if ssl_options else "http"
         lock.describe(

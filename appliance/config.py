@@ -79,5 +79,7 @@ def parse(argv):
             options.parse_command_line([prog, *flags], final=False)
     except tornado.options.Error as exc:
         raise UsageError(str(exc)) from None
+    if options.durability not in ("full", "normal"):
+        raise UsageError(f"--durability must be full or normal, not {options.durability!r}")
     options.run_parse_callbacks()
     return words, flags

@@ -18,7 +18,8 @@ import urllib.parse
 import pytest
 
 import models
-from chatbox import load_secret, secret_path
+from appliance.paths import Paths
+from chatbox import load_secret
 from conftest import API, PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -893,8 +894,8 @@ async def test_resends_racing_with_one_client_id_store_one_message(api):
 
 
 def test_the_cookie_secret_is_created_private_and_then_reused(tmp_path):
-    path = secret_path(str(tmp_path / "box.db"))
-    assert path == str(tmp_path / "box.secret")
+    path = Paths(str(tmp_path)).secret
+    assert path == str(tmp_path / "chatbox.secret")
     secret = load_secret(path)
     assert re.fullmatch(r"[0-9a-f]{64}", secret)
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
@@ -908,7 +909,8 @@ def test_the_cookie_secret_is_created_private_and_then_reused(tmp_path):
 async def test_healthz_answers_without_credentials(api):
     status, data = await api.call("GET", "/healthz")
     assert status == 200
-    assert data == {"status": "ok", "schema_version": models.SCHEMA_VERSION}
+    assert data["status"] == "ok"
+    assert data["schema_version"] == models.SCHEMA_VERSION
 
 
 # --- Schema upgrades ------------------------------------------------------------------
@@ -1067,7 +1069,13 @@ def test_chatbox_will_not_start_on_a_database_newer_than_itself(tmp_path):
     path = str(tmp_path / "future.db")
     build_database(path, models.SCHEMA_VERSION + 1)
     result = subprocess.run(
-        [sys.executable, os.path.join(ROOT, "chatbox.py"), "--port=1", f"--db={path}"],
+        [
+            sys.executable,
+            os.path.join(ROOT, "chatbox.py"),
+            "--port=1",
+            f"--data-dir={tmp_path}",
+            f"--db={path}",
+        ],
         capture_output=True,
         text=True,
         timeout=60,
@@ -1075,7 +1083,7 @@ def test_chatbox_will_not_start_on_a_database_newer_than_itself(tmp_path):
     assert result.returncode != 0
     assert "newer than this chatbox" in result.stderr
     # It stopped before making anything for the new version.
-    assert not os.path.exists(secret_path(path))
+    assert not os.path.exists(Paths(str(tmp_path), path).secret)
 
 
 # --- Fuzzing --------------------------------------------------------------------------
