@@ -187,7 +187,12 @@ class Messenger:
 
     def presence_changed(self, room_or_id, uri=None):
         room_id = getattr(room_or_id, "id", room_or_id)
-        uri = uri or room_or_id.uri
+        if uri is None:
+            # A closing socket knows only the ids of its rooms.
+            room = room_or_id if isinstance(room_or_id, Room) else Room.get_or_none(id=room_id)
+            if room is None:
+                return
+            uri = room.uri
         self.hub.signal(
             room_id,
             encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),

@@ -417,6 +417,8 @@ export function sendMessage(uri, text) {
   addPending(log, entry)
   persistPending()
   transmit(entry)
+  // The message ends the others' "typing" line: the next keystroke may start it again.
+  delete typingSent[uri]
 }
 
 export function retrySend(uri, clientIdValue) {
@@ -432,12 +434,13 @@ export function discardSend(uri, clientIdValue) {
   persistPending()
 }
 
-let lastTypingSent = 0
+// When each room last heard that we are typing.
+const typingSent = {}
 export function sendTyping(uri) {
   // Others show "typing" for five seconds; one frame every three keeps it up.
   const now = Date.now()
-  if (now - lastTypingSent < 3000) return
-  lastTypingSent = now
+  if (now - (typingSent[uri] || 0) < 3000) return
+  typingSent[uri] = now
   socket?.sendIfOpen({ type: 'typing', uri })
 }
 
