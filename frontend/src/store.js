@@ -297,11 +297,30 @@ function forgetRoom(uri) {
 
 // -- rooms ------------------------------------------------------------------------------
 
+// Private chats are named after their members, which the list does not carry: fetch
+// them for the first few, on a LAN that is a handful of small requests.
+const NAMED_PRIVATE_CHATS = 30
+
 export async function refreshRooms() {
   const data = await api.chats()
   store.rooms = data.chats
   store.roomsLoaded = true
   for (const room of store.rooms) subscribe(room)
+  const unnamed = store.rooms
+    .filter((room) => room.is_private && !store.details[room.uri])
+    .slice(0, NAMED_PRIVATE_CHATS)
+  await Promise.all(unnamed.map((room) => loadDetails(room.uri).catch(() => {})))
+}
+
+async function loadDetails(uri) {
+  const { members } = await api.chat(uri)
+  store.details[uri] = { members }
+}
+
+// Whose face a private chat shows in the list: the first other member, else the owner.
+export function roomFace(room) {
+  const others = (store.details[room.uri]?.members || []).filter((m) => m.id !== store.me?.id)
+  return others[0]?.username || room.owner?.username || ''
 }
 
 function addRoom(summary) {
