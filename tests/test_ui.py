@@ -10,6 +10,7 @@ import signal
 import socket
 import subprocess
 import sys
+import json
 import time
 import urllib.request
 from urllib.parse import urlsplit
@@ -93,6 +94,26 @@ def server(tmp_path_factory):
     box.start()
     yield box
     box.stop()
+
+
+def api_call(server, method, path, body=None, token=None):
+    request = urllib.request.Request(
+        server.url + path,
+        method=method,
+        data=json.dumps(body).encode() if body is not None else None,
+        headers={"Content-Type": "application/json"},
+    )
+    if token:
+        request.add_header("Authorization", f"Token {token}")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return json.loads(reply.read() or b"null")
+
+
+def token_for(server, username):
+    data = api_call(
+        server, "POST", "/auth/token/create/", {"username": username, "password": PASSWORD}
+    )
+    return data["auth_token"]
 
 
 @pytest.fixture(scope="module")
@@ -388,3 +409,41 @@ def test_screens_at_desktop_and_phone_widths(people):
         alice.goto("/")
         expect(alice.page.locator(".room")).to_have_count(1)
         alice.shot(f"{label}-home")
+
+
+def test_older_messages_load_at_the_top_without_moving_the_view(people, server):
+    alice, bob = people(), people()
+    alice.sign_up("mallory")
+    path = alice.start_chat()
+    uri = path.split("/")[2]
+    bob.sign_up("niaj", path)
+    expect(bob.page.locator("#composer-text")).to_be_enabled()
+    token = token_for(server, "mallory")
+    for n in range(1, 121):
+        api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": f"n{n}"}, token)
+    # Once Bob has read everything, a reload shows one page of the newest messages.
+    expect(bob.bubbles("n120")).to_have_count(1)
+    bob.page.reload()
+    messages = bob.page.locator("article.message")
+    # The chat opens at its newest message, with one page of history.
+    expect(messages).to_have_count(50)
+    expect(bob.bubbles("n120")).to_be_in_viewport()
+
+    anchor = bob.bubbles("n71").first
+    bob.page.locator(".scroller").evaluate("el => el.scrollTop = 0")
+    expect(messages).to_have_count(100)
+    # The message that was at the top is still on screen where the reader left it.
+    top = bob.page.locator(".scroller").bounding_box()["y"]
+    assert abs(anchor.bounding_box()["y"] - top) < 200
+    expect(bob.bubbles("n21").first).not_to_be_in_viewport()
+
+    # Reading older messages: a new one does not pull the view down, a button offers it.
+    api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": "fresh news"}, token)
+    jump = bob.page.get_by_role("button", name="1 new message")
+    expect(jump).to_be_visible()
+    expect(bob.bubbles("fresh news")).not_to_be_in_viewport()
+    jump.click()
+    expect(bob.bubbles("fresh news")).to_be_in_viewport()
+    # At the bottom, the next message scrolls into view by itself.
+    api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": "more news"}, token)
+    expect(bob.bubbles("more news")).to_be_in_viewport()

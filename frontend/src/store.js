@@ -373,10 +373,18 @@ export function closeChat() {
   store.openError = null
 }
 
-async function loadLatest(uri) {
+// One first load per room at a time, however many callers ask for it.
+const latestLoads = {}
+
+function loadLatest(uri) {
+  latestLoads[uri] ??= fetchLatest(uri).finally(() => delete latestLoads[uri])
+  return latestLoads[uri]
+}
+
+async function fetchLatest(uri) {
   const log = logFor(uri)
-  // Messages already held (a resume from the read marker) are the newest ones:
-  // continue backwards from the oldest of them.
+  // Messages already held came from the resume, which replays everything after the
+  // read marker up to now: continue backwards from the oldest of them.
   const before = oldestId(log) || undefined
   const page = await api.history(uri, { before, limit: PAGE_SIZE })
   addMessages(log, page.messages)
