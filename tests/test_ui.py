@@ -129,9 +129,9 @@ def browser():
 class Visitor:
     """One person's browser context: its page, and every address it asked for."""
 
-    def __init__(self, browser, server, viewport=DESKTOP):
+    def __init__(self, browser, server, viewport=DESKTOP, **options):
         self.server = server
-        self.context = browser.new_context(viewport=viewport)
+        self.context = browser.new_context(viewport=viewport, **options)
         self.context.set_default_timeout(15000)
         self.page = self.context.new_page()
         self.requests = []
@@ -197,8 +197,8 @@ class Visitor:
 def people(browser, server):
     made = []
 
-    def make(viewport=DESKTOP):
-        visitor = Visitor(browser, server, viewport)
+    def make(viewport=DESKTOP, **options):
+        visitor = Visitor(browser, server, viewport, **options)
         made.append(visitor)
         return visitor
 
@@ -380,8 +380,13 @@ def test_named_rooms_open_by_name_and_emoji_are_picked(people):
 
 
 def test_screens_at_desktop_and_phone_widths(people):
-    for label, viewport in (("desktop", DESKTOP), ("phone", PHONE)):
-        alice, bob = people(viewport), people(viewport)
+    for label, viewport, scheme in (
+        ("desktop", DESKTOP, "light"),
+        ("phone", PHONE, "light"),
+        ("dark", DESKTOP, "dark"),
+    ):
+        alice = people(viewport, color_scheme=scheme)
+        bob = people(viewport, color_scheme=scheme)
         alice.goto("/login")
         alice.shot(f"{label}-login")
         alice.sign_up(f"kim-{label}")
@@ -395,7 +400,7 @@ def test_screens_at_desktop_and_phone_widths(people):
         alice.say("Great, see you then")
         expect(alice.bubbles("Great, see you then")).to_have_attribute("data-status", "sent")
         expect(bob.bubbles("Great, see you then")).to_have_count(1)
-        alice.page.fill("#room-name" if label == "desktop" else "#composer-text", "")
+        alice.page.locator("#composer-text").focus()
         alice.shot(f"{label}-chat")
         bob.shot(f"{label}-chat-other-side")
         alice.page.get_by_role("button", name="QR code").click()
