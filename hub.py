@@ -185,10 +185,10 @@ class Messenger:
             self.presence_changed(room)
         return removed
 
-    def presence_changed(self, room_or_id, uri=None):
-        room_id = getattr(room_or_id, "id", room_or_id)
-        uri = uri or room_or_id.uri
+    def presence_changed(self, room):
         self.hub.signal(
-            room_id,
-            encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),
+            room.id,
+            encode(
+                {"type": "presence", "uri": room.uri, "online": self.hub.online(room.id)}
+            ),
         )
