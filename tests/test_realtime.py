@@ -551,3 +551,8 @@ async def test_an_oversized_frame_closes_that_socket_with_1009_and_others_carry_
     await alice.say(uri, "after the big ones")
     assert (await read_type(b, "message"))["message"] == "after the big ones"
     assert [m["message"] for m in await bob.history(uri)] == ["after the big ones"]
+
+
+def test_the_ping_timeout_is_one_tornado_honours(app):
+    # Tornado ignores (and warns about) a timeout longer than the ping interval.
+    assert 0 < app.settings["websocket_ping_timeout"] <= app.settings["websocket_ping_interval"]
