@@ -556,3 +556,18 @@ async def test_an_oversized_frame_closes_that_socket_with_1009_and_others_carry_
 def test_the_ping_timeout_is_one_tornado_honours(app):
     # Tornado ignores (and warns about) a timeout longer than the ping interval.
     assert 0 < app.settings["websocket_ping_timeout"] <= app.settings["websocket_ping_interval"]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_resuming_from_an_id_the_room_never_reached_gets_a_reset_then_live_messages(api):
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    await alice.say(uri, "one")
+    ws = await ui_socket(alice)
+    send(ws, {"type": "subscribe", "uri": uri, "after": 10_000})
+    assert (await read(ws))["type"] == "subscribed"
+    assert [f for f in await drain(ws) if f["type"] != "presence"] == [
+        {"type": "reset", "uri": uri}
+    ]
+    live = await alice.say(uri, "two")
+    assert (await read_type(ws, "message"))["id"] == live["id"]
