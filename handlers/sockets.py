@@ -6,12 +6,14 @@ protocol is documented in docs/protocol.md.
 """
 import json
 import logging
+import struct
 
 import tornado.websocket
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
 from handlers.base import Authenticated
-from hub import encode, message_frame
+from hub import Frame, encode, message_frame
 from models import Membership, Message, Room, User, ValidationError
 
 log = logging.getLogger("chatbox.sockets")
@@ -30,6 +32,19 @@ CLOSE_TOO_SLOW = 1008
 CLOSE_REMOVED = 4403
 # SQLite's largest integer: a larger ``after`` cannot name a message (and would overflow).
 MAX_ID = (1 << 63) - 1
+
+
+def wire_frame(text):
+    """The whole websocket frame carrying ``text`` as a server sends it (RFC 6455 5.2:
+    one final text fragment, unmasked, uncompressed): the same bytes for every client,
+    so a broadcast builds it once."""
+    data = text.encode()
+    size = len(data)
+    if size < 126:
+        return struct.pack("!BB", 0x81, size) + data
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
 
 
 class FrameError(Exception):
@@ -62,6 +77,11 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def user_id(self):
         return self.current_user.id
 
+    def get_compression_options(self):
+        # Off, and relied on by send_text: a compressed frame would differ per client,
+        # so a broadcast could not share one. Chat frames are small anyway.
+        return None
+
     def check_xsrf_cookie(self):
         # The handshake is a GET; cross-site use is stopped by the Origin check.
         pass
@@ -89,9 +109,16 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
             # rooms; until it runs, is_closing() above keeps frames from queueing.
             connection._abort()
             return
+        # Tornado's write_message would encode, frame and copy the text and start a
+        # task for each client; fan-out to hundreds of sockets spent most of its time
+        # there (docs/profile.md). The frame is built once and handed to each stream.
+        if not isinstance(text, Frame):
+            text = Frame(text)
+        if text.wire is None:
+            text.wire = wire_frame(text)
         try:
-            self.write_message(text)
-        except tornado.websocket.WebSocketClosedError:
+            connection.stream.write(text.wire)
+        except StreamClosedError:
             pass
 
     def send_frame(self, frame):

@@ -571,3 +571,26 @@ async def test_resuming_from_an_id_the_room_never_reached_gets_a_reset_then_live
     ]
     live = await alice.say(uri, "two")
     assert (await read_type(ws, "message"))["id"] == live["id"]
+
+
+def test_a_shared_wire_frame_is_a_plain_websocket_text_frame_of_any_length():
+    from handlers.sockets import wire_frame
+
+    assert wire_frame("hi") == b"\x81\x02hi"
+    assert wire_frame("a" * 125)[:2] == b"\x81\x7d"
+    assert wire_frame("a" * 126)[:4] == b"\x81\x7e\x00\x7e"
+    assert wire_frame("é" * 40000)[:10] == b"\x81\x7f" + (80000).to_bytes(8, "big")
+    assert wire_frame("é" * 40000)[10:] == ("é" * 40000).encode()
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    uri = await alice.start_chat()
+    await bob.join(uri)
+    ui = await ui_socket(bob, uri)
+    seed = await room_socket(bob, uri)
+    for text in ("é" * 4000, "👋 " * 1333, "x" * 100, "日本語"):
+        await alice.say(uri, text)
+        assert (await read_type(ui, "message"))["message"] == text
+        assert (await read(seed))["message"] == text
