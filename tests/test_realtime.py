@@ -594,3 +594,31 @@ async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
         await alice.say(uri, text)
         assert (await read_type(ui, "message"))["message"] == text
         assert (await read(seed))["message"] == text
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_broadcast_is_encoded_and_framed_once_however_many_sockets_receive_it(
+    api, monkeypatch
+):
+    from handlers import sockets
+
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    listeners = [await ui_socket(alice, uri) for _ in range(5)]
+    listeners += [await room_socket(alice, uri) for _ in range(3)]
+    for ws in listeners[:5]:
+        await drain(ws)
+    framed = []
+    wire_frame = sockets.wire_frame
+
+    def counted(text):
+        framed.append(text)
+        return wire_frame(text)
+
+    monkeypatch.setattr(sockets, "wire_frame", counted)
+    posted = await alice.say(uri, "to everyone")
+    for ws in listeners[:5]:
+        assert (await read_type(ws, "message"))["id"] == posted["id"]
+    for ws in listeners[5:]:
+        assert (await read(ws))["id"] == posted["id"]
+    assert len([t for t in framed if '"type":"message"' in t]) == 1
