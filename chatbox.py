@@ -75,7 +75,10 @@ log = logging.getLogger("chatbox")
 # Browsers and NAT boxes drop idle connections after a minute or two; a ping every 25 s
 # keeps them open and notices a vanished phone within a minute.
 PING_INTERVAL = 25
-PING_TIMEOUT = 60
+# How long a ping may go unanswered. Tornado 6.6 allows no more than the interval (it
+# warns and uses the interval instead); a phone on weak Wi-Fi answers within seconds,
+# so 20 s of silence means the client is gone.
+PING_TIMEOUT = 20
 # The largest frame a client may send: a 4,000-character message in the worst UTF-8
 # case plus its JSON envelope fits with room to spare.
 MAX_FRAME_BYTES = 64 * 1024

@@ -6,7 +6,8 @@ with a ``user_id``, a ``wants_signals`` flag and two methods:
 - ``deliver(room_id, message_id, frame)``: a stored message, already encoded as text;
 - ``signal(room_id, frame)``: anything else (typing, presence, membership), also text.
 
-Frames are encoded once per broadcast by the caller and shared by every recipient.
+Frames are encoded once per broadcast by the caller and shared by every recipient: a
+``Frame`` is the JSON text, on which a transport may also keep its own encoding of it.
 
 ``Messenger`` joins the hub to the database: a message is stored (and committed) first,
 then published, so nobody ever sees a message the disk does not hold.
@@ -16,9 +17,19 @@ import json
 from models import DiskFull, Message, Room
 
 
+class Frame(str):
+    """A frame's JSON text, shared by every recipient of one broadcast.
+
+    Being a ``str`` it goes anywhere text does; the attribute ``wire`` lets the first
+    recipient's transport store the bytes it makes of it, for the others to reuse.
+    """
+
+    wire = None
+
+
 def encode(frame):
     # Compact separators: fewer bytes per frame, for every recipient of every broadcast.
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return Frame(json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
 
 
 def message_frame(room, message):
@@ -188,14 +199,10 @@ class Messenger:
             self.presence_changed(room)
         return removed
 
-    def presence_changed(self, room_or_id, uri=None):
-        room_id = getattr(room_or_id, "id", room_or_id)
-        if uri is None:
-            # A closing socket knows only room ids; look the URI up rather than crash.
-            uri = getattr(room_or_id, "uri", None) or (
-                Room.select(Room.uri).where(Room.id == room_id).scalar()
-            )
+    def presence_changed(self, room):
         self.hub.signal(
-            room_id,
-            encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),
+            room.id,
+            encode(
+                {"type": "presence", "uri": room.uri, "online": self.hub.online(room.id)}
+            ),
         )
