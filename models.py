@@ -700,6 +700,11 @@ class WriteQueue:
                     with self._database.atomic():
                         results.append((True, fn(*args)))
                 except Exception as exc:
+                    if not self._database.connection().in_transaction:
+                        # SQLite itself rolled the whole transaction back (a full disk,
+                        # an I/O error): the batch's earlier writes are gone, and later
+                        # ones would each commit on their own. Fail the whole batch.
+                        raise
                     results.append((False, exc))
         return results
 

@@ -124,6 +124,33 @@ async def test_a_commit_that_fails_fails_every_write_in_its_batch_and_the_queue_
 
 
 @pytest.mark.gen_test(timeout=30)
+async def test_a_write_after_sqlite_rolled_the_batch_back_is_not_kept_on_its_own(app):
+    writer = app.messenger.writer
+    owner = await writer.run(register, "owner")
+    room = await writer.run(Room.start_private, owner)
+    commits = CountedCommits(writer)
+
+    def fails_like_a_full_disk():
+        # On SQLITE_FULL or an I/O error SQLite ends the transaction by itself; a
+        # ROLLBACK from inside the write does the same.
+        db.connection().execute("ROLLBACK")
+        raise models.OperationalError("database or disk is full")
+
+    results = await asyncio.gather(
+        writer.run(Message.post, room, owner, "before"),
+        writer.run(fails_like_a_full_disk),
+        writer.run(Message.post, room, owner, "after"),
+        return_exceptions=True,
+    )
+    assert commits.sizes == [3]
+    assert all(isinstance(r, Exception) for r in results), results
+    assert Message.select().count() == 0  # "after" was not committed on its own
+    message, created = await writer.run(Message.post, room, owner, "later")
+    assert created
+    assert [m.text for m in Message.select()] == ["later"]
+
+
+@pytest.mark.gen_test(timeout=30)
 async def test_writes_run_in_the_order_they_were_queued_on_one_thread(app):
     writer = app.messenger.writer
 
