@@ -155,6 +155,29 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
             raise FrameError("bad_frame", "Frames must be JSON objects.")
         return frame
 
+    async def on_message(self, raw):
+        """Parse and handle one frame; whatever goes wrong, answer with an error frame.
+
+        An exception escaping here would make Tornado drop the connection (and with it
+        the socket's other rooms), so every failure becomes a frame instead.
+        """
+        ref = None
+        try:
+            frame = self.parse(raw)
+            ref = frame.get("ref")
+            await self.handle(frame)
+            return
+        except FrameError as error:
+            code, detail = error.code, error.detail
+        except ValidationError as error:
+            code, detail = "invalid", error.errors
+        except DiskFull as error:
+            code, detail = "disk_full", error.detail
+        except Exception:
+            log.exception("a websocket frame failed")
+            code, detail = "server", "Server error; nothing was stored."
+        self.send_frame(self.error_frame(code, detail, ref))
+
     def open(self, *_):
         self.opened = True
         self.hub.attach(self)
@@ -213,27 +236,19 @@ class RoomSocket(Socket):
         super().open()
         self.join_room(self.room)
 
-    async def on_message(self, raw):
-        try:
-            frame = self.parse(raw)
-            if not self.is_member(self.room):
-                raise FrameError("forbidden", "You are no longer a member of this room.")
-            message, created = await self.messenger.post(
-                self.room, self.current_user, frame.get("message"), frame.get("client_id")
-            )
-            if not created:
-                # A resend: nobody else hears it again, but the sender needs its echo,
-                # which is the only acknowledgement this protocol has.
-                self.send_text(message_frame(self.room, message))
-        except FrameError as error:
-            self.send_frame({"error": error.code, "detail": error.detail})
-        except ValidationError as error:
-            self.send_frame({"error": "invalid", "detail": error.errors})
-        except DiskFull as error:
-            self.send_frame({"error": "disk_full", "detail": error.detail})
-        except Exception:
-            log.exception("a room socket frame failed")
-            self.send_frame({"error": "server", "detail": "The message was not stored."})
+    async def handle(self, frame):
+        if not self.is_member(self.room):
+            raise FrameError("forbidden", "You are no longer a member of this room.")
+        message, created = await self.messenger.post(
+            self.room, self.current_user, frame.get("message"), frame.get("client_id")
+        )
+        if not created:
+            # A resend: nobody else hears it again, but the sender needs its echo,
+            # which is the only acknowledgement this protocol has.
+            self.send_text(message_frame(self.room, message))
+
+    def error_frame(self, code, detail, ref):
+        return {"error": code, "detail": detail}
 
     def removed(self, room):
         self.close(CLOSE_REMOVED, "removed from the room")
@@ -258,33 +273,15 @@ class ClientSocket(Socket):
         super().open()
         self.send_frame({"type": "hello", "user": self.current_user.private()})
 
-    async def on_message(self, raw):
-        ref = None
-        try:
-            frame = self.parse(raw)
-            ref = frame.get("ref")
-            kind = frame.get("type")
-            action = self.ACTIONS.get(kind) if isinstance(kind, str) else None
-            if action is None:
-                raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
-            await action(self, frame)
-        except FrameError as error:
-            self.send_frame(
-                {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
-            )
-        except ValidationError as error:
-            self.send_frame(
-                {"type": "error", "code": "invalid", "detail": error.errors, "ref": ref}
-            )
-        except DiskFull as error:
-            self.send_frame(
-                {"type": "error", "code": "disk_full", "detail": error.detail, "ref": ref}
-            )
-        except Exception:
-            log.exception("a client socket frame failed")
-            self.send_frame(
-                {"type": "error", "code": "server", "detail": "Server error.", "ref": ref}
-            )
+    async def handle(self, frame):
+        kind = frame.get("type")
+        action = self.ACTIONS.get(kind) if isinstance(kind, str) else None
+        if action is None:
+            raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
+        await action(self, frame)
+
+    def error_frame(self, code, detail, ref):
+        return {"type": "error", "code": code, "detail": detail, "ref": ref}
 
     def member_room(self, frame):
         uri = frame.get("uri")
