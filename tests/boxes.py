@@ -82,17 +82,21 @@ class Box:
         self.notify_address = notify_address
         self.scheme = "https" if any(a.startswith("--certfile") for a in args) else "http"
         self.proc = None
+        self.notifications = None
+        self.log = None
 
     @property
     def url(self):
         return f"{self.scheme}://127.0.0.1:{self.port}"
 
     def start(self):
+        """Start (or restart, on the same port and data) and wait for READY=1."""
         os.makedirs(self.data_dir, exist_ok=True)
+        self.close()
         address = self.notify_address or self.notify_path
         self.notifications = Notifications(address)
         self.env["NOTIFY_SOCKET"] = address
-        self.log = open(os.path.join(self.data_dir, "server.log"), "w")
+        self.log = open(os.path.join(self.data_dir, "server.log"), "a")
         self.proc = subprocess.Popen(
             [sys.executable, CHATBOX, *self.args],
             env=self.env,
@@ -122,8 +126,10 @@ class Box:
 
     def close(self):
         self.kill()
-        self.notifications.close()
-        self.log.close()
+        if self.notifications is not None:
+            self.notifications.close()
+        if self.log is not None:
+            self.log.close()
 
     def __enter__(self):
         return self.start()
