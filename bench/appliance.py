@@ -1,6 +1,6 @@
 """Appliance figures: cold start to first 200, idle memory, disk per 100,000 messages.
 
-    /work/venv/bin/python tests/bench_ops.py [--starts=5] [--messages=100000]
+    python bench/appliance.py [--starts=5] [--messages=100000]
 
 Not a test (no pass/fail): it prints the figures docs/operations.md reports.
 """
@@ -17,8 +17,9 @@ import urllib.request
 
 import psutil
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import models  # noqa: E402
 from appliance import backup  # noqa: E402
