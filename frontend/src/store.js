@@ -379,7 +379,9 @@ export async function openChat(uri) {
     if (store.openUri !== uri) return
     const { members, ...summary } = detail
     store.details[uri] = { members }
-    addRoom(summary)
+    // The chat's answer lists every member; the list keeps a preview, like the server's.
+    const preview = members.slice(0, MEMBERS_PREVIEW).map(({ online, ...user }) => user)
+    addRoom({ ...summary, members: preview })
     const log = logFor(uri)
     if (!log.loaded) await loadLatest(uri)
     markRead(uri)
