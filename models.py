@@ -374,12 +374,14 @@ class Room(BaseModel):
         )
         if room is not None:
             memberships = memberships.where(Membership.room == room)
-        newest = Message.select(fn.MAX(Message.id)).where(Message.room.in_(scope))
+        # One MAX per room, correlated: SQLite answers each from the end of the
+        # (room, id) index, where a GROUP BY would read every message of every room.
+        newest = scope.select(
+            Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
+        )
         last = {
             m.room_id: m
-            for m in Message.select(Message, User)
-            .join(User)
-            .where(Message.id.in_(newest.group_by(Message.room)))
+            for m in Message.select(Message, User).join(User).where(Message.id.in_(newest))
         }
         members, counts = Membership.previews(scope, cls.PREVIEW_MEMBERS)
         unread = Membership.unread_counts(user, scope)
