@@ -34,7 +34,7 @@ from handlers.auth import (
     TokenDestroyHandler,
 )
 from handlers.base import NotFoundHandler
-from handlers.chats import ChatHandler, ChatListHandler, MemberHandler
+from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
@@ -123,6 +123,7 @@ def make_app(cookie_secret, debug=False):
         (r"/api/chats/", ChatListHandler, deps),
         (rf"/api/chats/{uri}/", ChatHandler, deps),
         (rf"/api/chats/{uri}/messages/", MessagesHandler, deps),
+        (rf"/api/chats/{uri}/read/", ReadHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),

@@ -14,7 +14,7 @@ then published, so nobody ever sees a message the disk does not hold.
 """
 import json
 
-from models import DiskFull, Message, Room
+from models import DiskFull, Membership, Message, Room
 
 
 class Frame(str):
@@ -198,6 +198,23 @@ class Messenger:
             self.hub.signal(room.id, member_frame(room, user, "left"))
             self.presence_changed(room)
         return removed
+
+    async def mark_read(self, room, user, message_id, origin=None):
+        """Move the user's read marker in ``room`` forward to ``message_id``, then tell
+        the user's other open sockets (other tabs, other devices) so they clear the
+        chat's unread count; ``origin`` is the socket that asked, which already knows.
+
+        Returns the marker. Raises ``models.ValidationError`` unless ``message_id`` is a
+        message of the room (nothing changed).
+        """
+        message_id = Message.read_marker(room, message_id)
+        moved, marker = await self.writer.run(Membership.mark_read, user, room, message_id)
+        if moved:
+            frame = encode({"type": "read", "uri": room.uri, "id": marker})
+            for connection in self.hub.connections(user.id):
+                if connection is not origin and connection.wants_signals:
+                    connection.signal(room.id, frame)
+        return marker
 
     def presence_changed(self, room):
         self.hub.signal(

@@ -38,7 +38,7 @@ log = logging.getLogger("chatbox.models")
 
 db = SqliteDatabase(None)
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8
@@ -319,10 +319,16 @@ class Room(BaseModel):
         return cls.get_or_none(cls.uri == uri)
 
     def admit(self, user):
-        """Make ``user`` a member; returns True if they were not one already."""
+        """Make ``user`` a member; returns True if they were not one already.
+
+        A newcomer starts with the history read: what was said before they joined is
+        there to scroll back to, not a pile of unread messages.
+        """
         try:
             with db.atomic():
-                Membership.create(user=user, room=self)
+                Membership.create(
+                    user=user, room=self, last_read_id=Message.latest_id(self)
+                )
             return True
         except IntegrityError:
             return False
@@ -344,38 +350,153 @@ class Room(BaseModel):
             .order_by((User.id != self.owner_id), Membership.joined_at, Membership.id)
         )
 
-    def member_count(self):
-        return Membership.select().where(Membership.room == self).count()
+    # How many members a chat list shows per chat: enough to name a private chat and
+    # draw a few faces, few enough that a list of a hundred chats stays small.
+    PREVIEW_MEMBERS = 5
 
-    def last_message(self):
-        return (
-            Message.select(Message, User)
-            .join(User)
-            .where(Message.room == self)
-            .order_by(Message.id.desc())
-            .first()
+    @classmethod
+    def summaries_for(cls, user, room=None):
+        """The user's chats (or just ``room``) as the chat list shows them, most
+        recently active first.
+
+        A fixed handful of queries however many chats there are: the memberships with
+        their rooms and owners, the newest message of each room, a preview of each
+        room's members with their count, and the unread counts.
+        """
+        scope = Membership.select(Membership.room).where(Membership.user == user)
+        if room is not None:
+            scope = scope.where(Membership.room == room)
+        memberships = (
+            Membership.select(Membership, Room, User)
+            .join(Room)
+            .join(User, on=(Room.owner == User.id))
+            .where(Membership.user == user)
         )
-
-    def summary(self):
-        last = self.last_message()
-        return {
-            "uri": self.uri,
-            "name": None if self.is_private else self.uri,
-            "is_private": self.is_private,
-            "owner": self.owner.public(),
-            "created_at": isoformat(self.created_at),
-            "member_count": self.member_count(),
-            "last_message": last.as_dict(self) if last else None,
+        if room is not None:
+            memberships = memberships.where(Membership.room == room)
+        # One MAX per room, correlated: SQLite answers each from the end of the
+        # (room, id) index, where a GROUP BY would read every message of every room.
+        newest = scope.select(
+            Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
+        )
+        last = {
+            m.room_id: m
+            for m in Message.select(Message, User).join(User).where(Message.id.in_(newest))
         }
+        members, counts = Membership.previews(scope, cls.PREVIEW_MEMBERS)
+        unread = Membership.unread_counts(user, scope)
+        summaries = []
+        for membership in memberships:
+            chat = membership.room
+            message = last.get(chat.id)
+            summaries.append(
+                (
+                    (message.created_at if message else chat.created_at, chat.id),
+                    {
+                        "uri": chat.uri,
+                        "name": None if chat.is_private else chat.uri,
+                        "is_private": chat.is_private,
+                        "owner": chat.owner.public(),
+                        "created_at": isoformat(chat.created_at),
+                        "member_count": counts.get(chat.id, 0),
+                        "members": members.get(chat.id, []),
+                        "last_message": message.as_dict(chat) if message else None,
+                        "last_read_id": membership.last_read_id,
+                        "unread": unread.get(chat.id, 0),
+                    },
+                )
+            )
+        summaries.sort(key=lambda pair: pair[0], reverse=True)
+        return [summary for _, summary in summaries]
 
 
 class Membership(BaseModel):
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     room = ForeignKeyField(Room, backref="memberships", on_delete="CASCADE")
     joined_at = DateTimeField(default=utcnow)
+    # The newest message the member has seen: kept on the server so that every tab and
+    # device of theirs agrees on what is unread.
+    last_read_id = IntegerField(default=0)
 
     class Meta:
         indexes = ((("user", "room"), True), (("room", "joined_at"), False))
+
+    @classmethod
+    def mark_read(cls, user, room, message_id):
+        """Move the read marker forward to ``message_id`` (never back).
+
+        Returns ``(moved, marker)``: whether it moved, and where it is now (None if the
+        user is not a member).
+        """
+        moved = (
+            cls.update(last_read_id=message_id)
+            .where(
+                (cls.user == user)
+                & (cls.room == room)
+                & (cls.last_read_id < message_id)
+            )
+            .execute()
+        )
+        marker = (
+            cls.select(cls.last_read_id)
+            .where((cls.user == user) & (cls.room == room))
+            .scalar()
+        )
+        return moved > 0, marker
+
+    @classmethod
+    def unread_counts(cls, user, rooms):
+        """``{room id: messages by others after the user's read marker}`` for the rooms
+        of the subquery ``rooms``; rooms with none are left out."""
+        return dict(
+            Message.select(Message.room, fn.COUNT(Message.id))
+            .join(
+                cls, on=((cls.room == Message.room) & (cls.user == user))
+            )
+            .where(
+                Message.room.in_(rooms)
+                & (Message.id > cls.last_read_id)
+                & (Message.author != user)
+            )
+            .group_by(Message.room)
+            .tuples()
+        )
+
+    @staticmethod
+    def previews(rooms, limit):
+        """The first ``limit`` members of each room of the subquery ``rooms`` (owner
+        first, then in the order they joined) as public user objects, and each room's
+        member count: ``({room id: [user, ...]}, {room id: count})``, in one query."""
+        rooms_sql, params = rooms.sql()
+        cursor = db.execute_sql(
+            f"""
+            SELECT room_id, id, username, first_name, last_name, total FROM (
+                SELECT m.room_id, u.id, u.username, u.first_name, u.last_name,
+                    ROW_NUMBER() OVER (
+                        PARTITION BY m.room_id
+                        ORDER BY u.id != r.owner_id, m.joined_at, m.id
+                    ) AS place,
+                    COUNT(*) OVER (PARTITION BY m.room_id) AS total
+                FROM "membership" AS m
+                JOIN "user" AS u ON u.id = m.user_id
+                JOIN "room" AS r ON r.id = m.room_id
+                WHERE m.room_id IN ({rooms_sql})
+            ) WHERE place <= ? ORDER BY room_id, place
+            """,
+            [*params, limit],
+        )
+        members, counts = {}, {}
+        for room_id, user_id, username, first_name, last_name, total in cursor:
+            members.setdefault(room_id, []).append(
+                {
+                    "id": user_id,
+                    "username": username,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                }
+            )
+            counts[room_id] = total
+        return members, counts
 
 
 class Message(BaseModel):
@@ -459,6 +580,18 @@ class Message(BaseModel):
         """Messages after ``after_id`` in order, or None if there are more than ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
         return None if len(rows) > limit else rows
+
+    @classmethod
+    def read_marker(cls, room, value):
+        """``value`` if it names a message of ``room``; a ValidationError otherwise."""
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 1 <= value <= MAX_ID
+            or not cls.select().where((cls.room == room) & (cls.id == value)).exists()
+        ):
+            raise ValidationError({"id": ["Give the id of a message in this chat."]})
+        return value
 
     @classmethod
     def latest_id(cls, room):
@@ -559,8 +692,21 @@ def _upgrade_2_to_3(migrator):
     db.create_tables([Setting])
 
 
+def _upgrade_3_to_4(migrator):
+    """Version 4 added read markers kept on the server (membership.last_read_id)."""
+    migrate(
+        migrator.add_column("membership", "last_read_id", IntegerField(default=0)),
+    )
+    # Until now each browser kept its own markers; the server cannot know them, so it
+    # starts everyone with their chats read rather than with their whole history unread.
+    newest = (
+        Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
+    )
+    Membership.update(last_read_id=fn.COALESCE(newest, 0)).execute()
+
+
 # UPGRADES[n] takes a database at version n to n + 1.
-UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3}
+UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
 
 
 def schema_version():

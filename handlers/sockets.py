@@ -370,6 +370,10 @@ class ClientSocket(Socket):
             skip=self,
         )
 
+    async def read(self, frame):
+        room = self.member_room(frame)
+        await self.messenger.mark_read(room, self.current_user, frame.get("id"), origin=self)
+
     async def ping(self, frame):
         self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
@@ -378,6 +382,7 @@ class ClientSocket(Socket):
         "unsubscribe": unsubscribe,
         "send": send,
         "typing": typing,
+        "read": read,
         "ping": ping,
     }
 

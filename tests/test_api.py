@@ -1028,11 +1028,16 @@ def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
         assert broken == []
     finally:
         models.db.close()
+    v1_columns = {
+        "user": "id, username, username_key, password_hash, email, first_name, "
+        "last_name, created_at",
+        "membership": "id, user_id, room_id, joined_at",
+    }
     for table, values in V1_ROWS.items():
-        columns = "*" if table != "user" else "id, username, username_key, password_hash, " \
-            "email, first_name, last_name, created_at"
-        assert rows_of(path, table, columns) == values, table
+        assert rows_of(path, table, v1_columns.get(table, "*")) == values, table
     assert rows_of(path, "user", "is_admin, is_active") == [(1, 1), (0, 1), (0, 1)]
+    # Read markers start at each room's newest message: nothing old turns up unread.
+    assert rows_of(path, "membership", "last_read_id") == [(2,), (2,), (3,), (3,)]
     # Upgrading again is a no-op.
     try:
         assert models.init_db(path) == models.SCHEMA_VERSION

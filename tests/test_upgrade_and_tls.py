@@ -14,34 +14,49 @@ from appliance import backup
 from boxes import Box
 
 
-def make_version_2_database(path):
-    """A box as version 2 left it: no settings table, one user and a message."""
+def make_old_database(path, version):
+    """A box as an older version left it: a user, a room and a message, in the tables
+    of that version (made with today's models, then taken back step by step)."""
     models.init_db(path)
     user = models.User.register("old", models.User.hash_password("long enough pw"))
     room, _ = models.Room.open_named(user, "general")
     models.Message.post(room, user, "from before the upgrade")
-    models.db.execute_sql('DROP TABLE "setting"')
-    models.db.execute_sql("PRAGMA user_version = 2")
+    if version < 4:
+        models.db.execute_sql('ALTER TABLE "membership" DROP COLUMN "last_read_id"')
+    if version < 3:
+        models.db.execute_sql('DROP TABLE "setting"')
+    models.db.execute_sql(f"PRAGMA user_version = {version}")
     models.db.close()
 
 
-def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path):
+@pytest.mark.parametrize("version", [2, 3])
+def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path, version):
     db = str(tmp_path / "chatbox.db")
-    make_version_2_database(db)
+    make_old_database(db, version)
     with Box(tmp_path) as box:
         status, data, _ = box.call("GET", "/healthz")
-        assert data["schema_version"] == models.SCHEMA_VERSION == 3
+        assert data["schema_version"] == models.SCHEMA_VERSION == 4
         status, data, _ = box.call(
             "POST", "/auth/token/login/", {"username": "old", "password": "long enough pw"}
         )
         token = data["auth_token"]
         status, data, _ = box.call("GET", "/api/chats/general/messages/", token=token)
         assert [m["message"] for m in data["messages"]] == ["from before the upgrade"]
+        first_id = data["messages"][0]["id"]
+        # The old message counts as read; read markers work from here on.
+        status, data, _ = box.call("GET", "/api/chats/", token=token)
+        assert [(c["uri"], c["last_read_id"], c["unread"]) for c in data["chats"]] == [
+            ("general", first_id, 0)
+        ]
+        status, data, _ = box.call(
+            "POST", "/api/chats/general/read/", {"id": first_id}, token=token
+        )
+        assert status == 200 and data["last_read_id"] == first_id
         assert box.terminate() == 0
     copies = os.listdir(tmp_path / "backups")
-    assert len(copies) == 1 and "-before-v2-upgrade" in copies[0]
+    assert len(copies) == 1 and f"-before-v{version}-upgrade" in copies[0]
     con = sqlite3.connect(tmp_path / "backups" / copies[0])
-    assert con.execute("PRAGMA user_version").fetchone() == (2,)
+    assert con.execute("PRAGMA user_version").fetchone() == (version,)
     con.close()
 
 

@@ -18,6 +18,7 @@ import {
 } from './lib/messageLog.js'
 import { playDing } from './lib/sound.js'
 import { load, save } from './lib/storage.js'
+import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
 import { useSocket } from './composables/useSocket.js'
 
 export const PAGE_SIZE = 50
@@ -25,6 +26,13 @@ export const PAGE_SIZE = 50
 // most every few seconds while the user types.
 const TYPING_SHOWN_MS = 5000
 export const MAX_MESSAGE_LENGTH = 4000
+// A read marker is sent once the reader has rested on the newest message this long: a
+// burst of messages read as they come makes one frame, not one per message.
+export const READ_DELAY_MS = 500
+// The server closes a socket whose login ended (logged out, deactivated) with this code.
+const CLOSE_LOGIN_ENDED = 4401
+// How many members the chat list carries per chat (the server's preview).
+const MEMBERS_PREVIEW = 5
 
 function freshState() {
   return {
@@ -36,8 +44,9 @@ function freshState() {
     details: {},
     online: {},
     typing: {},
-    reads: {},
     openUri: null,
+    // Whether the open chat is scrolled to its newest message (its list says so).
+    atBottom: true,
     openError: null,
     everConnected: false,
     socketStatus: 'idle',
@@ -50,7 +59,6 @@ let socket = null
 let stopStatusWatch = null
 
 const pendingKey = () => `chatbox:pending:${store.me?.id}`
-const readsKey = () => `chatbox:read:${store.me?.id}`
 
 export function logFor(uri) {
   if (!store.logs[uri]) store.logs[uri] = createRoomLog()
@@ -81,10 +89,6 @@ function restorePending() {
   }
 }
 
-function persistReads() {
-  save(readsKey(), store.reads)
-}
-
 // -- session ---------------------------------------------------------------------------
 
 export async function boot() {
@@ -99,7 +103,6 @@ export async function boot() {
 }
 
 async function startSession() {
-  store.reads = load(readsKey(), {})
   restorePending()
   connectSocket()
   await refreshRooms()
@@ -125,6 +128,9 @@ export async function logout() {
 
 // The session is over (logged out here or elsewhere): forget everything of this user.
 function endSession() {
+  clearTimeout(readTimer)
+  readTimer = null
+  unsentReads = {}
   stopStatusWatch?.()
   socket?.close()
   socket = null
@@ -160,9 +166,12 @@ function onOpen() {
   if (reconnected) refreshRooms().catch(() => {})
 }
 
-async function onDown(_event, attempts) {
-  // A socket refused over and over may mean the session ended (logged out elsewhere).
-  if (attempts < 2 || !store.me) return
+async function onDown(event, attempts) {
+  if (!store.me) return
+  // Logged out elsewhere or deactivated by an administrator: no point reconnecting.
+  if (event?.code === CLOSE_LOGIN_ENDED) return endSession()
+  // A socket refused over and over may mean the session ended while it was down.
+  if (attempts < 2) return
   try {
     await api.me()
   } catch (error) {
@@ -181,16 +190,9 @@ function transmit(entry) {
 }
 
 function subscribe(room) {
-  const log = logFor(room.uri)
-  const last = room.last_message?.id || 0
-  if (store.reads[room.uri] === undefined) {
-    // A room first seen on this device starts as read up to its newest message.
-    store.reads[room.uri] = last
-    persistReads()
-  }
-  // Resume from what the tab holds, else from the last read message so the unread
-  // ones arrive and can be counted.
-  const after = newestId(log) || Math.min(store.reads[room.uri], last)
+  // Resume from what the tab holds, else from the newest message the chat list knew:
+  // the unread ones before it are counted by the server, and shown when the chat opens.
+  const after = newestId(logFor(room.uri)) || room.last_message?.id || 0
   socket?.subscribe(room.uri, after)
 }
 
@@ -207,11 +209,11 @@ const handlers = {
     if (frame.client_id && log.pending.length === 0) persistPending()
     noteLastMessage(frame)
     clearTyping(frame.uri, frame.user.username)
-    const mine = frame.user.id === store.me?.id
-    if (mine) return
-    const seeing = store.openUri === frame.uri && !document.hidden
-    if (seeing) markRead(frame.uri)
-    if (document.hidden) playDing()
+    const room = roomSummary(frame.uri)
+    const counted = room ? countArrival(room, frame, store.me?.id) : false
+    if (frame.user.id === store.me?.id) return
+    markRead(frame.uri)
+    if (counted && document.hidden) playDing()
   },
   ack(frame) {
     const log = logFor(frame.uri)
@@ -219,8 +221,16 @@ const handlers = {
     persistPending()
     if (message) {
       noteLastMessage(message)
-      if (store.openUri === frame.uri) markRead(frame.uri)
+      const room = roomSummary(frame.uri)
+      if (room) countArrival(room, message, store.me?.id)
+      markRead(frame.uri)
     }
+  },
+  read(frame) {
+    const room = roomSummary(frame.uri)
+    if (!room) return
+    applyRead(room, frame.id, logFor(frame.uri).messages, store.me?.id)
+    if (unsentReads[frame.uri] <= frame.id) delete unsentReads[frame.uri]
   },
   error(frame) {
     if (typeof frame.ref !== 'string') return
@@ -245,12 +255,23 @@ const handlers = {
   member(frame) {
     const detail = store.details[frame.uri]
     const room = roomSummary(frame.uri)
+    const id = frame.user.id
     if (frame.event === 'joined') {
-      if (detail && !detail.members.some((m) => m.id === frame.user.id)) {
+      if (detail && !detail.members.some((m) => m.id === id)) {
         detail.members.push({ ...frame.user, online: false })
       }
-    } else if (detail) {
-      detail.members = detail.members.filter((m) => m.id !== frame.user.id)
+      if (room && !room.members?.some((m) => m.id === id)) {
+        room.member_count = (room.member_count || 0) + 1
+        if ((room.members?.length || 0) < MEMBERS_PREVIEW) {
+          room.members = [...(room.members || []), frame.user]
+        }
+      }
+    } else {
+      if (detail) detail.members = detail.members.filter((m) => m.id !== id)
+      if (room) {
+        room.members = (room.members || []).filter((m) => m.id !== id)
+        room.member_count = Math.max(1, (room.member_count || 1) - 1)
+      }
     }
     if (detail && room) room.member_count = detail.members.length
   },
@@ -278,10 +299,14 @@ function onFrame(frame) {
   if (handler) handler(frame)
 }
 
+// The list keeps the server's order, most recent activity first: a chat with a new
+// message moves to the top.
 function noteLastMessage(message) {
   const room = roomSummary(message.uri)
   if (room && (!room.last_message || room.last_message.id < message.id)) {
     room.last_message = message
+    const at = store.rooms.indexOf(room)
+    if (at > 0) store.rooms.unshift(...store.rooms.splice(at, 1))
   }
 }
 
@@ -297,36 +322,34 @@ function forgetRoom(uri) {
 
 // -- rooms ------------------------------------------------------------------------------
 
-// Private chats are named after their members, which the list does not carry: fetch
-// them for the first few, on a LAN that is a handful of small requests.
-const NAMED_PRIVATE_CHATS = 30
-
+// The chat list, in the server's order (most recent activity first), each chat with
+// its unread count and a preview of its members.
 export async function refreshRooms() {
   const data = await api.chats()
-  store.rooms = data.chats
+  // Reads this tab made or heard of may not have reached the server when it answered.
+  const known = Object.fromEntries(store.rooms.map((r) => [r.uri, r.last_read_id]))
+  store.rooms = data.chats.map(trackUnread)
   store.roomsLoaded = true
-  for (const room of store.rooms) subscribe(room)
-  const unnamed = store.rooms
-    .filter((room) => room.is_private && !store.details[room.uri])
-    .slice(0, NAMED_PRIVATE_CHATS)
-  await Promise.all(unnamed.map((room) => loadDetails(room.uri).catch(() => {})))
+  for (const room of store.rooms) {
+    const later = Math.max(known[room.uri] || 0, unsentReads[room.uri] || 0)
+    if (later) applyRead(room, later, logFor(room.uri).messages, store.me?.id)
+    subscribe(room)
+  }
 }
 
-async function loadDetails(uri) {
-  const { members } = await api.chat(uri)
-  store.details[uri] = { members }
+function othersIn(room) {
+  return (room.members || []).filter((m) => m.id !== store.me?.id)
 }
 
 // Whose face a private chat shows in the list: the first other member, else the owner.
 export function roomFace(room) {
-  const others = (store.details[room.uri]?.members || []).filter((m) => m.id !== store.me?.id)
-  return others[0]?.username || room.owner?.username || ''
+  return othersIn(room)[0]?.username || room.owner?.username || ''
 }
 
 function addRoom(summary) {
   const existing = roomSummary(summary.uri)
-  if (existing) Object.assign(existing, summary)
-  else store.rooms.unshift(summary)
+  if (existing) mergeSummary(existing, summary, logFor(summary.uri).messages, store.me?.id)
+  else store.rooms.unshift(trackUnread(summary))
   subscribe(summary)
 }
 
@@ -346,6 +369,7 @@ export async function openNamedRoom(name) {
 export async function openChat(uri) {
   store.openUri = uri
   store.openError = null
+  store.atBottom = true
   try {
     if (!store.roomsLoaded) await refreshRooms()
     if (!roomSummary(uri)) {
@@ -355,7 +379,9 @@ export async function openChat(uri) {
     if (store.openUri !== uri) return
     const { members, ...summary } = detail
     store.details[uri] = { members }
-    addRoom(summary)
+    // The chat's answer lists every member; the list keeps a preview, like the server's.
+    const preview = members.slice(0, MEMBERS_PREVIEW).map(({ online, ...user }) => user)
+    addRoom({ ...summary, members: preview })
     const log = logFor(uri)
     if (!log.loaded) await loadLatest(uri)
     markRead(uri)
@@ -383,8 +409,8 @@ function loadLatest(uri) {
 
 async function fetchLatest(uri) {
   const log = logFor(uri)
-  // Messages already held came from the resume, which replays everything after the
-  // read marker up to now: continue backwards from the oldest of them.
+  // Messages already held arrived live since the chat list was read: continue
+  // backwards from the oldest of them.
   const before = oldestId(log) || undefined
   const page = await api.history(uri, { before, limit: PAGE_SIZE })
   addMessages(log, page.messages)
@@ -405,28 +431,50 @@ export async function loadOlder(uri) {
   }
 }
 
+// Read markers this tab has set but not yet sent, by chat, and the timer that sends.
+let unsentReads = {}
+let readTimer = null
+
+// The reader sees the newest message of a chat: the chat is open, the tab visible and
+// the list scrolled to the bottom.
+function seesNewest(uri) {
+  return store.openUri === uri && store.atBottom && !document.hidden
+}
+
+// Marks the chat read up to its newest message if the reader can see it: at once in
+// this tab, and after a short rest on the server, which tells the user's other tabs.
 export function markRead(uri) {
-  const log = store.logs[uri]
-  const newest = Math.max(log ? newestId(log) : 0, roomSummary(uri)?.last_message?.id || 0)
-  if ((store.reads[uri] || 0) < newest) {
-    store.reads[uri] = newest
-    persistReads()
-  }
+  const room = roomSummary(uri)
+  if (!room || !seesNewest(uri)) return
+  const log = logFor(uri)
+  const newest = Math.max(newestId(log), room.last_message?.id || 0)
+  if (!applyRead(room, newest, log.messages, store.me?.id)) return
+  unsentReads[uri] = newest
+  clearTimeout(readTimer)
+  readTimer = setTimeout(sendReads, READ_DELAY_MS)
+}
+
+function sendReads() {
+  readTimer = null
+  const reads = unsentReads
+  unsentReads = {}
+  // A socket that is down keeps these and sends them once it is back.
+  for (const [uri, id] of Object.entries(reads)) socket?.send({ type: 'read', uri, id })
+}
+
+// The open chat's list tells whether the reader is at its newest message.
+export function setAtBottom(uri, atBottom) {
+  if (store.openUri !== uri) return
+  store.atBottom = atBottom
+  if (atBottom) markRead(uri)
 }
 
 export function unreadCount(uri) {
-  const log = store.logs[uri]
-  if (!log || !store.me) return 0
-  const read = store.reads[uri] || 0
-  let count = 0
-  for (let i = log.messages.length - 1; i >= 0 && log.messages[i].id > read; i--) {
-    if (log.messages[i].user.id !== store.me.id) count++
-  }
-  return count
+  return roomSummary(uri)?.unread || 0
 }
 
 export const totalUnread = computed(() =>
-  store.rooms.reduce((sum, room) => sum + unreadCount(room.uri), 0),
+  store.rooms.reduce((sum, room) => sum + (room.unread || 0), 0),
 )
 
 // -- sending ----------------------------------------------------------------------------
@@ -478,13 +526,10 @@ export function typingNames(uri) {
 export function roomTitle(room) {
   if (!room) return ''
   if (!room.is_private) return `#${room.name || room.uri}`
-  const members = store.details[room.uri]?.members
-  const me = store.me?.username
-  if (members) {
-    const others = members.map((m) => m.username).filter((n) => n !== me)
-    if (others.length === 0) return 'Private chat (only you so far)'
-    if (others.length <= 3) return others.join(', ')
-    return `${others.slice(0, 3).join(', ')} +${others.length - 3}`
-  }
-  return room.owner?.username === me ? 'Your private chat' : `${room.owner?.username}'s chat`
+  const others = othersIn(room).map((m) => m.username)
+  // The preview holds a few members; the count says how many there are in all.
+  const total = Math.max(others.length, (room.member_count || 1) - 1)
+  if (total === 0) return 'Private chat (only you so far)'
+  const shown = others.slice(0, 3)
+  return total > shown.length ? `${shown.join(', ')} +${total - shown.length}` : shown.join(', ')
 }
