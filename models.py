@@ -782,7 +782,7 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
 class WriteQueue:
     """Runs every database write on one thread, committing many in one transaction.
 
-    ``await queue.run(fn, *args)`` resolves only after the transaction that ran ``fn`` has
+    ``await queue.run(write, *args)`` resolves only after the transaction that ran ``write`` has
     committed, so an answer sent after it is backed by the disk. While a commit (and its
     fsync) is under way, new writes queue up and go together in the next transaction:
     group commit, so durability costs one fsync per batch rather than one per message.
@@ -799,9 +799,9 @@ class WriteQueue:
         self._pending = []
         self._draining = None
 
-    async def run(self, fn, *args):
+    async def run(self, write, *args):
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, args, future))
+        self._pending.append((write, args, future))
         if self._draining is None:
             self._draining = asyncio.ensure_future(self._drain())
         return await future
@@ -841,10 +841,10 @@ class WriteQueue:
         # use), so it never shares a transaction with readers on the event loop.
         results = []
         with self._database.atomic():
-            for fn, args, _ in batch:
+            for write, args, _ in batch:
                 try:
                     with self._database.atomic():
-                        results.append((True, fn(*args)))
+                        results.append((True, write(*args)))
                 except Exception as exc:
                     if not self._database.connection().in_transaction:
                         # SQLite itself rolled the whole transaction back (a full disk,

@@ -6,16 +6,13 @@ API. Screenshots of the main screens are written to test-artifacts/.
 """
 import os
 import re
-import signal
-import socket
-import subprocess
-import sys
 import json
-import time
 import urllib.request
 from urllib.parse import urlsplit
 
 import pytest
+
+from boxes import Box
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 expect = playwright_api.expect
@@ -41,59 +38,12 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 
 
-def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-class ChatboxProcess:
-    """chatbox.py in a subprocess, stoppable and restartable on the same port and file."""
-
-    def __init__(self, db_path):
-        self.port = free_port()
-        self.db_path = db_path
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.process = None
-
-    def start(self):
-        self.process = subprocess.Popen(
-            [
-                sys.executable,
-                os.path.join(ROOT, "chatbox.py"),
-                f"--port={self.port}",
-                "--address=127.0.0.1",
-                f"--db={self.db_path}",
-                "--logging=warning",
-            ],
-            cwd=ROOT,
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                with urllib.request.urlopen(self.url + "/healthz", timeout=1) as reply:
-                    if reply.status == 200:
-                        return
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("chatbox did not start")
-
-    def stop(self):
-        if self.process and self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait(timeout=10)
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
-    box = ChatboxProcess(str(tmp_path_factory.mktemp("ui") / "chatbox.db"))
+    box = Box(tmp_path_factory.mktemp("ui"), "--logging=warning")
     box.start()
     yield box
-    box.stop()
+    box.close()
 
 
 def api_call(server, method, path, body=None, token=None):
@@ -265,7 +215,7 @@ def test_messages_sent_while_the_server_is_down_arrive_once(people, server):
     alice.say("before the outage")
     expect(bob.bubbles("before the outage")).to_have_count(1)
 
-    server.stop()
+    server.terminate()
     expect(alice.page.get_by_text("Reconnecting")).to_be_visible()
     alice.say("during the outage 1")
     alice.say("during the outage 2")
@@ -286,7 +236,7 @@ def test_messages_sent_while_the_server_is_down_arrive_once(people, server):
         expect(visitor.page.get_by_text("Reconnecting")).to_have_count(0)
 
     # A message still waiting when the page reloads is sent after it, and only once.
-    server.stop()
+    server.terminate()
     alice.say("across a reload")
     server.start()
     alice.page.reload()

@@ -10,9 +10,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from boxes import Box
+
 from test_ui import (  # noqa: F401 (browser and people are fixtures)
     PASSWORD,
-    ChatboxProcess,
     api_call,
     browser,
     expect,
@@ -57,10 +58,10 @@ SET_VISIBILITY = """
 
 @pytest.fixture
 def server(tmp_path):
-    box = ChatboxProcess(str(tmp_path / "chatbox.db"))
+    box = Box(tmp_path, "--logging=warning")
     box.start()
     yield box
-    box.stop()
+    box.close()
 
 
 def sign_up_by_api(server, username):
