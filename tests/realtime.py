@@ -122,3 +122,15 @@ async def until(predicate, timeout=READ_TIMEOUT):
     while not predicate():
         assert loop.time() < deadline, "condition not reached in time"
         await asyncio.sleep(0.01)
+
+
+async def chat_between(api, *names):
+    """Signs the named people up; the first starts a private chat and the rest join it.
+
+    Returns the people, then the chat's URI: ``alice, bob, uri = await chat_between(...)``.
+    """
+    people = [await api.signup(name) for name in names]
+    uri = await people[0].start_chat()
+    for person in people[1:]:
+        await person.join(uri)
+    return (*people, uri)

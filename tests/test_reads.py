@@ -2,7 +2,7 @@
 import pytest
 
 from querycount import counting_queries
-from realtime import drain, read_type, send, ui_socket
+from realtime import chat_between, drain, read_type, send, ui_socket
 
 
 async def chats_of(person):
@@ -17,10 +17,7 @@ async def mark(person, uri, body):
 
 @pytest.mark.gen_test
 async def test_unread_counts_messages_by_others_after_the_read_marker(api):
-    alice = await api.signup("alice")
-    bob = await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     first = await alice.say(uri, "one")
     await alice.say(uri, "two")
     await bob.say(uri, "bob's own words are never unread for bob")
@@ -51,10 +48,7 @@ async def test_a_newcomer_starts_with_the_history_read(api):
 
 @pytest.mark.gen_test
 async def test_a_read_marker_only_moves_forward(api):
-    alice = await api.signup("alice")
-    bob = await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     old = await alice.say(uri, "old")
     new = await alice.say(uri, "new")
     status, data = await mark(bob, uri, {"id": new["id"]})
@@ -66,10 +60,7 @@ async def test_a_read_marker_only_moves_forward(api):
 
 @pytest.mark.gen_test
 async def test_bad_read_markers_are_refused_with_400_and_change_nothing(api):
-    alice = await api.signup("alice")
-    bob = await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     said = await alice.say(uri, "hello")
     elsewhere = await alice.start_chat()
     foreign = await alice.say(elsewhere, "in another chat")
@@ -134,10 +125,7 @@ async def test_marking_read_over_rest_tells_every_socket_of_that_user_only(api):
 
 @pytest.mark.gen_test
 async def test_a_read_frame_tells_the_users_other_sockets_but_not_the_sender(api):
-    alice = await api.signup("alice")
-    bob = await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     said = await alice.say(uri, "hello")
     phone, laptop = await ui_socket(bob, uri), await ui_socket(bob, uri)
     send(phone, {"type": "read", "uri": uri, "id": said["id"], "ref": 7})

@@ -3,6 +3,7 @@ import pytest
 
 from models import Message, Room, User
 from realtime import (
+    chat_between,
     closed,
     handshake_status,
     session_cookie,
@@ -81,9 +82,7 @@ async def test_seed_sockets_see_all_messages_in_id_order_exactly_once(api):
 async def test_two_ui_sockets_receive_each_message_once_and_the_sender_gets_message_then_ack(
     api,
 ):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     a = await ui_socket(alice, uri)
     b = await ui_socket(bob, uri)
     for n in range(3):
@@ -108,10 +107,7 @@ async def test_two_ui_sockets_receive_each_message_once_and_the_sender_gets_mess
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_client_that_reconnects_with_after_receives_exactly_what_it_missed(api):
-    alice, bob, carol = [await api.signup(n) for n in ("alice", "bob", "carol")]
-    uri = await alice.start_chat()
-    await bob.join(uri)
-    await carol.join(uri)
+    alice, bob, carol, uri = await chat_between(api, "alice", "bob", "carol")
     a = await ui_socket(alice, uri)
     c = await ui_socket(carol, uri)
     first = await alice.say(uri, "before the gap")
@@ -179,9 +175,7 @@ async def test_a_resume_gap_of_more_than_500_gets_a_reset_and_no_replay(api, app
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_resend_with_the_same_client_id_is_acked_again_and_stored_once(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     a = await ui_socket(alice, uri)
     b = await ui_socket(bob, uri)
     frame = {"type": "send", "uri": uri, "client_id": "c-7f3a", "text": "once"}
@@ -213,9 +207,7 @@ async def test_a_seed_resend_with_the_same_client_id_is_echoed_to_the_sender_onl
 
 @pytest.mark.gen_test(timeout=30)
 async def test_messages_posted_over_rest_reach_both_kinds_of_socket(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     ui = await ui_socket(bob, uri)
     seed = await room_socket(bob, uri)
     posted = await alice.say(uri, "over rest")
@@ -228,9 +220,7 @@ async def test_messages_posted_over_rest_reach_both_kinds_of_socket(api):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_typing_reaches_others_but_not_the_sender_nor_seed_sockets(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     a = await ui_socket(alice, uri)
     b = await ui_socket(bob, uri)
     seed = await room_socket(bob, uri)
@@ -261,9 +251,7 @@ async def test_typing_in_a_room_not_subscribed_is_refused(api):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_presence_counts_a_user_once_across_two_tabs(api, app):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     hub = app.messenger.hub
     b = await ui_socket(bob)
     assert (await subscribe(b, uri))["online"] == [bob.id]
@@ -287,9 +275,7 @@ async def test_presence_counts_a_user_once_across_two_tabs(api, app):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_unsubscribing_stops_delivery_and_reports_presence(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     a = await ui_socket(alice, uri)
     b = await ui_socket(bob, uri)
     await drain(b)
@@ -317,10 +303,7 @@ async def test_a_new_member_appears_to_others_at_once(api):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api):
-    alice, bob, carol = [await api.signup(n) for n in ("alice", "bob", "carol")]
-    uri = await alice.start_chat()
-    await bob.join(uri)
-    await carol.join(uri)
+    alice, bob, carol, uri = await chat_between(api, "alice", "bob", "carol")
     ui = await ui_socket(bob, uri)
     seed = await room_socket(bob, uri)
     watcher = await ui_socket(carol, uri)
@@ -348,9 +331,7 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_member_who_leaves_by_themselves_gets_removed_on_every_tab(api, app):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     tab1 = await ui_socket(bob, uri)
     tab2 = await ui_socket(bob, uri)
     status, _ = await bob.call("DELETE", f"/api/chats/{uri}/members/bob/")
@@ -432,9 +413,7 @@ async def test_a_non_member_cannot_subscribe_send_or_connect_to_a_private_sessio
 
 @pytest.mark.gen_test(timeout=30)
 async def test_membership_is_checked_again_on_every_send(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     ws = await ui_socket(bob)  # sends without subscribing: no eviction to rely on
     send(ws, {"type": "send", "uri": uri, "client_id": "b-1", "text": "still here"})
     assert (await read_type(ws, "ack"))["duplicate"] is False
@@ -537,9 +516,7 @@ async def test_bad_seed_frames_get_error_frames_and_the_socket_keeps_working(api
 
 @pytest.mark.gen_test(timeout=30)
 async def test_an_oversized_frame_closes_that_socket_with_1009_and_others_carry_on(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     big_ui = await ui_socket(alice, uri)
     big_seed = await room_socket(alice, uri)
     b = await ui_socket(bob, uri)
@@ -585,9 +562,7 @@ def test_a_shared_wire_frame_is_a_plain_websocket_text_frame_of_any_length():
 
 @pytest.mark.gen_test(timeout=30)
 async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
-    uri = await alice.start_chat()
-    await bob.join(uri)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
     ui = await ui_socket(bob, uri)
     seed = await room_socket(bob, uri)
     for text in ("é" * 4000, "👋 " * 1333, "x" * 100, "日本語"):
