@@ -197,6 +197,7 @@ class Meter:
             server.user + server.system,
             me.user + me.system,
             self.server.memory_info().rss,
+            [(c.idle + c.iowait, sum(c)) for c in psutil.cpu_times(percpu=True)],
         )
 
     def window(self, start, end=None):
@@ -211,6 +212,12 @@ class Meter:
             "generator_cpu_pct": round(100 * (end[2] - start[2]) / seconds, 1),
             "server_rss_mib": round(end[3] / 2**20, 1),
             "server_rss_peak_mib": round(peak / 2**20, 1),
+            # Busy share of each core, whoever used it: core 0 well above the server's
+            # own CPU, or core 1 well above the generator's, means other work competed.
+            "cores_busy_pct": [
+                round(100 * (1 - (i1 - i0) / max(t1 - t0, 1e-9)), 1)
+                for (i0, t0), (i1, t1) in zip(start[4], end[4])
+            ],
         }
 
 
@@ -234,6 +241,15 @@ def machine():
         "tornado": tornado.version,
         "websockets": websockets.__version__,
     }
+
+
+def wait_for_quiet_box(max_seconds=300, busy_limit=25.0):
+    """Wait (bounded) until neither core is busy with other work; returns the last reading."""
+    deadline = time.monotonic() + max_seconds
+    while True:
+        busy = psutil.cpu_percent(interval=3, percpu=True)
+        if max(busy) < busy_limit or time.monotonic() > deadline:
+            return busy
 
 
 def load_average():
