@@ -366,7 +366,7 @@ def parse(argv):
     parser.add_argument("--stuck-seconds", type=float, default=40,
                         help="s4: how long to chat with the stuck reader present")
     parser.add_argument("--padding", type=int, default=2000, help="s4: extra characters per message")
-    parser.add_argument("--wait-quiet", type=float, default=300,
+    parser.add_argument("--wait-quiet", type=float, default=60,
                         help="wait up to this many seconds for other work to calm down first")
     parser.add_argument("--deadline", type=float, default=1800, help="hard limit for the run, seconds")
     args = parser.parse_args(argv)
