@@ -98,10 +98,11 @@ def free_port():
 class Server:
     """``python chatbox.py`` on a fresh temporary database, pinned to SERVER_CORE."""
 
-    def __init__(self, plan, durability="full"):
+    def __init__(self, plan, durability="full", profile=None):
         self.workdir = tempfile.mkdtemp(prefix="chatbox-bench-")
         self.db = os.path.join(self.workdir, "bench.db")
         self.durability = durability
+        self.profile = profile
         started = time.monotonic()
         self.people = seed(self.db, plan)
         self.seed_seconds = time.monotonic() - started
@@ -114,7 +115,9 @@ class Server:
         return [
             "taskset", "-c", str(SERVER_CORE),
             "prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}",
-            sys.executable, "chatbox.py",
+            sys.executable,
+            *(["-m", "cProfile", "-o", self.profile] if self.profile else []),
+            "chatbox.py",
             f"--port={self.port}", f"--address={HOST}",
             f"--db={self.db}", f"--durability={self.durability}",
         ]  # fmt: skip

@@ -368,12 +368,14 @@ def parse(argv):
     parser.add_argument("--padding", type=int, default=2000, help="s4: extra characters per message")
     parser.add_argument("--wait-quiet", type=float, default=60,
                         help="wait up to this many seconds for other work to calm down first")
+    parser.add_argument("--profile-server", metavar="FILE",
+                        help="run the server under cProfile (event-loop thread) into FILE")
     parser.add_argument("--deadline", type=float, default=1800, help="hard limit for the run, seconds")
     args = parser.parse_args(argv)
     defaults = {
         "s1": dict(clients=500, room_size=20, seconds=60),
         "s2": dict(clients=1000, room_size=10, seconds=15,
-                   rates=[50, 100, 200, 300, 400, 500, 600, 800, 1000, 1200, 1400, 1600, 2000]),
+                   rates=[50, 100, 150, 200, 250, 300, 350, 400, 500, 600, 800, 1000, 1200, 1600]),
         "s3": dict(clients=20000, room_size=0, seconds=0),
         "s4": dict(clients=20000, room_size=20, seconds=20),
     }[args.scenario]
@@ -399,7 +401,7 @@ def main(argv=None):
     cores, all_cores = pin_generator()
     fd_limit = raise_fd_limit()
     busy = wait_for_quiet_box(args.wait_quiet) if args.wait_quiet else None
-    server = Server(room_plan(args), args.durability)
+    server = Server(room_plan(args), args.durability, args.profile_server)
     header = {
         "scenario": args.scenario,
         "argv": sys.argv,
