@@ -121,9 +121,16 @@ class Client:
                     raise RuntimeError(f"subscribe refused: {frame}")
 
     async def _watch(self):
-        await self.conn.wait_closed()
-        self.close_code = self.conn.close_code
-        self.run.closed += 1
+        # Frames that came before on_text was set sit in the library's queue; reading
+        # them keeps that queue from filling and pausing the socket for good.
+        try:
+            async for raw in self.conn:
+                self.on_frame(raw, time.monotonic_ns())
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.conn.close_code
+            self.run.closed += 1
 
     def on_frame(self, raw, now):
         frame = json.loads(raw)

@@ -377,7 +377,7 @@ def parse(argv):
         "s2": dict(clients=1000, room_size=10, seconds=15,
                    rates=[50, 100, 150, 200, 250, 300, 350, 400, 500, 600, 800, 1000, 1200, 1600]),
         "s3": dict(clients=20000, room_size=0, seconds=0),
-        "s4": dict(clients=20000, room_size=20, seconds=20),
+        "s4": dict(clients=19500, room_size=20, seconds=20),
     }[args.scenario]
     if args.quick:
         defaults.update({
