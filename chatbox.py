@@ -1,17 +1,30 @@
 """chatbox: a chat server for a local network, in one process.
 
 Run ``python chatbox.py`` and open http://<this box>:8888 in a browser.
-``python chatbox.py --help`` lists every option.
+``python chatbox.py --help`` lists every option and the admin commands.
 """
 import asyncio
 import logging
 import os
 import secrets
 import signal
+import sys
+import time
 
 import tornado.web
 from tornado.options import define, options
 
+from appliance import __version__, backup, systemd
+from appliance.config import UsageError, parse
+from appliance.lock import Busy, ServerLock
+from appliance.paths import Paths
+from appliance.service import Chores, tls_context
+from handlers.admin import (
+    AdminInviteResetHandler,
+    AdminSettingsHandler,
+    AdminUserActiveHandler,
+    AdminUsersHandler,
+)
 from handlers.auth import (
     LoginThrottle,
     MeHandler,
@@ -21,7 +34,7 @@ from handlers.auth import (
     TokenDestroyHandler,
 )
 from handlers.base import NotFoundHandler
-from handlers.chats import ChatHandler, ChatListHandler, MemberHandler
+from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
@@ -30,13 +43,25 @@ from models import WriteQueue, init_db
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
+define("config", default="", help="read options from this file first (Python syntax: "
+       "port = 8080); options on the command line win over it")
 define("port", default=8888, help="TCP port to serve HTTP and websockets on", type=int)
 define("address", default="", help="address to listen on (empty: every interface)")
 define(
-    "db",
-    default=os.path.join(HERE, "chatbox.db"),
-    help="SQLite database file; the cookie secret is kept beside it",
+    "data_dir",
+    default=HERE,
+    help="directory holding the database, the cookie secret, uploads/ and backups/",
 )
+define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
+define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")
+define("keyfile", default="", help="TLS private key (PEM) for --certfile")
+define(
+    "backup_every",
+    default=24.0,
+    type=float,
+    help="hours between automatic backups into <data-dir>/backups/ (0: never)",
+)
+define("backup_keep", default=7, type=int, help="automatic backups to keep")
 define(
     "durability",
     default="full",
@@ -50,10 +75,16 @@ log = logging.getLogger("chatbox")
 # Browsers and NAT boxes drop idle connections after a minute or two; a ping every 25 s
 # keeps them open and notices a vanished phone within a minute.
 PING_INTERVAL = 25
-PING_TIMEOUT = 60
+# How long a ping may go unanswered. Tornado 6.6 allows no more than the interval (it
+# warns and uses the interval instead); a phone on weak Wi-Fi answers within seconds,
+# so 20 s of silence means the client is gone.
+PING_TIMEOUT = 20
 # The largest frame a client may send: a 4,000-character message in the worst UTF-8
 # case plus its JSON envelope fits with room to spare.
 MAX_FRAME_BYTES = 64 * 1024
+# The largest HTTP body: API bodies are a few kilobytes at most, and Tornado's default
+# (100 MB) would let one request hold a good part of a Pi's memory.
+MAX_BODY_BYTES = 1 << 20
 
 
 def load_secret(path):
@@ -70,16 +101,20 @@ def load_secret(path):
     return secret
 
 
-def secret_path(db_path):
-    return os.path.splitext(os.path.abspath(db_path))[0] + ".secret"
-
-
 def make_app(cookie_secret, debug=False):
     """The Tornado application; the database must already be initialised."""
     messenger = Messenger(WriteQueue(), RoomHub())
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
     routes = [
+        (r"/api/admin/users", AdminUsersHandler, deps),
+        (
+            r"/api/admin/users/(?P<username>[^/]+)/(?P<action>deactivate|activate)",
+            AdminUserActiveHandler,
+            deps,
+        ),
+        (r"/api/admin/settings", AdminSettingsHandler, deps),
+        (r"/api/admin/invite/reset", AdminInviteResetHandler, deps),
         (r"/auth/users/(?:create/)?", SignupHandler, deps),
         (r"/auth/token/(?:create|login)/", TokenCreateHandler, deps),
         (r"/auth/token/(?:destroy|logout)/", TokenDestroyHandler, deps),
@@ -88,6 +123,7 @@ def make_app(cookie_secret, debug=False):
         (r"/api/chats/", ChatListHandler, deps),
         (rf"/api/chats/{uri}/", ChatHandler, deps),
         (rf"/api/chats/{uri}/messages/", MessagesHandler, deps),
+        (rf"/api/chats/{uri}/read/", ReadHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
@@ -111,40 +147,107 @@ def make_app(cookie_secret, debug=False):
         debug=debug,
     )
     app.messenger = messenger
+    app.started = time.time()
     return app
 
 
-async def shutdown(server, app):
+async def shutdown(server, app, grace=3.0):
     """Stop taking connections, tell browsers to come back later, flush writes."""
     server.stop()
-    for socket in app.messenger.hub.connections():
+    hub, writer = app.messenger.hub, app.messenger.writer
+    # Acks for frames already being stored go out before their sockets close.
+    await writer.flush()
+    for socket in hub.connections():
         # 1001 "going away": browsers reconnect to the restarted box and resume.
         socket.close(1001, "server restarting")
-    await app.messenger.writer.flush()
-    app.messenger.writer.close()
-    await server.close_all_connections()
+    await writer.flush()
+    # Websockets are detached from the HTTP server, so close_all_connections does not
+    # wait for them: wait here (bounded) for the clients to answer the close frames.
+    deadline = time.monotonic() + grace
+    while hub.connections() and time.monotonic() < deadline:
+        await asyncio.sleep(0.05)
+    writer.close()
+    try:
+        await asyncio.wait_for(server.close_all_connections(), grace)
+    except asyncio.TimeoutError:
+        log.warning("some HTTP requests were still open at shutdown")
 
 
 async def main():
-    options.parse_command_line()
-    version = init_db(options.db, synchronous=options.durability.upper())
-    app = make_app(load_secret(secret_path(options.db)), debug=options.debug)
-    server = app.listen(options.port, options.address, xheaders=False)
-    log.info(
-        "chatbox listening on http://%s:%d/ (database %s, schema version %d)",
-        options.address or "0.0.0.0",
-        options.port,
-        options.db,
-        version,
-    )
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    await stop.wait()
-    log.info("chatbox stopping")
-    await shutdown(server, app)
+    """Serve until SIGTERM or SIGINT; options are already parsed."""
+    try:
+        ssl_options = tls_context(options.certfile, options.keyfile)
+    except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
+        log.error("cannot serve TLS: %s", exc)
+        return 1
+    paths = Paths.from_options(options)
+    paths.make()
+    lock = ServerLock(paths.lock)
+    try:
+        lock.acquire()
+    except Busy:
+        log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
+        return 1
+    try:
+        try:
+            version = init_db(
+                paths.db,
+                synchronous=options.durability.upper(),
+                before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
+            )
+        except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
+            log.error("%s", exc)
+            return 1
+        app = make_app(load_secret(paths.secret), debug=options.debug)
+        server = app.listen(
+            options.port,
+            options.address,
+            ssl_options=ssl_options,
+            xheaders=False,
+            max_body_size=MAX_BODY_BYTES,
+        )
+        scheme = "https" if ssl_options else "http"
+        lock.describe(
+            port=options.port, address=options.address, scheme=scheme,
+            started=app.started, version=__version__,
+        )
+        log.info(
+            "chatbox %s listening on %s://%s:%d/ (database %s, schema version %d)",
+            __version__, scheme, options.address or "0.0.0.0", options.port,
+            paths.db, version,
+        )
+        chores = Chores(app, paths, options.backup_every, options.backup_keep)
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(signum, stop.set)
+        # Only now: systemd may send SIGTERM as soon as it hears we are ready.
+        systemd.notify(f"READY=1\nSTATUS=serving on port {options.port}")
+        await stop.wait()
+        log.info("chatbox stopping")
+        systemd.notify("STOPPING=1")
+        chores.stop()
+        await shutdown(server, app)
+        return 0
+    finally:
+        lock.release()
+
+
+def cli(argv=None):
+    """``python chatbox.py [command] [--options]``: serve, or run an admin command."""
+    argv = sys.argv if argv is None else argv
+    try:
+        words, flags = parse(argv)
+    except UsageError as exc:
+        print(f"chatbox: {exc}", file=sys.stderr)
+        return 2
+    systemd.configure_logging()
+    if words:
+        from appliance import admin
+
+        return admin.run(words, flags, os.path.abspath(__file__))
+    return asyncio.run(main())
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    sys.exit(cli())

@@ -6,19 +6,30 @@ with a ``user_id``, a ``wants_signals`` flag and two methods:
 - ``deliver(room_id, message_id, frame)``: a stored message, already encoded as text;
 - ``signal(room_id, frame)``: anything else (typing, presence, membership), also text.
 
-Frames are encoded once per broadcast by the caller and shared by every recipient.
+Frames are encoded once per broadcast by the caller and shared by every recipient: a
+``Frame`` is the JSON text, on which a transport may also keep its own encoding of it.
 
 ``Messenger`` joins the hub to the database: a message is stored (and committed) first,
 then published, so nobody ever sees a message the disk does not hold.
 """
 import json
 
-from models import Message, Room
+from models import DiskFull, Membership, Message, Room
+
+
+class Frame(str):
+    """A frame's JSON text, shared by every recipient of one broadcast.
+
+    Being a ``str`` it goes anywhere text does; the attribute ``wire`` lets the first
+    recipient's transport store the bytes it makes of it, for the others to reuse.
+    """
+
+    wire = None
 
 
 def encode(frame):
     # Compact separators: fewer bytes per frame, for every recipient of every broadcast.
-    return json.dumps(frame, separators=(",", ":"), ensure_ascii=False)
+    return Frame(json.dumps(frame, separators=(",", ":"), ensure_ascii=False))
 
 
 def message_frame(room, message):
@@ -153,9 +164,12 @@ class Messenger:
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
-        message, created = await self.writer.run(
-            Message.post, room, author, text, client_id
-        )
+        try:
+            message, created = await self.writer.run(
+                Message.post, room, author, text, client_id
+            )
+        except DiskFull:
+            raise DiskFull("The server's disk is full; the message was not stored.") from None
         message.author = author
         if created:
             self.hub.publish(room.id, message.id, message_frame(room, message))
@@ -185,10 +199,27 @@ class Messenger:
             self.presence_changed(room)
         return removed
 
-    def presence_changed(self, room_or_id, uri=None):
-        room_id = getattr(room_or_id, "id", room_or_id)
-        uri = uri or room_or_id.uri
+    async def mark_read(self, room, user, message_id, origin=None):
+        """Move the user's read marker in ``room`` forward to ``message_id``, then tell
+        the user's other open sockets (other tabs, other devices) so they clear the
+        chat's unread count; ``origin`` is the socket that asked, which already knows.
+
+        Returns the marker. Raises ``models.ValidationError`` unless ``message_id`` is a
+        message of the room (nothing changed).
+        """
+        message_id = Message.read_marker(room, message_id)
+        moved, marker = await self.writer.run(Membership.mark_read, user, room, message_id)
+        if moved:
+            frame = encode({"type": "read", "uri": room.uri, "id": marker})
+            for connection in self.hub.connections(user.id):
+                if connection is not origin and connection.wants_signals:
+                    connection.signal(room.id, frame)
+        return marker
+
+    def presence_changed(self, room):
         self.hub.signal(
-            room_id,
-            encode({"type": "presence", "uri": uri, "online": self.hub.online(room_id)}),
+            room.id,
+            encode(
+                {"type": "presence", "uri": room.uri, "online": self.hub.online(room.id)}
+            ),
         )

@@ -13,7 +13,9 @@ import datetime
 import hashlib
 import logging
 import re
+import hmac
 import secrets
+import sqlite3
 from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
@@ -25,6 +27,7 @@ from peewee import (
     IntegrityError,
     IntegerField,
     Model,
+    OperationalError,
     SqliteDatabase,
     TextField,
     fn,
@@ -35,7 +38,7 @@ log = logging.getLogger("chatbox.models")
 
 db = SqliteDatabase(None)
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 4
 
 MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8
@@ -44,6 +47,8 @@ MAX_PASSWORD_BYTES = 72
 USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
 ROOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# SQLite's largest integer: no id is above it, and a larger Python int cannot be bound.
+MAX_ID = 2**63 - 1
 # Cost 10 takes about 60 ms on this class of x86 core and about 0.3 s on a Raspberry Pi
 # 4: slow enough to make offline guessing expensive, fast enough that a classroom of
 # thirty signing in at once does not queue for long on a Pi.
@@ -56,6 +61,36 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
+
+
+class DiskFull(Exception):
+    """A write failed because the disk holding the database is full; nothing was kept."""
+
+    def __init__(self, detail="The server's disk is full; nothing was stored."):
+        super().__init__(detail)
+        self.detail = detail
+
+
+def is_disk_full(exc):
+    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
+    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
+    back by itself."""
+    seen, todo = set(), [exc]
+    while todo:
+        exc = todo.pop()
+        if exc is None or id(exc) in seen:
+            continue
+        seen.add(id(exc))
+        if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
+            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(exc)
+        ):
+            return True
+        # peewee passes the driver's exception as its first argument.
+        if exc.args and isinstance(exc.args[0], BaseException):
+            todo.append(exc.args[0])
+        todo.extend((exc.__cause__, exc.__context__))
+    return False
 
 
 def utcnow():
@@ -144,6 +179,33 @@ class User(BaseModel):
         if not isinstance(username, str):
             return None
         return cls.get_or_none(cls.username_key == username.lower())
+
+    def admin_view(self):
+        """What an administrator sees in the account list."""
+        return {
+            "id": self.id,
+            "username": self.username,
+            "is_admin": self.is_admin,
+            "is_active": self.is_active,
+            "created_at": isoformat(self.created_at),
+        }
+
+    def set_active(self, active):
+        """Switch an account on or off; switching it off also ends every login of it."""
+        with db.atomic():
+            User.update(is_active=active).where(User.id == self.id).execute()
+            if not active:
+                Token.delete().where(Token.user == self).execute()
+        self.is_active = active
+        return self
+
+    def set_password(self, password_hash):
+        """A new password ends every existing login, in case the old one leaked."""
+        with db.atomic():
+            User.update(password_hash=password_hash).where(User.id == self.id).execute()
+            Token.delete().where(Token.user == self).execute()
+        self.password_hash = password_hash
+        return self
 
     def public(self):
         """What anyone may see of a user; never the e-mail address."""
@@ -257,10 +319,16 @@ class Room(BaseModel):
         return cls.get_or_none(cls.uri == uri)
 
     def admit(self, user):
-        """Make ``user`` a member; returns True if they were not one already."""
+        """Make ``user`` a member; returns True if they were not one already.
+
+        A newcomer starts with the history read: what was said before they joined is
+        there to scroll back to, not a pile of unread messages.
+        """
         try:
             with db.atomic():
-                Membership.create(user=user, room=self)
+                Membership.create(
+                    user=user, room=self, last_read_id=Message.latest_id(self)
+                )
             return True
         except IntegrityError:
             return False
@@ -282,38 +350,153 @@ class Room(BaseModel):
             .order_by((User.id != self.owner_id), Membership.joined_at, Membership.id)
         )
 
-    def member_count(self):
-        return Membership.select().where(Membership.room == self).count()
+    # How many members a chat list shows per chat: enough to name a private chat and
+    # draw a few faces, few enough that a list of a hundred chats stays small.
+    PREVIEW_MEMBERS = 5
 
-    def last_message(self):
-        return (
-            Message.select(Message, User)
-            .join(User)
-            .where(Message.room == self)
-            .order_by(Message.id.desc())
-            .first()
+    @classmethod
+    def summaries_for(cls, user, room=None):
+        """The user's chats (or just ``room``) as the chat list shows them, most
+        recently active first.
+
+        A fixed handful of queries however many chats there are: the memberships with
+        their rooms and owners, the newest message of each room, a preview of each
+        room's members with their count, and the unread counts.
+        """
+        scope = Membership.select(Membership.room).where(Membership.user == user)
+        if room is not None:
+            scope = scope.where(Membership.room == room)
+        memberships = (
+            Membership.select(Membership, Room, User)
+            .join(Room)
+            .join(User, on=(Room.owner == User.id))
+            .where(Membership.user == user)
         )
-
-    def summary(self):
-        last = self.last_message()
-        return {
-            "uri": self.uri,
-            "name": None if self.is_private else self.uri,
-            "is_private": self.is_private,
-            "owner": self.owner.public(),
-            "created_at": isoformat(self.created_at),
-            "member_count": self.member_count(),
-            "last_message": last.as_dict(self) if last else None,
+        if room is not None:
+            memberships = memberships.where(Membership.room == room)
+        # One MAX per room, correlated: SQLite answers each from the end of the
+        # (room, id) index, where a GROUP BY would read every message of every room.
+        newest = scope.select(
+            Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
+        )
+        last = {
+            m.room_id: m
+            for m in Message.select(Message, User).join(User).where(Message.id.in_(newest))
         }
+        members, counts = Membership.previews(scope, cls.PREVIEW_MEMBERS)
+        unread = Membership.unread_counts(user, scope)
+        summaries = []
+        for membership in memberships:
+            chat = membership.room
+            message = last.get(chat.id)
+            summaries.append(
+                (
+                    (message.created_at if message else chat.created_at, chat.id),
+                    {
+                        "uri": chat.uri,
+                        "name": None if chat.is_private else chat.uri,
+                        "is_private": chat.is_private,
+                        "owner": chat.owner.public(),
+                        "created_at": isoformat(chat.created_at),
+                        "member_count": counts.get(chat.id, 0),
+                        "members": members.get(chat.id, []),
+                        "last_message": message.as_dict(chat) if message else None,
+                        "last_read_id": membership.last_read_id,
+                        "unread": unread.get(chat.id, 0),
+                    },
+                )
+            )
+        summaries.sort(key=lambda pair: pair[0], reverse=True)
+        return [summary for _, summary in summaries]
 
 
 class Membership(BaseModel):
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
     room = ForeignKeyField(Room, backref="memberships", on_delete="CASCADE")
     joined_at = DateTimeField(default=utcnow)
+    # The newest message the member has seen: kept on the server so that every tab and
+    # device of theirs agrees on what is unread.
+    last_read_id = IntegerField(default=0)
 
     class Meta:
         indexes = ((("user", "room"), True), (("room", "joined_at"), False))
+
+    @classmethod
+    def mark_read(cls, user, room, message_id):
+        """Move the read marker forward to ``message_id`` (never back).
+
+        Returns ``(moved, marker)``: whether it moved, and where it is now (None if the
+        user is not a member).
+        """
+        moved = (
+            cls.update(last_read_id=message_id)
+            .where(
+                (cls.user == user)
+                & (cls.room == room)
+                & (cls.last_read_id < message_id)
+            )
+            .execute()
+        )
+        marker = (
+            cls.select(cls.last_read_id)
+            .where((cls.user == user) & (cls.room == room))
+            .scalar()
+        )
+        return moved > 0, marker
+
+    @classmethod
+    def unread_counts(cls, user, rooms):
+        """``{room id: messages by others after the user's read marker}`` for the rooms
+        of the subquery ``rooms``; rooms with none are left out."""
+        return dict(
+            Message.select(Message.room, fn.COUNT(Message.id))
+            .join(
+                cls, on=((cls.room == Message.room) & (cls.user == user))
+            )
+            .where(
+                Message.room.in_(rooms)
+                & (Message.id > cls.last_read_id)
+                & (Message.author != user)
+            )
+            .group_by(Message.room)
+            .tuples()
+        )
+
+    @staticmethod
+    def previews(rooms, limit):
+        """The first ``limit`` members of each room of the subquery ``rooms`` (owner
+        first, then in the order they joined) as public user objects, and each room's
+        member count: ``({room id: [user, ...]}, {room id: count})``, in one query."""
+        rooms_sql, params = rooms.sql()
+        cursor = db.execute_sql(
+            f"""
+            SELECT room_id, id, username, first_name, last_name, total FROM (
+                SELECT m.room_id, u.id, u.username, u.first_name, u.last_name,
+                    ROW_NUMBER() OVER (
+                        PARTITION BY m.room_id
+                        ORDER BY u.id != r.owner_id, m.joined_at, m.id
+                    ) AS place,
+                    COUNT(*) OVER (PARTITION BY m.room_id) AS total
+                FROM "membership" AS m
+                JOIN "user" AS u ON u.id = m.user_id
+                JOIN "room" AS r ON r.id = m.room_id
+                WHERE m.room_id IN ({rooms_sql})
+            ) WHERE place <= ? ORDER BY room_id, place
+            """,
+            [*params, limit],
+        )
+        members, counts = {}, {}
+        for room_id, user_id, username, first_name, last_name, total in cursor:
+            members.setdefault(room_id, []).append(
+                {
+                    "id": user_id,
+                    "username": username,
+                    "first_name": first_name,
+                    "last_name": last_name,
+                }
+            )
+            counts[room_id] = total
+        return members, counts
 
 
 class Message(BaseModel):
@@ -333,6 +516,10 @@ class Message(BaseModel):
     def validate_text(text):
         if not isinstance(text, str) or not text.strip():
             raise ValidationError({"message": ["This field may not be blank."]})
+        try:
+            text.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can escape
+            raise ValidationError({"message": ["Not valid Unicode text."]}) from None
         if len(text) > MAX_MESSAGE_LENGTH:
             raise ValidationError(
                 {
@@ -377,6 +564,10 @@ class Message(BaseModel):
     def page(cls, room, before=None, after=None, limit=50):
         """Up to ``limit`` messages, oldest first: the newest ones, or those next to an id."""
         query = cls.select(cls, User).join(User).where(cls.room == room)
+        # Clamping keeps the meaning (every id is below MAX_ID) and avoids an
+        # OverflowError when a client sends an id too large for SQLite.
+        before = None if before is None else min(before, MAX_ID)
+        after = None if after is None else min(after, MAX_ID)
         if after is not None:
             query = query.where(cls.id > after).order_by(cls.id).limit(limit)
             return list(query)
@@ -389,6 +580,18 @@ class Message(BaseModel):
         """Messages after ``after_id`` in order, or None if there are more than ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
         return None if len(rows) > limit else rows
+
+    @classmethod
+    def read_marker(cls, room, value):
+        """``value`` if it names a message of ``room``; a ValidationError otherwise."""
+        if (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 1 <= value <= MAX_ID
+            or not cls.select().where((cls.room == room) & (cls.id == value)).exists()
+        ):
+            raise ValidationError({"id": ["Give the id of a message in this chat."]})
+        return value
 
     @classmethod
     def latest_id(cls, room):
@@ -407,7 +610,69 @@ class Message(BaseModel):
         }
 
 
-MODELS = [User, Token, Room, Membership, Message]
+class Setting(BaseModel):
+    """Box-wide settings an administrator changes at run time, as key/value rows."""
+
+    key = CharField(max_length=64, primary_key=True)
+    value = TextField()
+
+    SIGNUP_POLICIES = ("open", "invite")
+
+    @classmethod
+    def read(cls, key, default=None):
+        row = cls.get_or_none(cls.key == key)
+        return default if row is None else row.value
+
+    @classmethod
+    def write(cls, key, value):
+        cls.insert(key=key, value=value).on_conflict_replace().execute()
+        return value
+
+    @classmethod
+    def signup_policy(cls):
+        return cls.read("signup_policy", "open")
+
+    @classmethod
+    def set_signup_policy(cls, policy):
+        if policy not in cls.SIGNUP_POLICIES:
+            raise ValidationError({"signup_policy": ['Choose "open" or "invite".']})
+        with db.atomic():
+            cls.write("signup_policy", policy)
+            if cls.read("invite_code") is None:
+                cls.new_invite_code()
+        return policy
+
+    @classmethod
+    def invite_code(cls):
+        return cls.read("invite_code")
+
+    @classmethod
+    def new_invite_code(cls):
+        """A fresh code; links carrying the old one stop working."""
+        # 96 random bits: an invitation cannot be guessed by trying.
+        return cls.write("invite_code", secrets.token_urlsafe(12))
+
+    @classmethod
+    def check_signup(cls, invite):
+        """Raise unless a sign-up is allowed: open policy, or the current invitation."""
+        if cls.signup_policy() != "invite" or not User.select().exists():
+            return
+        code = cls.invite_code() or ""
+        if not (
+            isinstance(invite, str)
+            and code
+            and hmac.compare_digest(invite.encode(), code.encode())
+        ):
+            raise ValidationError(
+                {"invite": ["Sign-up needs an invitation link from an administrator."]}
+            )
+
+    @classmethod
+    def as_dict(cls):
+        return {"signup_policy": cls.signup_policy(), "invite_code": cls.invite_code()}
+
+
+MODELS = [User, Token, Room, Membership, Message, Setting]
 
 
 def _upgrade_1_to_2(migrator):
@@ -422,16 +687,38 @@ def _upgrade_1_to_2(migrator):
         User.update(is_admin=True).where(User.id == first).execute()
 
 
+def _upgrade_2_to_3(migrator):
+    """Version 3 added box-wide settings (sign-up policy, invitation code)."""
+    db.create_tables([Setting])
+
+
+def _upgrade_3_to_4(migrator):
+    """Version 4 added read markers kept on the server (membership.last_read_id)."""
+    migrate(
+        migrator.add_column("membership", "last_read_id", IntegerField(default=0)),
+    )
+    # Until now each browser kept its own markers; the server cannot know them, so it
+    # starts everyone with their chats read rather than with their whole history unread.
+    newest = (
+        Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
+    )
+    Membership.update(last_read_id=fn.COALESCE(newest, 0)).execute()
+
+
 # UPGRADES[n] takes a database at version n to n + 1.
-UPGRADES = {1: _upgrade_1_to_2}
+UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
 
 
 def schema_version():
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
 
 
-def migrate_schema():
-    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place."""
+def migrate_schema(before_upgrade=None):
+    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place.
+
+    ``before_upgrade(version)`` is called once, only when an upgrade is about to run
+    (to take a backup first).
+    """
     version = schema_version()
     if version == 0 and not db.table_exists("user"):
         with db.atomic():
@@ -443,17 +730,34 @@ def migrate_schema():
             f"the database is at schema version {version}, newer than this chatbox "
             f"({SCHEMA_VERSION}); run a newer chatbox"
         )
+    if version < SCHEMA_VERSION and before_upgrade is not None:
+        before_upgrade(version)
     migrator = SqliteMigrator(db)
-    while version < SCHEMA_VERSION:
-        log.info("upgrading the database from schema version %d", version)
-        with db.atomic():
-            UPGRADES[version](migrator)
-            version += 1
-            db.execute_sql(f"PRAGMA user_version = {version}")
+    # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
+    # foreign keys on, that drop cascades and deletes every row pointing at the table
+    # (all rooms, messages and tokens when the table is "user"). The pragma cannot change
+    # inside a transaction, so it is switched off around the upgrades and the references
+    # are checked before each one commits.
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        while version < SCHEMA_VERSION:
+            log.info("upgrading the database from schema version %d", version)
+            with db.atomic():
+                UPGRADES[version](migrator)
+                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"upgrading to schema version {version + 1} broke "
+                        f"{len(broken)} references; the database was left unchanged"
+                    )
+                version += 1
+                db.execute_sql(f"PRAGMA user_version = {version}")
+    finally:
+        db.execute_sql("PRAGMA foreign_keys = ON")
     return version
 
 
-def init_db(path, synchronous="FULL"):
+def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     """Open the database file and bring its schema up to date.
 
     WAL lets readers carry on while the writer commits; synchronous=FULL makes every
@@ -472,13 +776,13 @@ def init_db(path, synchronous="FULL"):
         },
     )
     db.connect(reuse_if_open=True)
-    return migrate_schema()
+    return migrate_schema(before_upgrade) if upgrade else schema_version()
 
 
 class WriteQueue:
     """Runs every database write on one thread, committing many in one transaction.
 
-    ``await queue.run(fn, *args)`` resolves only after the transaction that ran ``fn`` has
+    ``await queue.run(write, *args)`` resolves only after the transaction that ran ``write`` has
     committed, so an answer sent after it is backed by the disk. While a commit (and its
     fsync) is under way, new writes queue up and go together in the next transaction:
     group commit, so durability costs one fsync per batch rather than one per message.
@@ -495,9 +799,9 @@ class WriteQueue:
         self._pending = []
         self._draining = None
 
-    async def run(self, fn, *args):
+    async def run(self, write, *args):
         future = asyncio.get_running_loop().create_future()
-        self._pending.append((fn, args, future))
+        self._pending.append((write, args, future))
         if self._draining is None:
             self._draining = asyncio.ensure_future(self._drain())
         return await future
@@ -513,8 +817,15 @@ class WriteQueue:
                         self._executor, self._commit, batch
                     )
                 except Exception as exc:  # the commit itself failed: nothing was kept
-                    log.error("database write failed: %s", exc)
+                    if is_disk_full(exc):
+                        log.error("database write refused: the disk is full")
+                    else:
+                        log.error("database write failed: %s", exc)
                     results = [(False, exc)] * len(batch)
+                results = [
+                    (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)
+                    for ok, value in results
+                ]
                 for (_, _, future), (ok, value) in zip(batch, results):
                     if future.done():
                         continue
@@ -530,11 +841,16 @@ class WriteQueue:
         # use), so it never shares a transaction with readers on the event loop.
         results = []
         with self._database.atomic():
-            for fn, args, _ in batch:
+            for write, args, _ in batch:
                 try:
                     with self._database.atomic():
-                        results.append((True, fn(*args)))
+                        results.append((True, write(*args)))
                 except Exception as exc:
+                    if not self._database.connection().in_transaction:
+                        # SQLite itself rolled the whole transaction back (a full disk,
+                        # an I/O error): the batch's earlier writes are gone, and later
+                        # ones would each commit on their own. Fail the whole batch.
+                        raise
                     results.append((False, exc))
         return results
 

@@ -4,7 +4,7 @@ import collections
 import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
-from models import Token, User
+from models import Setting, Token, User
 
 BAD_CREDENTIALS = {"non_field_errors": ["Unable to log in with provided credentials."]}
 
@@ -76,6 +76,7 @@ class SignupHandler(BaseHandler):
         password = data.get("password")
         email = data.get("email") or ""
         User.validate(username, password, email)
+        Setting.check_signup(data.get("invite"))
         if User.by_username(username) is not None:
             raise bad_request(
                 {"username": ["A user with that username already exists."]}
@@ -102,10 +103,10 @@ class LoginMixin:
         address = self.request.remote_ip
         wait = self.throttle.retry_after(username, address)
         if wait:
-            self.set_header("Retry-After", str(wait))
             raise APIError(
                 429,
                 {"detail": f"Too many failed logins. Try again in {wait} seconds."},
+                headers={"Retry-After": str(wait)},
             )
         user = User.by_username(username)
         ok = (

@@ -6,7 +6,7 @@ import urllib.parse
 import tornado.web
 from tornado.web import HTTPError
 
-from models import Room, Token, ValidationError
+from models import DiskFull, Room, Token, ValidationError, digest
 
 log = logging.getLogger("chatbox.http")
 
@@ -41,9 +41,12 @@ def set_security_headers(handler):
 class APIError(HTTPError):
     """An error whose JSON body is ``payload`` (Chatire/DRF style)."""
 
-    def __init__(self, status_code, payload=None, **kwargs):
+    def __init__(self, status_code, payload=None, headers=None, **kwargs):
         super().__init__(status_code, **kwargs)
         self.payload = payload
+        # Carried by the error because Tornado clears the response's headers before
+        # write_error: one set before raising would never reach the client.
+        self.headers = headers or {}
 
 
 def bad_request(errors):
@@ -56,6 +59,10 @@ class Authenticated:
     Shared by HTTP handlers and websocket handlers, so both authenticate the same way.
     """
 
+    # The digest of the token or session that authenticated the caller, so a
+    # long-lived socket can be closed when that login ends.
+    credential = None
+
     def authenticate(self):
         header = self.request.headers.get("Authorization", "")
         if header:
@@ -63,12 +70,18 @@ class Authenticated:
             if scheme.lower() != "token":
                 return None
             self.auth_method = "token"
-            return Token.user_for(key.strip(), "api")
+            return self._login(key.strip(), "api")
         secret = self.get_signed_cookie(SESSION_COOKIE, max_age_days=30)
         if secret is None:
             return None
         self.auth_method = "cookie"
-        return Token.user_for(secret.decode(), "browser")
+        return self._login(secret.decode(), "browser")
+
+    def _login(self, secret, kind):
+        user = Token.user_for(secret, kind)
+        if user is not None:
+            self.credential = digest(secret)
+        return user
 
     def set_session(self, secret):
         self.set_signed_cookie(
@@ -153,7 +166,11 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
             return dict(pairs)
         try:
             data = json.loads(raw)
-        except (UnicodeDecodeError, ValueError):
+            # JSON may escape a lone UTF-16 surrogate ("\ud800"), which no UTF-8 text
+            # can hold: SQLite and bcrypt would fail on it deep inside a handler.
+            json.dumps(data, ensure_ascii=False).encode("utf-8")
+        # RecursionError: a few kilobytes of "[[[[" nest deeper than the parser can go.
+        except (ValueError, RecursionError):
             raise bad_request({"detail": "JSON parse error."}) from None
         if not isinstance(data, dict):
             raise bad_request({"detail": "Expected a JSON object."})
@@ -180,6 +197,9 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
     def log_exception(self, typ, value, tb):
         if isinstance(value, (HTTPError, ValidationError)):
             return
+        if isinstance(value, DiskFull):
+            log.error("refused a write: %s", value.detail)
+            return
         super().log_exception(typ, value, tb)
 
     def write_error(self, status_code, **kwargs):
@@ -188,10 +208,17 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
         error = exc_info[1] if exc_info else None
         if isinstance(error, APIError):
             payload = error.payload
+            for name, value in error.headers.items():
+                self.set_header(name, value)
         elif isinstance(error, ValidationError):
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)
             payload = error.errors
+        elif isinstance(error, DiskFull):
+            # The box keeps serving reads; the sender may retry once space is freed.
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            payload = {"detail": error.detail}
         if payload is None:
             payload = {"detail": self._reason if status_code < 500 else "Server error."}
         self.set_header("Content-Type", "application/json; charset=UTF-8")

@@ -1,12 +1,12 @@
 """Chats: start a private session or open a named room, join, list, leave."""
 from handlers.base import APIError, BaseHandler
-from models import Room, User
+from models import Membership, Room, User
 
 
 class ChatListHandler(BaseHandler):
     def get(self):
         user = self.require_user()
-        self.send_json({"chats": [room.summary() for room in user.rooms()]})
+        self.send_json({"chats": Room.summaries_for(user)})
 
     async def post(self):
         user = self.require_user()
@@ -23,7 +23,7 @@ class ChatListHandler(BaseHandler):
                 "message": "New chat session created"
                 if created
                 else f"Joined the chat {room.uri}",
-                "chat": room.summary(),
+                "chat": Room.summaries_for(user, room)[0],
             },
             201 if created else 200,
         )
@@ -32,7 +32,9 @@ class ChatListHandler(BaseHandler):
 class ChatHandler(BaseHandler):
     def get(self, uri):
         room = self.member_room(uri)
-        self.send_json(dict(room.summary(), members=self.members(room)))
+        # Every member here, with who is online, in place of the list's preview.
+        summary = Room.summaries_for(self.current_user, room)[0]
+        self.send_json(dict(summary, members=self.members(room)))
 
     async def patch(self, uri):
         """Join the caller to the chat; Chatire's body may name the caller, no one else."""
@@ -58,6 +60,16 @@ class ChatHandler(BaseHandler):
     def members(self, room):
         online = set(self.hub.online(room.id))
         return [dict(m.public(), online=m.id in online) for m in room.members()]
+
+
+class ReadHandler(BaseHandler):
+    async def post(self, uri):
+        """Mark the chat read up to a message, for every tab and device of the caller."""
+        user = self.require_user()
+        room = self.member_room(uri)
+        marker = await self.messenger.mark_read(room, user, self.body().get("id"))
+        unread = Membership.unread_counts(user, [room.id]).get(room.id, 0)
+        self.send_json({"uri": room.uri, "last_read_id": marker, "unread": unread})
 
 
 class MemberHandler(BaseHandler):

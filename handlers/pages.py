@@ -1,9 +1,11 @@
 """Pages and plumbing: the app shell, static files, health, the API description."""
 import json
 import os
+import time
 
 import tornado.web
 
+from appliance import __version__
 from handlers.base import BaseHandler, set_security_headers
 from models import schema_version
 
@@ -31,13 +33,24 @@ class StaticHandler(tornado.web.StaticFileHandler):
 
 
 class HealthHandler(BaseHandler):
+    """Liveness plus in-memory counts; nothing here may scan a table (it stays fast)."""
+
     def get(self):
         try:
             version = schema_version()
         except Exception:
             self.send_json({"status": "unavailable"}, 503)
             return
-        self.send_json({"status": "ok", "schema_version": version})
+        started = getattr(self.application, "started", time.time())
+        self.send_json(
+            dict(
+                self.hub.stats(),
+                status="ok",
+                schema_version=version,
+                version=__version__,
+                uptime_s=round(time.time() - started, 1),
+            )
+        )
 
 
 class OpenAPIHandler(BaseHandler):

@@ -6,13 +6,15 @@ protocol is documented in docs/protocol.md.
 """
 import json
 import logging
+import struct
 
 import tornado.websocket
+from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
 from handlers.base import Authenticated
-from hub import encode, message_frame
-from models import Message, Room, ValidationError
+from hub import Frame, encode, message_frame
+from models import DiskFull, Membership, Message, Room, User, ValidationError
 
 log = logging.getLogger("chatbox.sockets")
 
@@ -28,6 +30,21 @@ MAX_RESUME = 500
 # application range when a membership ends, so the client knows not to reconnect there.
 CLOSE_TOO_SLOW = 1008
 CLOSE_REMOVED = 4403
+# SQLite's largest integer: a larger ``after`` cannot name a message (and would overflow).
+MAX_ID = (1 << 63) - 1
+
+
+def wire_frame(text):
+    """The whole websocket frame carrying ``text`` as a server sends it (RFC 6455 5.2:
+    one final text fragment, unmasked, uncompressed): the same bytes for every client,
+    so a broadcast builds it once."""
+    data = text.encode()
+    size = len(data)
+    if size < 126:
+        return struct.pack("!BB", 0x81, size) + data
+    if size < 1 << 16:
+        return struct.pack("!BBH", 0x81, 126, size) + data
+    return struct.pack("!BBQ", 0x81, 127, size) + data
 
 
 class FrameError(Exception):
@@ -45,6 +62,10 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def initialize(self, messenger, **_):
         self.messenger = messenger
         self.hub = messenger.hub
+        # The rooms this socket is subscribed to, by id: on close, the others in them
+        # are told who went offline, and that frame names each room by its URI.
+        self.rooms = {}
+        self.opened = False
 
     def prepare(self):
         # Runs before the upgrade, so a refusal is an ordinary HTTP status.
@@ -56,31 +77,48 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def user_id(self):
         return self.current_user.id
 
+    def get_compression_options(self):
+        # Off, and relied on by send_text: a compressed frame would differ per client,
+        # so a broadcast could not share one. Chat frames are small anyway.
+        return None
+
     def check_xsrf_cookie(self):
         # The handshake is a GET; cross-site use is stopped by the Origin check.
         pass
 
     def pending_bytes(self):
-        # Tornado offers no public count of unsent bytes; the stream's buffer is it.
+        """Bytes queued in this process for the client, not yet taken by the kernel."""
+        # Tornado offers no public count of unsent bytes; the stream's write buffer is
+        # it (tornado 6.6). A closed stream has dropped its buffer.
         connection = self.ws_connection
-        if connection is None or connection.stream is None:
+        stream = connection.stream if connection is not None else None
+        if stream is None or stream.closed():
             return 0
-        return len(connection.stream._write_buffer)
+        return len(stream._write_buffer)
 
     def send_text(self, text):
         """Queue a frame, or close the socket if its client has stopped reading."""
-        if self.ws_connection is None or self.ws_connection.is_closing():
+        connection = self.ws_connection
+        if connection is None or connection.is_closing():
             return
         if self.pending_bytes() > MAX_PENDING_BYTES:
             log.info("closing a socket of user %s: it stopped reading", self.user_id)
-            self.hub.drop(self)
             self.close(CLOSE_TOO_SLOW, "too slow")
-            # Close frames queue behind the stuck data; do not wait for them.
-            self.ws_connection._abort()
+            # The close frame queues behind the data the client is not reading: drop
+            # the connection now rather than wait for it. on_close then leaves the
+            # rooms; until it runs, is_closing() above keeps frames from queueing.
+            connection._abort()
             return
+        # Tornado's write_message would encode, frame and copy the text and start a
+        # task for each client; fan-out to hundreds of sockets spent most of its time
+        # there (docs/profile.md). The frame is built once and handed to each stream.
+        if not isinstance(text, Frame):
+            text = Frame(text)
+        if text.wire is None:
+            text.wire = wire_frame(text)
         try:
-            self.write_message(text)
-        except tornado.websocket.WebSocketClosedError:
+            connection.stream.write(text.wire)
+        except StreamClosedError:
             pass
 
     def send_frame(self, frame):
@@ -92,23 +130,77 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def signal(self, room_id, frame):
         self.send_text(frame)
 
+    def is_member(self, room):
+        """Asked again on every frame: while a socket stays open its user may be
+        removed from the room or have the account deactivated."""
+        return (
+            Membership.select()
+            .join(User)
+            .where(
+                (Membership.user == self.current_user)
+                & (Membership.room == room)
+                & (User.is_active == True)  # noqa: E712 (peewee expression)
+            )
+            .exists()
+        )
+
     def parse(self, raw):
         if isinstance(raw, bytes):
             raise FrameError("bad_frame", "Frames must be text.")
         try:
             frame = json.loads(raw)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: "[[[[..." within 64 KiB
             raise FrameError("bad_json", "Frames must be JSON.") from None
         if not isinstance(frame, dict):
             raise FrameError("bad_frame", "Frames must be JSON objects.")
         return frame
 
+    async def on_message(self, raw):
+        """Parse and handle one frame; whatever goes wrong, answer with an error frame.
+
+        An exception escaping here would make Tornado drop the connection (and with it
+        the socket's other rooms), so every failure becomes a frame instead.
+        """
+        ref = None
+        try:
+            frame = self.parse(raw)
+            ref = frame.get("ref")
+            await self.handle(frame)
+            return
+        except FrameError as error:
+            code, detail = error.code, error.detail
+        except ValidationError as error:
+            code, detail = "invalid", error.errors
+        except DiskFull as error:
+            code, detail = "disk_full", error.detail
+        except Exception:
+            log.exception("a websocket frame failed")
+            code, detail = "server", "Server error; nothing was stored."
+        self.send_frame(self.error_frame(code, detail, ref))
+
     def open(self, *_):
+        self.opened = True
         self.hub.attach(self)
 
+    def join_room(self, room):
+        """Subscribe to a room's frames; tells the room if this user just came online."""
+        self.rooms[room.id] = room
+        if self.hub.subscribe(room.id, self):
+            self.messenger.presence_changed(room)
+
+    def leave_room(self, room):
+        self.rooms.pop(room.id, None)
+        if self.hub.unsubscribe(room.id, self):
+            self.messenger.presence_changed(room)
+
     def on_close(self):
+        if not self.opened:  # refused at the handshake: never attached
+            return
         for room_id in self.hub.detach(self):
-            self.messenger.presence_changed(room_id)
+            room = self.rooms.get(room_id)
+            if room is not None:
+                self.messenger.presence_changed(room)
+        self.rooms.clear()
 
 
 class RoomSocket(Socket):
@@ -121,38 +213,42 @@ class RoomSocket(Socket):
 
     async def prepare(self):
         super().prepare()
+        # Opening or joining the room below changes the database, and Tornado checks
+        # the Origin only after prepare(): check it first, the same way, so that a
+        # refused cross-site handshake changes nothing.
+        if self._check_cross_origin(self.check_origin) is not None:
+            raise HTTPError(403)
         uri = self.path_kwargs["room"]
         self.room = Room.by_uri(uri)
+        # The room is joined before the handshake completes: this protocol has no
+        # "subscribed" frame, so a connected client must already be receiving.
         if self.room is None:
             try:
                 self.room, _ = await self.messenger.open_named(self.current_user, uri)
             except ValidationError:
                 raise HTTPError(404) from None
-        elif not self.current_user.is_member(self.room):
+        elif not self.is_member(self.room):
             if self.room.is_private:
                 raise HTTPError(403)
             await self.messenger.join(self.room, self.current_user)
 
     def open(self, room):
         super().open()
-        if self.hub.subscribe(self.room.id, self):
-            self.messenger.presence_changed(self.room)
+        self.join_room(self.room)
 
-    async def on_message(self, raw):
-        try:
-            frame = self.parse(raw)
-            if not self.current_user.is_member(self.room):
-                raise FrameError("forbidden", "You are no longer a member of this room.")
-            await self.messenger.post(
-                self.room, self.current_user, frame.get("message"), frame.get("client_id")
-            )
-        except FrameError as error:
-            self.send_frame({"error": error.code, "detail": error.detail})
-        except ValidationError as error:
-            self.send_frame({"error": "invalid", "detail": error.errors})
-        except Exception:
-            log.exception("a room socket frame failed")
-            self.send_frame({"error": "server", "detail": "The message was not stored."})
+    async def handle(self, frame):
+        if not self.is_member(self.room):
+            raise FrameError("forbidden", "You are no longer a member of this room.")
+        message, created = await self.messenger.post(
+            self.room, self.current_user, frame.get("message"), frame.get("client_id")
+        )
+        if not created:
+            # A resend: nobody else hears it again, but the sender needs its echo,
+            # which is the only acknowledgement this protocol has.
+            self.send_text(message_frame(self.room, message))
+
+    def error_frame(self, code, detail, ref):
+        return {"error": code, "detail": detail}
 
     def removed(self, room):
         self.close(CLOSE_REMOVED, "removed from the room")
@@ -167,43 +263,32 @@ class ClientSocket(Socket):
 
     wants_signals = True
 
-    def open(self):
+    def initialize(self, messenger, **kwargs):
+        super().initialize(messenger, **kwargs)
         # Highest message id sent per room: a message committed while a resume was
         # being read is then sent once, not twice.
         self.last_sent = {}
+
+    def open(self):
         super().open()
         self.send_frame({"type": "hello", "user": self.current_user.private()})
 
-    async def on_message(self, raw):
-        ref = None
-        try:
-            frame = self.parse(raw)
-            ref = frame.get("ref")
-            kind = frame.get("type")
-            action = self.ACTIONS.get(kind) if isinstance(kind, str) else None
-            if action is None:
-                raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
-            await action(self, frame)
-        except FrameError as error:
-            self.send_frame(
-                {"type": "error", "code": error.code, "detail": error.detail, "ref": ref}
-            )
-        except ValidationError as error:
-            self.send_frame(
-                {"type": "error", "code": "invalid", "detail": error.errors, "ref": ref}
-            )
-        except Exception:
-            log.exception("a client socket frame failed")
-            self.send_frame(
-                {"type": "error", "code": "server", "detail": "Server error.", "ref": ref}
-            )
+    async def handle(self, frame):
+        kind = frame.get("type")
+        action = self.ACTIONS.get(kind) if isinstance(kind, str) else None
+        if action is None:
+            raise FrameError("unknown_type", f"Unknown frame type {kind!r}.")
+        await action(self, frame)
+
+    def error_frame(self, code, detail, ref):
+        return {"type": "error", "code": code, "detail": detail, "ref": ref}
 
     def member_room(self, frame):
         uri = frame.get("uri")
         room = Room.by_uri(uri) if isinstance(uri, str) else None
         if room is None:
             raise FrameError("not_found", "No such room.")
-        if not self.current_user.is_member(room):
+        if not self.is_member(room):
             raise FrameError("forbidden", "You are not a member of this room.")
         return room
 
@@ -211,14 +296,25 @@ class ClientSocket(Socket):
         room = self.member_room(frame)
         after = frame.get("after")
         if after is not None and (
-            not isinstance(after, int) or isinstance(after, bool) or after < 0
+            not isinstance(after, int)
+            or isinstance(after, bool)
+            or not 0 <= after <= MAX_ID
         ):
             raise FrameError("invalid", "after must be a message id.")
-        # Read the backlog and join the room in one step of the event loop, so no
-        # message can be published in between and fall into a gap.
-        backlog = Message.since(room, after, MAX_RESUME) if after is not None else []
+        # Read the backlog and join the room in one step of the event loop: a message
+        # is published on this thread only after its commit, so every message is either
+        # in the backlog or published after we joined (or both: last_sent drops the
+        # second copy). The writer may commit between the reads below, so the replay
+        # ends where the backlog does, never at latest_id, which may be newer.
         latest_id = Message.latest_id(room)
+        backlog = []
+        if after is not None and after <= latest_id:
+            backlog = Message.since(room, after, MAX_RESUME)
+        self.last_sent[room.id] = latest_id if after is None else min(after, latest_id)
         came_online = self.hub.subscribe(room.id, self)
+        self.rooms[room.id] = room
+        if backlog:
+            latest_id = max(latest_id, backlog[-1].id)
         self.send_frame(
             {
                 "type": "subscribed",
@@ -227,12 +323,11 @@ class ClientSocket(Socket):
                 "online": self.hub.online(room.id),
             }
         )
-        if backlog is None:
-            # Too far behind to replay: the client must refetch history.
-            self.last_sent[room.id] = latest_id
+        if backlog is None or (after is not None and after > latest_id):
+            # Too far behind to replay, or ahead of anything this box holds (a restored
+            # backup): either way the client must refetch history.
             self.send_frame({"type": "reset", "uri": room.uri})
         else:
-            self.last_sent[room.id] = latest_id if after is None else after
             for message in backlog:
                 self.deliver(room.id, message.id, message_frame(room, message))
         if came_online:
@@ -241,8 +336,7 @@ class ClientSocket(Socket):
     async def unsubscribe(self, frame):
         room = self.member_room(frame)
         self.last_sent.pop(room.id, None)
-        if self.hub.unsubscribe(room.id, self):
-            self.messenger.presence_changed(room)
+        self.leave_room(room)
         self.send_frame({"type": "unsubscribed", "uri": room.uri})
 
     async def send(self, frame):
@@ -276,6 +370,10 @@ class ClientSocket(Socket):
             skip=self,
         )
 
+    async def read(self, frame):
+        room = self.member_room(frame)
+        await self.messenger.mark_read(room, self.current_user, frame.get("id"), origin=self)
+
     async def ping(self, frame):
         self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
@@ -284,6 +382,7 @@ class ClientSocket(Socket):
         "unsubscribe": unsubscribe,
         "send": send,
         "typing": typing,
+        "read": read,
         "ping": ping,
     }
 
@@ -295,4 +394,5 @@ class ClientSocket(Socket):
 
     def removed(self, room):
         self.last_sent.pop(room.id, None)
+        self.rooms.pop(room.id, None)
         self.send_frame({"type": "removed", "uri": room.uri})

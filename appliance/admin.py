@@ -1,0 +1,278 @@
+"""The admin commands: ``python chatbox.py <command> [args] [--options]``.
+
+They open the database directly, beside a running server if there is one: SQLite's
+busy_timeout makes a write wait for the server's short transactions rather than fail,
+and each command writes in one short transaction of its own. A running server notices
+deactivations and password resets within two seconds (see appliance/revocation.py).
+"""
+import datetime
+import getpass
+import json
+import os
+import ssl
+import sys
+import urllib.request
+
+from tornado.options import options
+
+import models
+from appliance import __version__, backup, lock, systemd
+from appliance.paths import Paths
+from models import SCHEMA_VERSION, Message, Room, User, ValidationError, db
+
+
+class CommandError(Exception):
+    pass
+
+
+def open_db(paths):
+    """Open the box's database for a command, upgrading it only if no server runs."""
+    if not os.path.exists(paths.db):
+        raise CommandError(
+            f"there is no database at {paths.db}; check --data-dir/--db "
+            "(the server creates it on first start)"
+        )
+    version = models.init_db(paths.db, upgrade=False)
+    if version > SCHEMA_VERSION:
+        raise CommandError(
+            f"the database is at schema version {version}; this chatbox knows "
+            f"{SCHEMA_VERSION}. Run the newer chatbox."
+        )
+    if version < SCHEMA_VERSION:
+        if lock.holder(paths.lock) is not None:
+            raise CommandError(
+                "the running server uses an older schema; restart it (it upgrades the "
+                "database after a backup), then run this command again"
+            )
+        models.migrate_schema(
+            lambda old: backup.before_upgrade(paths.db, paths.backups, old)
+        )
+
+
+def find_user(username):
+    user = User.by_username(username)
+    if user is None:
+        raise CommandError(f"no user named {username!r}")
+    return user
+
+
+def one_argument(args, what):
+    if len(args) != 1:
+        raise CommandError(f"give exactly one {what}")
+    return args[0]
+
+
+def cmd_users(args, paths):
+    open_db(paths)
+    rows = [("id", "username", "admin", "active", "created")]
+    for user in User.select().order_by(User.id):
+        rows.append(
+            (
+                str(user.id),
+                user.username,
+                "yes" if user.is_admin else "no",
+                "yes" if user.is_active else "no",
+                user.created_at.strftime("%Y-%m-%d %H:%M"),
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+
+
+def read_new_password():
+    if sys.stdin.isatty():
+        first = getpass.getpass("New password: ")
+        if getpass.getpass("Repeat it: ") != first:
+            raise CommandError("the two passwords differ; nothing changed")
+        return first
+    return sys.stdin.readline().rstrip("\r\n")
+
+
+def cmd_reset_password(args, paths):
+    username = one_argument(args, "username")
+    open_db(paths)
+    user = find_user(username)
+    password = read_new_password()
+    try:
+        User.validate(user.username, password)
+    except ValidationError as exc:
+        raise CommandError(" ".join(exc.errors.get("password", ["invalid"]))) from None
+    user.set_password(User.hash_password(password))
+    print(f"New password set for {user.username}; their other logins were ended.")
+
+
+def set_active(args, paths, active):
+    username = one_argument(args, "username")
+    open_db(paths)
+    user = find_user(username)
+    user.set_active(active)
+    if active:
+        print(f"{user.username} may log in again.")
+    else:
+        print(f"{user.username} is deactivated; their open connections close within 2 s.")
+
+
+def cmd_backup(args, paths):
+    dest = os.path.abspath(one_argument(args, "backup file"))
+    if os.path.isdir(dest):
+        dest = backup.stamped_name(dest)
+    backup.copy(paths.db, dest)
+    verdict = backup.integrity(dest)
+    if verdict != "ok":
+        raise CommandError(f"the copy at {dest} failed its integrity check: {verdict}")
+    print(f"Backed up {paths.db} to {dest} ({os.path.getsize(dest):,} bytes, integrity ok).")
+
+
+def cmd_restore(args, paths):
+    source = os.path.abspath(one_argument(args, "backup file"))
+    guard = lock.ServerLock(paths.lock)
+    try:
+        guard.acquire()  # held until done, so no server can start halfway through
+    except lock.Busy:
+        holder = lock.holder(paths.lock) or {}
+        raise CommandError(
+            f"a chatbox server (pid {holder.get('pid', '?')}) is running on {paths.db}; "
+            "stop it first (sudo systemctl stop chatbox), then restore"
+        ) from None
+    try:
+        kept = backup.restore(source, paths.db)
+    finally:
+        guard.release()
+    print(f"Restored {source} to {paths.db}.")
+    if kept:
+        print(f"The database it replaced is kept as {kept}.")
+
+
+def ask_server(info):
+    host = info.get("address") or "127.0.0.1"
+    if host in ("0.0.0.0", "::"):
+        host = "127.0.0.1"
+    if ":" in host:
+        host = f"[{host}]"
+    url = f"{info.get('scheme', 'http')}://{host}:{info.get('port')}/healthz"
+    # Our own box on loopback: its certificate is for the LAN name, not for 127.0.0.1.
+    context = ssl._create_unverified_context() if url.startswith("https") else None
+    with urllib.request.urlopen(url, timeout=3, context=context) as response:
+        return json.load(response)
+
+
+def human_size(size):
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if size < 1024 or unit == "GB":
+            return f"{size:,.0f} {unit}" if unit == "bytes" else f"{size:,.1f} {unit}"
+        size /= 1024
+
+
+def human_duration(seconds):
+    delta = datetime.timedelta(seconds=int(seconds))
+    return str(delta)
+
+
+def cmd_status(args, paths):
+    print(f"chatbox {__version__}")
+    info = lock.holder(paths.lock)
+    if info is None:
+        print("server: not running")
+    else:
+        try:
+            health = ask_server(info)
+            print(
+                f"server: running, pid {info.get('pid')}, up "
+                f"{human_duration(health['uptime_s'])}, {health['connections']} sockets "
+                f"open, {health['users_online']} users online"
+            )
+        except (OSError, ValueError, KeyError) as exc:
+            print(f"server: running (pid {info.get('pid')}) but not answering: {exc}")
+    if not os.path.exists(paths.db):
+        print(f"database: none yet at {paths.db}")
+        return
+    open_db(paths)
+    size = os.path.getsize(paths.db)
+    wal = os.path.getsize(paths.db + "-wal") if os.path.exists(paths.db + "-wal") else 0
+    print(
+        f"database: {paths.db}, schema {models.schema_version()}, "
+        f"{human_size(size + wal)}"
+    )
+    users = User.select().count()
+    inactive = User.select().where(User.is_active == False).count()  # noqa: E712
+    print(f"users: {users} ({inactive} deactivated)")
+    print(f"rooms: {Room.select().count()}")
+    print(f"messages: {Message.select().count()}")
+    if os.path.isdir(paths.backups):
+        copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
+        newest = f", newest {copies[-1]}" if copies else ""
+        print(f"backups: {len(copies)} in {paths.backups}{newest}")
+
+
+# Options that describe this box's files or this command, not how the service runs.
+NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile"}
+
+
+def cmd_install_service(args, paths, flags, script):
+    forwarded = [
+        flag for flag in flags
+        if flag.lstrip("-").split("=")[0].replace("-", "_") not in NOT_FORWARDED
+    ]
+    credentials = []
+    if options.certfile or options.keyfile:
+        if not (options.certfile and options.keyfile):
+            raise CommandError("TLS needs both --certfile and --keyfile")
+        credentials = [
+            ("tls.crt", os.path.abspath(options.certfile)),
+            ("tls.key", os.path.abspath(options.keyfile)),
+        ]
+        forwarded += ["--certfile=%d/tls.crt", "--keyfile=%d/tls.key"]
+    if options.config:
+        forwarded = [f for f in forwarded if not f.startswith("--config")]
+        forwarded.append(f"--config={os.path.abspath(options.config)}")
+    text = systemd.unit_file(
+        sys.executable,
+        script,
+        forwarded,
+        user=options.user,
+        credentials=credentials,
+        low_port=options.port < 1024,
+    )
+    if script.startswith(("/home/", "/root/")):
+        print(
+            f"warning: {script} is under a home directory, which the service cannot "
+            "read (ProtectHome=yes); install chatbox under /opt instead",
+            file=sys.stderr,
+        )
+    output = options.output or (systemd.UNIT_PATH if os.geteuid() == 0 else "-")
+    if output == "-":
+        sys.stdout.write(text)
+        return
+    with open(output, "w", encoding="utf-8") as f:
+        f.write(text)
+    print(f"Wrote {output}. Start it with:")
+    print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
+
+
+def run(words, flags, script):
+    command, args = words[0], words[1:]
+    paths = Paths.from_options(options)
+    actions = {
+        "users": cmd_users,
+        "reset-password": cmd_reset_password,
+        "deactivate": lambda a, p: set_active(a, p, False),
+        "activate": lambda a, p: set_active(a, p, True),
+        "backup": cmd_backup,
+        "restore": cmd_restore,
+        "status": cmd_status,
+        "install-service": lambda a, p: cmd_install_service(a, p, flags, script),
+    }
+    action = actions.get(command)
+    if action is None:
+        print(f"chatbox: unknown command {command!r}; see --help", file=sys.stderr)
+        return 2
+    try:
+        action(args, paths)
+    except (CommandError, backup.BackupError) as exc:
+        print(f"chatbox {command}: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        if not db.is_closed():
+            db.close()
+    return 0

@@ -1,0 +1,85 @@
+"""Reading the options: a config file first, then the command line, which wins.
+
+``python chatbox.py [command] [words] [--option=value ...]``: words before or after
+the options name the command and its arguments. The config file uses Tornado's format,
+which is Python assignments (``port = 8080``, ``data_dir = "/var/lib/chatbox"``).
+"""
+import io
+import sys
+
+import tornado.options
+from tornado.options import options
+
+COMMANDS = """\
+Commands (run without one to serve):
+  users                 list accounts: id, username, admin, active, created
+  reset-password USER   set a new password (asked twice, or one line from stdin)
+  deactivate USER       lock an account out; its open sockets close within 2 s
+  activate USER         let a deactivated account log in again
+  backup FILE           consistent copy of the database, safe while the server runs
+  restore FILE          put a backup back (the server must be stopped)
+  status                version, uptime, counts, connected sockets, database size
+  install-service       write a hardened systemd unit (see --user, --output)
+"""
+
+
+class UsageError(Exception):
+    pass
+
+
+def split(args):
+    """Separate ``--options`` from words; everything after a bare ``--`` is a word."""
+    flags, words = [], []
+    for index, arg in enumerate(args):
+        if arg == "--":
+            words.extend(args[index + 1 :])
+            break
+        (flags if arg.startswith("-") and len(arg) > 1 else words).append(arg)
+    return flags, words
+
+
+def print_help(prog, file=sys.stdout):
+    print(f"Usage: {prog} [command] [--option=value ...]\n", file=file)
+    print(COMMANDS, file=file)
+    text = io.StringIO()
+    options.print_help(text)
+    # Tornado's own first line says "Usage: ... [OPTIONS]"; ours above is fuller.
+    file.write(text.getvalue().split("\n", 1)[1])
+
+
+def check_config_names(path):
+    """Refuse a config file naming an option that does not exist (a typo would be lost)."""
+    namespace = {"__file__": path}
+    with open(path, "rb") as f:
+        exec(compile(f.read(), path, "exec"), namespace)  # Tornado's format is Python
+    known = set(options.as_dict())
+    for name, value in namespace.items():
+        if name.startswith("_") or type(value).__name__ == "module":
+            continue
+        if name.replace("-", "_") not in known:
+            raise UsageError(f"{path}: unknown option {name!r}")
+
+
+def parse(argv):
+    """Parse config file and command line into ``options``; returns (words, flags)."""
+    prog = argv[0]
+    flags, words = split(argv[1:])
+    if any(flag.lstrip("-").split("=")[0] == "help" for flag in flags):
+        print_help(prog)
+        raise SystemExit(0)
+    try:
+        options.parse_command_line([prog, *flags], final=False)
+        if options.config:
+            try:
+                check_config_names(options.config)
+                options.parse_config_file(options.config, final=False)
+            except (OSError, SyntaxError) as exc:
+                raise UsageError(f"cannot read the config file: {exc}") from None
+            # Parse again so that every option given on the command line wins.
+            options.parse_command_line([prog, *flags], final=False)
+    except tornado.options.Error as exc:
+        raise UsageError(str(exc)) from None
+    if options.durability not in ("full", "normal"):
+        raise UsageError(f"--durability must be full or normal, not {options.durability!r}")
+    options.run_parse_callbacks()
+    return words, flags

@@ -1,0 +1,41 @@
+"""Where a box keeps its state, all derived from ``--data-dir`` (and ``--db``)."""
+import os
+
+
+def give_to_owner_of(path, reference):
+    """Make ``path`` belong to whoever owns ``reference``, when running as root.
+
+    An administrator runs commands with sudo while the service runs as its own account;
+    a file root leaves in the data dir (a restored database, a lock) would otherwise be
+    unreadable to the service at its next start.
+    """
+    if os.geteuid() != 0 or not os.path.exists(reference):
+        return
+    st = os.stat(reference)
+    os.chown(path, st.st_uid, st.st_gid)
+
+
+class Paths:
+    """The files of one box: database, cookie secret, lock, uploads, backups."""
+
+    def __init__(self, data_dir, db=None):
+        self.data_dir = os.path.abspath(data_dir)
+        self.db = os.path.abspath(db) if db else os.path.join(self.data_dir, "chatbox.db")
+        self.secret = os.path.join(self.data_dir, "chatbox.secret")
+        # Beside the database it guards, so two data dirs sharing one --db still clash.
+        self.lock = self.db + ".lock"
+        self.uploads = os.path.join(self.data_dir, "uploads")
+        self.backups = os.path.join(self.data_dir, "backups")
+
+    @classmethod
+    def from_options(cls, options):
+        return cls(options.data_dir, options.db or None)
+
+    def make(self):
+        """Create the directories a server writes to; private to the service user."""
+        for path in (self.data_dir, self.uploads, self.backups):
+            os.makedirs(path, mode=0o700, exist_ok=True)
+        # SQLite gives its -wal and -shm files the database file's mode: a new database
+        # starts as an empty 0600 file so messages and password hashes stay private.
+        if not os.path.exists(self.db):
+            os.close(os.open(self.db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

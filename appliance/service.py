@@ -1,0 +1,73 @@
+"""What a running server does besides serving: TLS, systemd pings, sweeps, backups."""
+import asyncio
+import logging
+import ssl
+from concurrent.futures import ThreadPoolExecutor
+
+from tornado.ioloop import PeriodicCallback
+
+from appliance import backup, systemd
+from appliance.revocation import SWEEP_INTERVAL, sweep
+
+log = logging.getLogger("chatbox.service")
+
+
+def tls_context(certfile, keyfile):
+    """An SSL context for HTTPS and WSS, or None to serve plain HTTP."""
+    if not certfile and not keyfile:
+        return None
+    if not (certfile and keyfile):
+        raise ValueError("TLS needs both --certfile and --keyfile")
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    context.load_cert_chain(certfile, keyfile)
+    return context
+
+
+class Chores:
+    """The periodic jobs of a running server; ``stop()`` ends them all."""
+
+    def __init__(self, app, paths, backup_every_hours=0, backup_keep=7):
+        self.app = app
+        self.paths = paths
+        self.backup_keep = backup_keep
+        # Backups read the whole file: give them their own thread so neither the event
+        # loop nor the writer thread waits for them.
+        self._backup_thread = ThreadPoolExecutor(1, thread_name_prefix="chatbox-backup")
+        self._backup_running = None
+        self._callbacks = []
+        period = systemd.watchdog_period()
+        if period:
+            # A ping from the event loop itself: if the loop hangs, the pings stop and
+            # systemd restarts the box, which is the point of a watchdog.
+            self._every(period, lambda: systemd.notify("WATCHDOG=1"))
+        self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub))
+        if backup_every_hours > 0:
+            self._every(backup_every_hours * 3600, self.backup)
+
+    def _every(self, seconds, fn):
+        callback = PeriodicCallback(fn, seconds * 1000)
+        callback.start()
+        self._callbacks.append(callback)
+
+    def backup(self):
+        if self._backup_running is not None and not self._backup_running.done():
+            return  # the previous one is still copying
+        loop = asyncio.get_running_loop()
+        self._backup_running = loop.run_in_executor(
+            self._backup_thread,
+            backup.periodic,
+            self.paths.db,
+            self.paths.backups,
+            self.backup_keep,
+        )
+        self._backup_running.add_done_callback(self._backup_done)
+
+    @staticmethod
+    def _backup_done(future):
+        if not future.cancelled() and future.exception() is not None:
+            log.error("the periodic backup failed: %s", future.exception())
+
+    def stop(self):
+        for callback in self._callbacks:
+            callback.stop()
+        self._backup_thread.shutdown(wait=True)

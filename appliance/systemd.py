@@ -1,0 +1,168 @@
+"""Living under systemd: readiness and watchdog notifications, journald logs, the unit.
+
+The notification protocol is one datagram of ``KEY=VALUE`` lines to the AF_UNIX socket
+named in $NOTIFY_SOCKET; it is a few lines, so chatbox speaks it itself rather than
+depending on libsystemd.
+"""
+import logging
+import os
+import shlex
+import socket
+import sys
+
+from tornado.options import define
+
+define(
+    "user",
+    default="",
+    help="install-service: run the service as this existing system account "
+    "(empty: a DynamicUser that systemd creates and removes by itself)",
+    group="install-service",
+)
+define(
+    "output",
+    default="",
+    help="install-service: write the unit to this file, '-' for standard output "
+    "(default: /etc/systemd/system/chatbox.service when run as root, else stdout)",
+    group="install-service",
+)
+
+log = logging.getLogger("chatbox.systemd")
+
+UNIT_PATH = "/etc/systemd/system/chatbox.service"
+STATE_DIR = "/var/lib/chatbox"
+# systemd restarts a service that stays silent this long; the server pings at half of
+# it. Thirty seconds rides out a slow SD card flushing, yet a hung box is back quickly.
+WATCHDOG_SEC = 30
+
+
+def notify(state, environ=os.environ):
+    """Send one notification (``"READY=1"``, ...); False when not under systemd."""
+    address = environ.get("NOTIFY_SOCKET", "")
+    if address.startswith("@"):
+        address = "\0" + address[1:]  # an abstract socket, Linux only
+    elif not address.startswith("/"):
+        return False
+    try:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
+            s.sendto(state.encode(), address)
+    except OSError as exc:
+        log.warning("could not notify systemd (%s): %s", state, exc)
+        return False
+    return True
+
+
+def watchdog_period(environ=os.environ):
+    """Seconds between watchdog pings (half the deadline systemd set), or None."""
+    usec = environ.get("WATCHDOG_USEC")
+    pid = environ.get("WATCHDOG_PID")
+    if not usec or (pid and pid != str(os.getpid())):
+        return None
+    try:
+        return int(usec) / 2_000_000
+    except ValueError:
+        return None
+
+
+class JournalFormatter(logging.Formatter):
+    """journald stamps each line itself and reads a ``<N>`` syslog priority prefix."""
+
+    PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6}
+
+    def __init__(self):
+        super().__init__("%(name)s: %(message)s")
+
+    def format(self, record):
+        prefix = "<%d>" % self.PRIORITIES.get(record.levelno, 7)
+        # Each line becomes its own journal entry; keep tracebacks at the same priority.
+        return "\n".join(prefix + line for line in super().format(record).splitlines())
+
+
+def under_journald(environ=os.environ):
+    """True when stderr is the journal stream systemd gave us (not a later redirect)."""
+    expected = environ.get("JOURNAL_STREAM", "")
+    if not expected:
+        return False
+    try:
+        st = os.fstat(sys.stderr.fileno())
+    except (OSError, ValueError):
+        return False
+    return expected == f"{st.st_dev}:{st.st_ino}"
+
+
+def configure_logging():
+    if under_journald():
+        for handler in logging.getLogger().handlers:
+            handler.setFormatter(JournalFormatter())
+
+
+def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
+    """The text of a hardened chatbox.service.
+
+    ``args`` are extra command-line options; ``credentials`` are ``(name, path)``
+    pairs (TLS files) handed over with LoadCredential so the sandboxed service can
+    read them without owning them; refer to them in ``args`` as ``%d/<name>``.
+    """
+    # "%" starts a systemd specifier: escape it in everything but our own "%d/" paths.
+    command = [
+        part if part.startswith(("--certfile=%d/", "--keyfile=%d/")) else part.replace("%", "%%")
+        for part in (python, script, f"--data-dir={STATE_DIR}", *args)
+    ]
+    if user:
+        account = [f"User={user}", f"Group={user}"]
+    else:
+        account = ["DynamicUser=yes"]
+    capabilities = "CAP_NET_BIND_SERVICE" if low_port else ""
+    lines = [
+        "[Unit]",
+        "Description=chatbox, a chat server for the local network",
+        "Documentation=file://" + os.path.join(os.path.dirname(script), "docs", "operations.md"),
+        "After=network-online.target",
+        "Wants=network-online.target",
+        "",
+        "[Service]",
+        "Type=notify",
+        "NotifyAccess=main",
+        "ExecStart=" + " ".join(shlex.quote(part) for part in command),
+        f"WatchdogSec={WATCHDOG_SEC}",
+        "Restart=on-failure",
+        "RestartSec=2",
+        # Shutdown closes sockets and flushes writes in a few seconds; this is the bound.
+        "TimeoutStopSec=20",
+        *account,
+        "StateDirectory=chatbox",
+        "StateDirectoryMode=0700",
+        "UMask=0077",
+        *(f"LoadCredential={name}:{path}" for name, path in credentials),
+        "Environment=PYTHONUNBUFFERED=1",
+        # The code is read-only here; do not let Python try to write __pycache__.
+        "Environment=PYTHONDONTWRITEBYTECODE=1",
+        "NoNewPrivileges=yes",
+        "ProtectSystem=strict",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "PrivateDevices=yes",
+        "ProtectKernelTunables=yes",
+        "ProtectKernelModules=yes",
+        "ProtectKernelLogs=yes",
+        "ProtectControlGroups=yes",
+        "ProtectClock=yes",
+        "ProtectHostname=yes",
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        "RestrictNamespaces=yes",
+        "RestrictRealtime=yes",
+        "RestrictSUIDSGID=yes",
+        "LockPersonality=yes",
+        "MemoryDenyWriteExecute=yes",
+        "SystemCallArchitectures=native",
+        "SystemCallFilter=@system-service",
+        "SystemCallErrorNumber=EPERM",
+        # Empty: no capabilities at all, unless a port below 1024 needs binding.
+        f"CapabilityBoundingSet={capabilities}",
+        f"AmbientCapabilities={capabilities}",
+        "",
+        "[Install]",
+        "WantedBy=multi-user.target",
+        "",
+    ]
+    return "\n".join(lines)

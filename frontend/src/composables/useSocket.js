@@ -1,0 +1,175 @@
+// The app's one websocket (/ws, see docs/protocol.md): reconnects by itself with
+// exponential backoff and jitter, queues frames while it is down, and resumes every
+// subscribed room from the last message id it saw.
+import { getCurrentScope, onScopeDispose, ref } from 'vue'
+
+// Half a second is quick enough that a server restart feels instant; the 30 s ceiling
+// keeps a box that is down for long from being hammered by every open tab.
+export const BASE_DELAY = 500
+export const MAX_DELAY = 30000
+// Frames typed while offline are kept, but not without bound.
+const MAX_QUEUE = 500
+
+// "Equal jitter": between half and all of the exponential step, so tabs that lost the
+// same server do not all come back in the same instant.
+export function backoffDelay(attempt, random = Math.random, base = BASE_DELAY, max = MAX_DELAY) {
+  const step = Math.min(max, base * 2 ** attempt)
+  return step / 2 + random() * (step / 2)
+}
+
+export function socketUrl(loc = window.location) {
+  return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`
+}
+
+export function useSocket(options = {}) {
+  const {
+    url = () => socketUrl(),
+    onFrame = () => {},
+    onOpen = () => {},
+    onDown = () => {},
+    WebSocketImpl = globalThis.WebSocket,
+    random = Math.random,
+    setTimer = (fn, ms) => setTimeout(fn, ms),
+    clearTimer = (id) => clearTimeout(id),
+  } = options
+
+  // idle → connecting → open → reconnecting → connecting … ; closed after close().
+  const status = ref('idle')
+  const attempts = ref(0)
+  const lastIds = {}
+  const rooms = new Set()
+  let queue = []
+  let socket = null
+  let timer = null
+  let deliberate = false
+
+  function write(frame) {
+    socket.send(JSON.stringify(frame))
+  }
+
+  function subscribeFrame(uri) {
+    const frame = { type: 'subscribe', uri }
+    if (lastIds[uri] !== undefined) frame.after = lastIds[uri]
+    return frame
+  }
+
+  function connect() {
+    if (socket || status.value === 'closed') return
+    deliberate = false
+    status.value = 'connecting'
+    const ws = new WebSocketImpl(typeof url === 'function' ? url() : url)
+    socket = ws
+    ws.onopen = () => {
+      if (ws !== socket) return
+      attempts.value = 0
+      status.value = 'open'
+      for (const uri of rooms) write(subscribeFrame(uri))
+      const waiting = queue
+      queue = []
+      for (const frame of waiting) write(frame)
+      onOpen()
+    }
+    ws.onmessage = (event) => {
+      if (ws !== socket) return
+      let frame
+      try {
+        frame = JSON.parse(event.data)
+      } catch {
+        return
+      }
+      if (frame.type === 'message' && Number.isInteger(frame.id) && rooms.has(frame.uri)) {
+        lastIds[frame.uri] = Math.max(lastIds[frame.uri] || 0, frame.id)
+      }
+      onFrame(frame)
+    }
+    ws.onclose = (event) => {
+      if (ws !== socket) return
+      socket = null
+      if (deliberate) {
+        status.value = 'closed'
+        return
+      }
+      status.value = 'reconnecting'
+      const delay = backoffDelay(attempts.value, random)
+      attempts.value += 1
+      onDown(event, attempts.value)
+      timer = setTimer(() => {
+        timer = null
+        connect()
+      }, delay)
+    }
+  }
+
+  function send(frame) {
+    if (status.value === 'open') write(frame)
+    else {
+      queue.push(frame)
+      if (queue.length > MAX_QUEUE) queue.shift()
+    }
+  }
+
+  // For frames that are worthless later (typing) or resent by their owner on open.
+  function sendIfOpen(frame) {
+    if (status.value !== 'open') return false
+    write(frame)
+    return true
+  }
+
+  function subscribe(uri, after) {
+    if (after !== undefined && after !== null) {
+      lastIds[uri] = Math.max(lastIds[uri] || 0, after)
+    }
+    const isNew = !rooms.has(uri)
+    rooms.add(uri)
+    if (isNew && status.value === 'open') write(subscribeFrame(uri))
+  }
+
+  // After a reset the room's history was refetched: continue from its newest message.
+  function resumeFrom(uri, id) {
+    lastIds[uri] = id
+  }
+
+  function unsubscribe(uri) {
+    if (!rooms.delete(uri)) return
+    delete lastIds[uri]
+    sendIfOpen({ type: 'unsubscribe', uri })
+  }
+
+  // The network came back: skip the rest of the backoff.
+  function reconnectNow() {
+    if (timer === null) return
+    clearTimer(timer)
+    timer = null
+    attempts.value = 0
+    connect()
+  }
+
+  function close() {
+    deliberate = true
+    if (timer !== null) clearTimer(timer)
+    timer = null
+    queue = []
+    status.value = 'closed'
+    if (socket) {
+      const ws = socket
+      socket = null
+      ws.close(1000, 'bye')
+    }
+  }
+
+  if (getCurrentScope()) onScopeDispose(close)
+
+  return {
+    status,
+    attempts,
+    lastIds,
+    connect,
+    send,
+    sendIfOpen,
+    subscribe,
+    resumeFrom,
+    unsubscribe,
+    reconnectNow,
+    close,
+  }
+}

@@ -1,0 +1,176 @@
+import { describe, expect, it } from 'vitest'
+import { backoffDelay, BASE_DELAY, MAX_DELAY, socketUrl, useSocket } from './useSocket.js'
+
+// A stand-in for the browser's WebSocket that the test opens, feeds and closes by hand.
+class FakeSocket {
+  static all = []
+  constructor(url) {
+    this.url = url
+    this.sent = []
+    this.closed = null
+    FakeSocket.all.push(this)
+  }
+  send(text) {
+    this.sent.push(JSON.parse(text))
+  }
+  close(code) {
+    this.closed = code
+  }
+  // Test controls
+  open() {
+    this.onopen?.()
+  }
+  receive(frame) {
+    this.onmessage?.({ data: JSON.stringify(frame) })
+  }
+  drop(code = 1006) {
+    this.onclose?.({ code })
+  }
+}
+
+function harness(extra = {}) {
+  FakeSocket.all = []
+  const timers = []
+  const frames = []
+  const socket = useSocket({
+    url: 'ws://box/ws',
+    WebSocketImpl: FakeSocket,
+    onFrame: (frame) => frames.push(frame),
+    setTimer: (fn, ms) => timers.push({ fn, ms }) - 1,
+    clearTimer: () => {},
+    ...extra,
+  })
+  const latest = () => FakeSocket.all[FakeSocket.all.length - 1]
+  const fireTimer = () => timers[timers.length - 1].fn()
+  return { socket, timers, frames, latest, fireTimer }
+}
+
+describe('backoffDelay', () => {
+  it('grows exponentially and stays within its jitter bounds', () => {
+    for (let attempt = 0; attempt < 12; attempt++) {
+      const step = Math.min(MAX_DELAY, BASE_DELAY * 2 ** attempt)
+      expect(backoffDelay(attempt, () => 0)).toBe(step / 2)
+      expect(backoffDelay(attempt, () => 0.999999)).toBeLessThanOrEqual(step)
+      expect(backoffDelay(attempt, () => 0.999999)).toBeGreaterThan(step * 0.99)
+    }
+    expect(backoffDelay(1, () => 0)).toBe(2 * backoffDelay(0, () => 0))
+  })
+
+  it('never exceeds the ceiling however many attempts failed', () => {
+    expect(backoffDelay(50, () => 1)).toBe(MAX_DELAY)
+  })
+})
+
+describe('socketUrl', () => {
+  it('uses wss on an https page and ws otherwise', () => {
+    expect(socketUrl({ protocol: 'https:', host: 'box:8443' })).toBe('wss://box:8443/ws')
+    expect(socketUrl({ protocol: 'http:', host: 'box:8888' })).toBe('ws://box:8888/ws')
+  })
+})
+
+describe('useSocket', () => {
+  it('queues frames until the socket opens, then sends them in order', () => {
+    const { socket, latest } = harness()
+    socket.connect()
+    expect(socket.status.value).toBe('connecting')
+    socket.send({ type: 'ping', ref: 1 })
+    socket.send({ type: 'ping', ref: 2 })
+    expect(latest().sent).toEqual([])
+    latest().open()
+    expect(socket.status.value).toBe('open')
+    expect(latest().sent).toEqual([
+      { type: 'ping', ref: 1 },
+      { type: 'ping', ref: 2 },
+    ])
+  })
+
+  it('drops frames sent with sendIfOpen while closed', () => {
+    const { socket, latest } = harness()
+    socket.connect()
+    expect(socket.sendIfOpen({ type: 'typing', uri: 'a' })).toBe(false)
+    latest().open()
+    expect(latest().sent).toEqual([])
+  })
+
+  it('reconnects with growing, jittered delays after the connection drops', () => {
+    const { socket, timers, latest, fireTimer } = harness({ random: () => 0.5 })
+    socket.connect()
+    latest().open()
+    for (let attempt = 0; attempt < 4; attempt++) {
+      latest().drop()
+      expect(socket.status.value).toBe('reconnecting')
+      const step = BASE_DELAY * 2 ** attempt
+      expect(timers[timers.length - 1].ms).toBe(step * 0.75)
+      fireTimer()
+      expect(socket.status.value).toBe('connecting')
+    }
+    expect(FakeSocket.all).toHaveLength(5)
+    latest().open()
+    latest().drop()
+    // A successful open starts the backoff again from the first step.
+    expect(timers[timers.length - 1].ms).toBe(BASE_DELAY * 0.75)
+  })
+
+  it('resumes each subscribed room after the last message id it saw', () => {
+    const { socket, latest, fireTimer, frames } = harness()
+    socket.subscribe('general', 10)
+    socket.subscribe('fresh')
+    socket.connect()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after: 10 },
+      { type: 'subscribe', uri: 'fresh' },
+    ])
+    latest().receive({ type: 'message', uri: 'general', id: 12, message: 'a' })
+    latest().receive({ type: 'message', uri: 'fresh', id: 13, message: 'b' })
+    latest().receive({ type: 'message', uri: 'general', id: 15, message: 'c' })
+    expect(frames.map((f) => f.id)).toEqual([12, 13, 15])
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after: 15 },
+      { type: 'subscribe', uri: 'fresh', after: 13 },
+    ])
+  })
+
+  it('subscribes at once to a room added while open', () => {
+    const { socket, latest } = harness()
+    socket.connect()
+    latest().open()
+    socket.subscribe('late', 3)
+    socket.subscribe('late', 3)
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'late', after: 3 }])
+  })
+
+  it('does not reconnect after a deliberate close', () => {
+    const { socket, timers, latest } = harness()
+    socket.connect()
+    latest().open()
+    const ws = latest()
+    socket.close()
+    expect(ws.closed).toBe(1000)
+    ws.drop(1000)
+    expect(socket.status.value).toBe('closed')
+    expect(timers).toHaveLength(0)
+    socket.connect()
+    expect(FakeSocket.all).toHaveLength(1)
+  })
+
+  it('calls onOpen after resubscribing, so unacknowledged sends follow the resume', () => {
+    const order = []
+    const { socket, latest } = harness({
+      onOpen: () => order.push('open'),
+    })
+    socket.subscribe('general', 1)
+    socket.connect()
+    const ws = latest()
+    const send = ws.send.bind(ws)
+    ws.send = (text) => {
+      order.push(JSON.parse(text).type)
+      send(text)
+    }
+    ws.open()
+    expect(order).toEqual(['subscribe', 'open'])
+  })
+})

@@ -1,0 +1,94 @@
+// The server's REST API as the web app uses it: the session cookie authenticates, and
+// every write carries the _xsrf cookie's value in X-XSRFToken (Tornado's XSRF check).
+
+export class ApiError extends Error {
+  constructor(status, body, retryAfter = null) {
+    super(describeError(status, body))
+    this.status = status
+    this.body = body || {}
+    this.retryAfter = retryAfter
+  }
+
+  // Messages for one form field, or [] if the server named none for it.
+  field(name) {
+    const value = this.body[name]
+    return Array.isArray(value) ? value : []
+  }
+}
+
+function describeError(status, body) {
+  if (body && typeof body === 'object') {
+    if (typeof body.detail === 'string') return body.detail
+    if (Array.isArray(body.non_field_errors)) return body.non_field_errors.join(' ')
+    const first = Object.values(body).find((v) => Array.isArray(v) && v.length)
+    if (first) return first.join(' ')
+  }
+  if (status === 0) return 'The chat server cannot be reached.'
+  return `The server answered ${status}.`
+}
+
+export function xsrfToken() {
+  const match = document.cookie.match(/(?:^|;\s*)_xsrf=([^;]*)/)
+  return match ? decodeURIComponent(match[1]) : ''
+}
+
+export async function request(method, path, body) {
+  const headers = { Accept: 'application/json' }
+  if (method !== 'GET') headers['X-XSRFToken'] = xsrfToken()
+  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  let response
+  try {
+    response = await fetch(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      credentials: 'same-origin',
+    })
+  } catch {
+    throw new ApiError(0, null)
+  }
+  const text = await response.text()
+  let data = null
+  if (text) {
+    try {
+      data = JSON.parse(text)
+    } catch {
+      data = { detail: text.slice(0, 200) }
+    }
+  }
+  if (!response.ok) {
+    const retry = Number(response.headers.get('Retry-After')) || null
+    throw new ApiError(response.status, data, retry)
+  }
+  return data
+}
+
+const chat = (uri) => `/api/chats/${encodeURIComponent(uri)}/`
+
+export const api = {
+  me: () => request('GET', '/api/me'),
+  signup: (fields) => request('POST', '/auth/users/create/', fields),
+  login: (username, password) => request('POST', '/auth/session/', { username, password }),
+  logout: () => request('DELETE', '/auth/session/'),
+  chats: () => request('GET', '/api/chats/'),
+  startPrivate: () => request('POST', '/api/chats/', {}),
+  openNamed: (name) => request('POST', '/api/chats/', { name }),
+  chat: (uri) => request('GET', chat(uri)),
+  join: (uri) => request('PATCH', chat(uri), {}),
+  history(uri, { before, limit = 50 } = {}) {
+    const query = new URLSearchParams({ limit: String(limit) })
+    if (before) query.set('before', String(before))
+    return request('GET', `${chat(uri)}messages/?${query}`)
+  },
+  admin: {
+    users: () => request('GET', '/api/admin/users'),
+    setActive: (username, active) =>
+      request(
+        'POST',
+        `/api/admin/users/${encodeURIComponent(username)}/${active ? 'activate' : 'deactivate'}`,
+      ),
+    settings: () => request('GET', '/api/admin/settings'),
+    saveSettings: (fields) => request('PATCH', '/api/admin/settings', fields),
+    resetInvite: () => request('POST', '/api/admin/invite/reset'),
+  },
+}

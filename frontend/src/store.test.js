@@ -1,0 +1,170 @@
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
+
+// The store talks to the server through the API module and one socket: both are
+// replaced here by stand-ins the tests feed by hand.
+const server = vi.hoisted(() => ({ chats: [], sent: [], socket: null, me: null }))
+
+vi.mock('./lib/api.js', () => {
+  class ApiError extends Error {
+    constructor(status) {
+      super(`status ${status}`)
+      this.status = status
+    }
+  }
+  return {
+    ApiError,
+    api: {
+      me: async () => {
+        if (!server.me) throw new ApiError(401)
+        return server.me
+      },
+      chats: async () => ({ chats: structuredClone(server.chats) }),
+      chat: async (uri) => ({ ...structuredClone(server.chats.find((c) => c.uri === uri)), members: [] }),
+      history: async () => ({ messages: [] }),
+      logout: async () => null,
+    },
+  }
+})
+
+vi.mock('./composables/useSocket.js', async () => {
+  const { ref } = await import('vue')
+  return {
+    useSocket(handlers) {
+      server.socket = {
+        handlers,
+        status: ref('open'),
+        connect() {},
+        close() {
+          this.status.value = 'closed'
+        },
+        send: (frame) => server.sent.push(frame),
+        sendIfOpen: (frame) => server.sent.push(frame),
+        subscribe() {},
+        unsubscribe() {},
+        resumeFrom() {},
+        reconnectNow() {},
+      }
+      return server.socket
+    },
+  }
+})
+
+const { boot, markRead, openChat, roomTitle, setAtBottom, store, totalUnread, unreadCount, READ_DELAY_MS } =
+  await import('./store.js')
+
+const ME = { id: 1, username: 'me', first_name: '', last_name: '' }
+const ANN = { id: 2, username: 'ann', first_name: '', last_name: '' }
+const BEN = { id: 3, username: 'ben', first_name: '', last_name: '' }
+let nextId = 100
+
+function message(uri, user = ANN) {
+  nextId += 1
+  return { type: 'message', id: nextId, uri, user, message: `m${nextId}`, client_id: null, created_at: '2026-01-01T10:00:00Z' }
+}
+
+function chat(uri, extra = {}) {
+  return {
+    uri,
+    name: null,
+    is_private: true,
+    owner: ME,
+    created_at: '2026-01-01T09:00:00Z',
+    member_count: 2,
+    members: [ME, ANN],
+    last_message: null,
+    last_read_id: 0,
+    unread: 0,
+    ...extra,
+  }
+}
+
+const frame = (f) => server.socket.handlers.onFrame(f)
+const reads = () => server.sent.filter((f) => f.type === 'read')
+
+beforeEach(async () => {
+  vi.useFakeTimers()
+  server.me = ME
+  server.sent = []
+  server.chats = [chat('busy', { unread: 3, last_message: message('busy') }), chat('quiet')]
+  await boot()
+})
+
+afterEach(() => {
+  server.socket.handlers.onDown({ code: 4401 }, 1)
+  vi.useRealTimers()
+})
+
+describe('the store', () => {
+  it("takes unread counts and the order from the server's chat list", () => {
+    expect(store.rooms.map((r) => r.uri)).toEqual(['busy', 'quiet'])
+    expect(unreadCount('busy')).toBe(3)
+    expect(totalUnread.value).toBe(3)
+  })
+
+  it('counts a new message by someone else and moves its chat to the top', () => {
+    frame(message('quiet'))
+    frame(message('quiet', ME))
+    expect(unreadCount('quiet')).toBe(1)
+    expect(totalUnread.value).toBe(4)
+    expect(store.rooms[0].uri).toBe('quiet')
+  })
+
+  it('clears a count when another tab says the chat was read', () => {
+    const last = store.rooms[0].last_message.id
+    frame({ type: 'read', uri: 'busy', id: last })
+    expect(unreadCount('busy')).toBe(0)
+    expect(reads()).toEqual([])
+  })
+
+  it('marks an open chat read once the reader is at the bottom, and tells the server once per burst', async () => {
+    await openChat('busy')
+    expect(unreadCount('busy')).toBe(0)
+    frame(message('busy'))
+    const newest = message('busy')
+    frame(newest)
+    expect(unreadCount('busy')).toBe(0)
+    expect(reads()).toEqual([])
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(reads()).toEqual([{ type: 'read', uri: 'busy', id: newest.id }])
+  })
+
+  it('leaves messages unread while the reader is scrolled up', async () => {
+    await openChat('busy')
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    server.sent = []
+    setAtBottom('busy', false)
+    const arrived = message('busy')
+    frame(arrived)
+    expect(unreadCount('busy')).toBe(1)
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(reads()).toEqual([])
+    setAtBottom('busy', true)
+    expect(unreadCount('busy')).toBe(0)
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(reads()).toEqual([{ type: 'read', uri: 'busy', id: arrived.id }])
+  })
+
+  it('does not mark a chat read that is not open', () => {
+    markRead('busy')
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(unreadCount('busy')).toBe(3)
+    expect(reads()).toEqual([])
+  })
+
+  it('names a private chat after the other members in the preview', () => {
+    const [busy] = store.rooms
+    expect(roomTitle(busy)).toBe('ann')
+    busy.members = [ME, ANN, BEN]
+    busy.member_count = 7
+    expect(roomTitle(busy)).toBe('ann, ben +4')
+    busy.members = [ME]
+    busy.member_count = 1
+    expect(roomTitle(busy)).toBe('Private chat (only you so far)')
+  })
+
+  it('ends the session at once when the server says the login ended', () => {
+    server.socket.handlers.onDown({ code: 4401 }, 1)
+    expect(store.me).toBe(null)
+    expect(store.rooms).toEqual([])
+  })
+})

@@ -1,0 +1,60 @@
+"""Administration over REST: accounts, the sign-up policy, the invitation code.
+
+Only administrators may call these (401 anonymous, 403 anyone else). The first account
+created on a box is its administrator.
+"""
+from appliance.revocation import sweep
+from handlers.base import APIError, BaseHandler, bad_request
+from models import Setting, User
+
+
+class AdminHandler(BaseHandler):
+    def prepare(self):
+        super().prepare()
+        user = self.require_user()
+        if not user.is_admin:
+            raise APIError(
+                403, {"detail": "You do not have permission to perform this action."}
+            )
+
+
+class AdminUsersHandler(AdminHandler):
+    def get(self):
+        users = User.select().order_by(User.id)
+        self.send_json({"users": [user.admin_view() for user in users]})
+
+
+class AdminUserActiveHandler(AdminHandler):
+    """POST .../<username>/deactivate or .../activate."""
+
+    async def post(self, username, action):
+        user = User.by_username(username)
+        if user is None:
+            raise APIError(404, {"detail": "Not found."})
+        active = action == "activate"
+        if not active and user.id == self.current_user.id:
+            raise bad_request({"detail": "You cannot deactivate your own account."})
+        await self.writer.run(user.set_active, active)
+        if not active:
+            sweep(self.hub)  # cut their open sockets now, not at the next sweep
+        self.send_json(user.admin_view())
+
+
+class AdminSettingsHandler(AdminHandler):
+    async def get(self):
+        if Setting.invite_code() is None:
+            await self.writer.run(Setting.new_invite_code)
+        self.send_json(Setting.as_dict())
+
+    async def patch(self):
+        data = self.body()
+        if "signup_policy" not in data:
+            raise bad_request({"signup_policy": ["This field is required."]})
+        await self.writer.run(Setting.set_signup_policy, data["signup_policy"])
+        self.send_json(Setting.as_dict())
+
+
+class AdminInviteResetHandler(AdminHandler):
+    async def post(self):
+        code = await self.writer.run(Setting.new_invite_code)
+        self.send_json({"invite_code": code})
