@@ -414,7 +414,11 @@ def main(argv=None):
         "cores_busy_pct_at_start": busy,
     }
     report(header)
-    server.start()
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
     meter = Meter(server.ps)
     try:
         results = asyncio.run(asyncio.wait_for(
