@@ -1,61 +1,30 @@
-"""Appliance figures: cold start to first 200, idle memory, disk per 100,000 messages.
+"""Disk used per 100,000 messages, and the time of an online backup of them.
 
-    python bench/appliance.py [--starts=5] [--messages=100000]
+    python bench/disk.py [--messages=100000]
 
-Not a test (no pass/fail): it prints the figures docs/operations.md reports.
+Not a test (no pass/fail): it prints figures docs/operations.md reports. Start-up time,
+memory and login time come from bench/startup.py.
 """
 import argparse
 import datetime
 import os
 import random
 import secrets
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
-
-import psutil
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
-sys.path.insert(0, os.path.join(ROOT, "tests"))
 
 import models  # noqa: E402
 from appliance import backup  # noqa: E402
-from boxes import CHATBOX, free_port  # noqa: E402
 
 WORDS = (
     "ok yes no thanks see you later lunch meeting today tomorrow at the room "
     "is anyone here coming who has the key where are we now I think that sounds good "
     "great idea let me check and get back to you in ten minutes please send file photo"
 ).split()
-
-
-def cold_start(data_dir):
-    """Seconds from spawning the process to the first 200 on /healthz, and its RSS."""
-    port = free_port()
-    began = time.monotonic()
-    proc = subprocess.Popen(
-        [sys.executable, CHATBOX, f"--data-dir={data_dir}", f"--port={port}",
-         "--address=127.0.0.1", "--logging=warning"],
-    )
-    url = f"http://127.0.0.1:{port}/healthz"
-    try:
-        while time.monotonic() - began < 30:  # bounded
-            try:
-                with urllib.request.urlopen(url, timeout=1) as r:
-                    if r.status == 200:
-                        break
-            except OSError:
-                time.sleep(0.005)
-        elapsed = time.monotonic() - began
-        time.sleep(2)  # idle
-        rss = psutil.Process(proc.pid).memory_info().rss
-    finally:
-        proc.terminate()
-        proc.wait(10)
-    return elapsed, rss
 
 
 def sentence():
@@ -98,19 +67,9 @@ def disk_per(count, data_dir):
 
 def main():
     parser = argparse.ArgumentParser()
-    parser.add_argument("--starts", type=int, default=5)
     parser.add_argument("--messages", type=int, default=100_000)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
-        times, sizes = [], []
-        for _ in range(args.starts):
-            elapsed, rss = cold_start(data_dir)
-            times.append(elapsed)
-            sizes.append(rss)
-        print("cold start to first 200 on /healthz (s):",
-              " ".join(f"{t:.2f}" for t in times),
-              f"median {sorted(times)[len(times) // 2]:.2f}")
-        print(f"idle RSS after start: {max(sizes) / 2**20:.1f} MiB (max of {len(sizes)})")
         grown, texts = disk_per(args.messages, data_dir)
         print(f"{args.messages:,} messages: database grew {grown / 2**20:.1f} MiB "
               f"({grown / args.messages:.0f} bytes/message; text itself "
