@@ -166,6 +166,7 @@ async def shutdown(server, app, grace=3.0):
     deadline = time.monotonic() + grace
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
+    app.messenger.presence.close()
     writer.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)

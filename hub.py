@@ -12,6 +12,7 @@ Frames are encoded once per broadcast by the caller and shared by every recipien
 ``Messenger`` joins the hub to the database: a message is stored (and committed) first,
 then published, so nobody ever sees a message the disk does not hold.
 """
+import asyncio
 import json
 
 from models import DiskFull, Membership, Message, Room
@@ -127,6 +128,9 @@ class RoomHub:
         """Ids of the users with at least one subscriber in the room."""
         return sorted(self._online.get(room_id, ()))
 
+    def is_online(self, room_id, user_id):
+        return user_id in self._online.get(room_id, ())
+
     def publish(self, room_id, message_id, frame):
         """Hand one encoded message to every subscriber of its room; returns how many."""
         members = self._subscribers.get(room_id, ())
@@ -149,12 +153,78 @@ class RoomHub:
         }
 
 
+# How long presence changes collect before one frame per room reports them. Every change
+# used to reach every subscriber at once, so n people arriving in a room of n cost n^2
+# frames (a room of 2,000 took minutes to fill). Half a second turns a burst of joins
+# (a class logging in, a box restarting and every browser reconnecting) into a handful of
+# frames per socket, and is still shorter than anyone notices when a dot turns green.
+PRESENCE_DELAY = 0.5
+
+
+class Presence:
+    """Collects who came online or went offline per room; reports them in batches.
+
+    A batch names each user touched since the last one by their state at sending time,
+    not by what happened: someone who left and came back within the window is reported
+    online, so a client that applies every batch to its ``subscribed`` snapshot is right.
+    """
+
+    def __init__(self, hub, delay=PRESENCE_DELAY):
+        self.hub = hub
+        self.delay = delay
+        self._touched = {}  # room id -> (room, set of user ids changed since the last batch)
+        self._timer = None
+
+    def changed(self, room, user_id):
+        entry = self._touched.get(room.id)
+        if entry is None:
+            entry = self._touched[room.id] = (room, set())
+        entry[1].add(user_id)
+        if self._timer is None:
+            # One timer for every room: rooms that empty out leave nothing behind, as
+            # each batch forgets all it reported.
+            self._timer = asyncio.get_running_loop().call_later(self.delay, self.flush)
+
+    @property
+    def pending(self):
+        return bool(self._touched)
+
+    def flush(self):
+        self._timer = None
+        touched, self._touched = self._touched, {}
+        for room_id, (room, users) in touched.items():
+            if not self.hub.subscribers(room_id):
+                continue  # nobody left to tell
+            came, went = [], []
+            for user_id in sorted(users):
+                (came if self.hub.is_online(room_id, user_id) else went).append(user_id)
+            self.hub.signal(
+                room_id,
+                encode(
+                    {
+                        "type": "presence",
+                        "uri": room.uri,
+                        "came_online": came,
+                        "went_offline": went,
+                    }
+                ),
+            )
+
+    def close(self):
+        """Drop what is pending: on shutdown every socket is closing anyway."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        self._touched.clear()
+
+
 class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
-    def __init__(self, writer, hub):
+    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY):
         self.writer = writer
         self.hub = hub
+        self.presence = Presence(hub, presence_delay)
 
     async def post(self, room, author, text, client_id=None):
         """Store a message and deliver it to the room; returns ``(message, created)``.
@@ -192,11 +262,13 @@ class Messenger:
     async def remove(self, room, user):
         """End a membership; the user's sockets in the room stop receiving at once."""
         removed = await self.writer.run(room.remove, user)
-        for subscriber in self.hub.evict(room.id, user.id):
+        gone = self.hub.evict(room.id, user.id)
+        for subscriber in gone:
             subscriber.removed(room)
         if removed:
             self.hub.signal(room.id, member_frame(room, user, "left"))
-            self.presence_changed(room)
+        if gone:
+            self.presence_changed(room, user.id)
         return removed
 
     async def mark_read(self, room, user, message_id, origin=None):
@@ -216,10 +288,7 @@ class Messenger:
                     connection.signal(room.id, frame)
         return marker
 
-    def presence_changed(self, room):
-        self.hub.signal(
-            room.id,
-            encode(
-                {"type": "presence", "uri": room.uri, "online": self.hub.online(room.id)}
-            ),
-        )
+    def presence_changed(self, room, user_id):
+        """Note that ``user_id`` came online or went offline in ``room``; the room hears
+        of it in the next batch (see ``Presence``)."""
+        self.presence.changed(room, user_id)

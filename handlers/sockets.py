@@ -190,12 +190,12 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
         """Subscribe to a room's frames; tells the room if this user just came online."""
         self.rooms[room.id] = room
         if self.hub.subscribe(room.id, self):
-            self.messenger.presence_changed(room)
+            self.messenger.presence_changed(room, self.user_id)
 
     def leave_room(self, room):
         self.rooms.pop(room.id, None)
         if self.hub.unsubscribe(room.id, self):
-            self.messenger.presence_changed(room)
+            self.messenger.presence_changed(room, self.user_id)
 
     def on_close(self):
         if not self.opened:  # refused at the handshake: never attached
@@ -203,7 +203,7 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
         for room_id in self.hub.detach(self):
             room = self.rooms.get(room_id)
             if room is not None:
-                self.messenger.presence_changed(room)
+                self.messenger.presence_changed(room, self.user_id)
         self.rooms.clear()
 
 
@@ -335,7 +335,7 @@ class ClientSocket(Socket):
             for message in backlog:
                 self.deliver(room.id, message.id, message_frame(room, message))
         if came_online:
-            self.messenger.presence_changed(room)
+            self.messenger.presence_changed(room, self.user_id)
 
     async def unsubscribe(self, frame):
         room = self.member_room(frame)

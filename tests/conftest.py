@@ -24,7 +24,11 @@ def db_path(tmp_path):
 def app(db_path):
     models.init_db(db_path)
     application = make_app("test-secret-" + os.urandom(8).hex())
+    # Presence batches go out sooner than in production, so tests waiting for them are
+    # quick; tests that count batches stop the clock themselves.
+    application.messenger.presence.delay = 0.02
     yield application
+    application.messenger.presence.close()
     application.messenger.writer.close()
     models.db.close()
 

@@ -124,6 +124,17 @@ async def until(predicate, timeout=READ_TIMEOUT):
         await asyncio.sleep(0.01)
 
 
+async def presence_settled(app):
+    """Wait until every presence change so far has gone out in a batch; a ``drain``
+    after this sees them all."""
+    await until(lambda: not app.messenger.presence.pending)
+
+
+def apply_presence(online, frame):
+    """``online`` (a set of user ids) after one presence batch."""
+    return (set(online) | set(frame["came_online"])) - set(frame["went_offline"])
+
+
 async def chat_between(api, *names):
     """Signs the named people up; the first starts a private chat and the rest join it.
 

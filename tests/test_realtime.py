@@ -3,7 +3,9 @@ import pytest
 
 from models import Message, Room, User
 from realtime import (
+    apply_presence,
     chat_between,
+    presence_settled,
     closed,
     handshake_status,
     session_cookie,
@@ -256,17 +258,24 @@ async def test_presence_counts_a_user_once_across_two_tabs(api, app):
     b = await ui_socket(bob)
     assert (await subscribe(b, uri))["online"] == [bob.id]
     await drain(b)
+    await presence_settled(app)
+    await drain(b)
     tab1 = await ui_socket(alice, uri)
-    assert (await read_type(b, "presence"))["online"] == sorted([alice.id, bob.id])
+    presence = await read_type(b, "presence")
+    assert (presence["came_online"], presence["went_offline"]) == ([alice.id], [])
     tab2 = await ui_socket(alice)
     assert (await subscribe(tab2, uri))["online"] == sorted([alice.id, bob.id])
+    await presence_settled(app)
     assert [f for f in await drain(b) if f["type"] == "presence"] == []
     tab1.close()
     await until(lambda: len(hub.connections(alice.id)) == 1)
+    await presence_settled(app)
     assert [f for f in await drain(b) if f["type"] == "presence"] == []
     tab2.close()
     presence = await read_type(b, "presence")
-    assert presence == {"type": "presence", "uri": uri, "online": [bob.id]}
+    assert presence == {
+        "type": "presence", "uri": uri, "came_online": [], "went_offline": [alice.id]
+    }
     status, chat = await bob.call("GET", f"/api/chats/{uri}/")
     assert {m["username"]: m["online"] for m in chat["members"]} == {
         "alice": False, "bob": True
@@ -274,14 +283,16 @@ async def test_presence_counts_a_user_once_across_two_tabs(api, app):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_unsubscribing_stops_delivery_and_reports_presence(api):
+async def test_unsubscribing_stops_delivery_and_reports_presence(api, app):
     alice, bob, uri = await chat_between(api, "alice", "bob")
     a = await ui_socket(alice, uri)
     b = await ui_socket(bob, uri)
+    await presence_settled(app)
     await drain(b)
     send(a, {"type": "unsubscribe", "uri": uri})
     assert await read_type(a, "unsubscribed") == {"type": "unsubscribed", "uri": uri}
-    assert (await read_type(b, "presence"))["online"] == [bob.id]
+    presence = await read_type(b, "presence")
+    assert (presence["came_online"], presence["went_offline"]) == ([], [alice.id])
     await bob.say(uri, "not for alice")
     assert messages_of(await drain(a)) == []
 
@@ -302,22 +313,27 @@ async def test_a_new_member_appears_to_others_at_once(api):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api):
+async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api, app):
     alice, bob, carol, uri = await chat_between(api, "alice", "bob", "carol")
     ui = await ui_socket(bob, uri)
     seed = await room_socket(bob, uri)
     watcher = await ui_socket(carol, uri)
+    await presence_settled(app)
+    online = set((await subscribe(await ui_socket(carol), uri))["online"])
+    assert online == {bob.id, carol.id}
     await drain(watcher)
     status, _ = await alice.call("DELETE", f"/api/chats/{uri}/members/bob/")
     assert status == 204
     assert await read_type(ui, "removed") == {"type": "removed", "uri": uri}
     assert await closed(seed) == 4403
+    await presence_settled(app)
     news = await drain(watcher)
     assert {"type": "member", "uri": uri, "event": "left",
             "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""}} in news
-    assert [f["online"] for f in news if f["type"] == "presence"][-1] == sorted(
-        [alice.id, carol.id]
-    ) or [f["online"] for f in news if f["type"] == "presence"][-1] == [carol.id]
+    for frame in news:
+        if frame["type"] == "presence":
+            online = apply_presence(online, frame)
+    assert online == {carol.id}
     await alice.say(uri, "bob is gone")
     assert messages_of(await drain(ui)) == []
     send(ui, {"type": "subscribe", "uri": uri, "ref": "s"})

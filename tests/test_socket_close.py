@@ -24,10 +24,10 @@ async def test_a_closed_socket_takes_its_user_offline_for_the_others(api):
         await ws.read_message()  # hello
         ws.write_message(json.dumps({"type": "subscribe", "uri": uri}))
     await frames_until(
-        ada_ws, lambda f: f.get("type") == "presence" and f["online"] == [ada.id, bob.id]
+        ada_ws, lambda f: f.get("type") == "presence" and bob.id in f["came_online"]
     )
     bob_ws.close()
     frame = await frames_until(
-        ada_ws, lambda f: f.get("type") == "presence" and f["online"] == [ada.id]
+        ada_ws, lambda f: f.get("type") == "presence" and f["went_offline"] == [bob.id]
     )
-    assert frame["uri"] == uri
+    assert (frame["uri"], frame["came_online"]) == (uri, [])

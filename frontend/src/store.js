@@ -16,6 +16,7 @@ import {
   newestId,
   oldestId,
 } from './lib/messageLog.js'
+import { applyPresence } from './lib/presence.js'
 import { playDing } from './lib/sound.js'
 import { load, save } from './lib/storage.js'
 import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
@@ -250,7 +251,7 @@ const handlers = {
     }, TYPING_SHOWN_MS)
   },
   presence(frame) {
-    store.online[frame.uri] = frame.online
+    store.online[frame.uri] = applyPresence(store.online[frame.uri], frame)
   },
   member(frame) {
     const detail = store.details[frame.uri]

@@ -162,6 +162,17 @@ describe('the store', () => {
     expect(roomTitle(busy)).toBe('Private chat (only you so far)')
   })
 
+  it('keeps who is online from the subscribe snapshot and each presence batch after it', () => {
+    frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ME.id, ANN.id] })
+    frame({ type: 'presence', uri: 'busy', came_online: [BEN.id], went_offline: [ANN.id] })
+    expect(store.online.busy).toEqual([ME.id, BEN.id].sort((a, b) => a - b))
+    frame({ type: 'presence', uri: 'busy', came_online: [ANN.id], went_offline: [] })
+    expect(store.online.busy).toEqual([ME.id, ANN.id, BEN.id].sort((a, b) => a - b))
+    frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ME.id] })
+    expect(store.online.busy).toEqual([ME.id])
+    expect(store.online.quiet).toBeUndefined()
+  })
+
   it('ends the session at once when the server says the login ended', () => {
     server.socket.handlers.onDown({ code: 4401 }, 1)
     expect(store.me).toBe(null)
