@@ -7,6 +7,7 @@ Generation-2 collections are always logged, younger ones only from 5 ms up (ther
 thousands of those and they are short). The bench uses it with ``--gc-log``.
 """
 import gc
+import os
 import runpy
 import sys
 import time
@@ -33,6 +34,8 @@ def main():
 
     gc.callbacks.append(hook)
     sys.argv = [script, *args]
+    # As if the script had been run directly: its folder, not bench/, comes first.
+    sys.path[0] = os.path.dirname(os.path.abspath(script))
     runpy.run_path(script, run_name="__main__")
 
 
