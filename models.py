@@ -332,7 +332,10 @@ class Room(BaseModel):
     def for_member(cls, uri, user_id):
         """``(room, is_member)`` for the room named ``uri`` (None if there is none);
         ``is_member`` is True only while ``user_id`` is a member with an active account."""
-        row = db.execute_sql(cls._MEMBER_SQL, (user_id, uri)).fetchone()
+        try:
+            row = db.execute_sql(cls._MEMBER_SQL, (user_id, uri)).fetchone()
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can escape: no room
+            return None, False
         if row is None:
             return None, False
         room_id, uri, is_private, owner_id, created_at, member = row
