@@ -318,6 +318,36 @@ class Room(BaseModel):
     def by_uri(cls, uri):
         return cls.get_or_none(cls.uri == uri)
 
+    # Every socket frame asks for a room by URI and whether the sender is an active
+    # member of it. Under load peewee spent far longer building those queries than
+    # SQLite spent answering them, so this is written out once and run with parameters.
+    _MEMBER_SQL = (
+        'SELECT r."id", r."uri", r."is_private", r."owner_id", r."created_at", EXISTS ('
+        ' SELECT 1 FROM "membership" AS m JOIN "user" AS u ON u."id" = m."user_id"'
+        ' WHERE m."room_id" = r."id" AND m."user_id" = ? AND u."is_active")'
+        ' FROM "room" AS r WHERE r."uri" = ?'
+    )
+
+    @classmethod
+    def for_member(cls, uri, user_id):
+        """``(room, is_member)`` for the room named ``uri`` (None if there is none);
+        ``is_member`` is True only while ``user_id`` is a member with an active account."""
+        try:
+            row = db.execute_sql(cls._MEMBER_SQL, (user_id, uri)).fetchone()
+        except UnicodeEncodeError:  # a lone surrogate, which JSON can escape: no room
+            return None, False
+        if row is None:
+            return None, False
+        room_id, uri, is_private, owner_id, created_at, member = row
+        room = cls(
+            id=room_id,
+            uri=uri,
+            is_private=bool(is_private),
+            owner=owner_id,
+            created_at=cls.created_at.python_value(created_at),
+        )
+        return room, bool(member)
+
     def admit(self, user):
         """Make ``user`` a member; returns True if they were not one already.
 
@@ -420,6 +450,18 @@ class Membership(BaseModel):
 
     class Meta:
         indexes = ((("user", "room"), True), (("room", "joined_at"), False))
+
+    # Asked on every frame of the seed socket; written out once for the same reason as
+    # Room._MEMBER_SQL.
+    _ACTIVE_MEMBER_SQL = (
+        'SELECT 1 FROM "membership" AS m JOIN "user" AS u ON u."id" = m."user_id"'
+        ' WHERE m."user_id" = ? AND m."room_id" = ? AND u."is_active" LIMIT 1'
+    )
+
+    @classmethod
+    def is_active_member(cls, user_id, room_id):
+        """True while the user is a member of the room and the account is active."""
+        return db.execute_sql(cls._ACTIVE_MEMBER_SQL, (user_id, room_id)).fetchone() is not None
 
     @classmethod
     def mark_read(cls, user, room, message_id):
@@ -547,18 +589,36 @@ class Message(BaseModel):
         A resend with a ``client_id`` the author used before returns the original
         message, whichever room it names, so a retried send is never stored twice.
         """
-        if client_id is not None:
-            earlier = cls.get_or_none(
-                (cls.author == author) & (cls.client_id == client_id)
+        # One statement for the common case, a new message: the unique index on
+        # (author, client_id) turns a resend into no row, and only then is the
+        # original looked up. NULL client ids never conflict.
+        now = utcnow()
+        cursor = db.execute_sql(
+            cls._POST_SQL,
+            (room.id, author.id, text, client_id, cls.created_at.db_value(now)),
+        )
+        if cursor.rowcount == 1:
+            message = cls(
+                id=cursor.lastrowid,
+                room=room,
+                author=author,
+                text=text,
+                client_id=client_id,
+                created_at=now,
             )
-            if earlier is not None and earlier.room_id != room.id:
-                raise ValidationError(
-                    {"client_id": ["This id was already used for another message."]}
-                )
-            if earlier is not None:
-                return earlier, False
-        message = cls.create(room=room, author=author, text=text, client_id=client_id)
-        return message, True
+            return message, True
+        earlier = cls.get((cls.author == author) & (cls.client_id == client_id))
+        if earlier.room_id != room.id:
+            raise ValidationError(
+                {"client_id": ["This id was already used for another message."]}
+            )
+        return earlier, False
+
+    # Written out once: building the insert with peewee cost more than running it.
+    _POST_SQL = (
+        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
+        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
+    )
 
     @classmethod
     def page(cls, room, before=None, after=None, limit=50):

@@ -98,11 +98,12 @@ def free_port():
 class Server:
     """``python chatbox.py`` on a fresh temporary database, pinned to SERVER_CORE."""
 
-    def __init__(self, plan, durability="full", profile=None):
+    def __init__(self, plan, durability="full", profile=None, gc_log=None):
         self.workdir = tempfile.mkdtemp(prefix="chatbox-bench-")
         self.db = os.path.join(self.workdir, "bench.db")
         self.durability = durability
         self.profile = profile
+        self.gc_log = gc_log
         started = time.monotonic()
         self.people = seed(self.db, plan)
         self.seed_seconds = time.monotonic() - started
@@ -117,6 +118,7 @@ class Server:
             "prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}",
             sys.executable,
             *(["-m", "cProfile", "-o", self.profile] if self.profile else []),
+            *(["bench/gclog.py", self.gc_log] if self.gc_log else []),
             "chatbox.py",
             f"--port={self.port}", f"--address={HOST}",
             f"--db={self.db}", f"--durability={self.durability}",

@@ -370,6 +370,8 @@ def parse(argv):
                         help="wait up to this many seconds for other work to calm down first")
     parser.add_argument("--profile-server", metavar="FILE",
                         help="run the server under cProfile (event-loop thread) into FILE")
+    parser.add_argument("--gc-log", metavar="FILE", type=os.path.abspath,
+                        help="log the server's garbage-collection pauses into FILE (bench/gclog.py)")
     parser.add_argument("--deadline", type=float, default=1800, help="hard limit for the run, seconds")
     args = parser.parse_args(argv)
     defaults = {
@@ -401,7 +403,7 @@ def main(argv=None):
     cores, all_cores = pin_generator()
     fd_limit = raise_fd_limit()
     busy = wait_for_quiet_box(args.wait_quiet) if args.wait_quiet else None
-    server = Server(room_plan(args), args.durability, args.profile_server)
+    server = Server(room_plan(args), args.durability, args.profile_server, args.gc_log)
     header = {
         "scenario": args.scenario,
         "argv": sys.argv,

@@ -14,7 +14,7 @@ from tornado.web import HTTPError
 
 from handlers.base import Authenticated
 from hub import Frame, encode, message_frame
-from models import DiskFull, Membership, Message, Room, User, ValidationError
+from models import DiskFull, Membership, Message, Room, ValidationError, isoformat
 
 log = logging.getLogger("chatbox.sockets")
 
@@ -133,16 +133,7 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def is_member(self, room):
         """Asked again on every frame: while a socket stays open its user may be
         removed from the room or have the account deactivated."""
-        return (
-            Membership.select()
-            .join(User)
-            .where(
-                (Membership.user == self.current_user)
-                & (Membership.room == room)
-                & (User.is_active == True)  # noqa: E712 (peewee expression)
-            )
-            .exists()
-        )
+        return Membership.is_active_member(self.user_id, room.id)
 
     def parse(self, raw):
         if isinstance(raw, bytes):
@@ -289,10 +280,14 @@ class ClientSocket(Socket):
 
     def member_room(self, frame):
         uri = frame.get("uri")
-        room = Room.by_uri(uri) if isinstance(uri, str) else None
+        if not isinstance(uri, str):
+            raise FrameError("not_found", "No such room.")
+        # The room and the membership in one read: checked again on every frame, as
+        # is_member explains.
+        room, member = Room.for_member(uri, self.user_id)
         if room is None:
             raise FrameError("not_found", "No such room.")
-        if not self.is_member(room):
+        if not member:
             raise FrameError("forbidden", "You are not a member of this room.")
         return room
 
@@ -357,7 +352,7 @@ class ClientSocket(Socket):
                 "client_id": client_id,
                 "id": message.id,
                 "uri": room.uri,
-                "created_at": message.as_dict(room)["created_at"],
+                "created_at": isoformat(message.created_at),
                 "duplicate": not created,
             }
         )
