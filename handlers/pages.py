@@ -21,6 +21,9 @@ class AppShellHandler(BaseHandler):
         self.xsrf_token
         self.render("app.html")
 
+    # Link checkers and uptime monitors ask with HEAD; Tornado sends no body for it.
+    head = get
+
 
 class StaticHandler(tornado.web.StaticFileHandler):
     def set_default_headers(self):
