@@ -49,8 +49,9 @@ define("port", default=8888, help="TCP port to serve HTTP and websockets on", ty
 define("address", default="", help="address to listen on (empty: every interface)")
 define(
     "data_dir",
-    default=HERE,
-    help="directory holding the database, the cookie secret, uploads/ and backups/",
+    default="",
+    help="directory holding the database, the cookie secret, uploads/ and backups/ "
+    "(default: the folder of --db if given, else the folder of chatbox.py)",
 )
 define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
 define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")

@@ -15,10 +15,18 @@ def give_to_owner_of(path, reference):
     os.chown(path, st.st_uid, st.st_gid)
 
 
+# Where a box keeps its data when told nothing: beside chatbox.py.
+DEFAULT_DATA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
 class Paths:
     """The files of one box: database, cookie secret, lock, uploads, backups."""
 
-    def __init__(self, data_dir, db=None):
+    def __init__(self, data_dir=None, db=None):
+        if not data_dir:
+            # A database named on its own keeps its secret and backups beside it, so
+            # pointing --db at a scratch file never writes into the install folder.
+            data_dir = os.path.dirname(os.path.abspath(db)) if db else DEFAULT_DATA_DIR
         self.data_dir = os.path.abspath(data_dir)
         self.db = os.path.abspath(db) if db else os.path.join(self.data_dir, "chatbox.db")
         self.secret = os.path.join(self.data_dir, "chatbox.secret")

@@ -905,6 +905,13 @@ def test_the_cookie_secret_is_created_private_and_then_reused(tmp_path):
     assert load_secret(str(tmp_path / "other.secret")) != secret
 
 
+def test_a_database_named_on_its_own_keeps_its_secret_and_backups_beside_it(tmp_path):
+    paths = Paths(db=str(tmp_path / "scratch.db"))
+    assert paths.secret == str(tmp_path / "chatbox.secret")
+    assert paths.backups == str(tmp_path / "backups")
+    assert Paths().db == os.path.join(ROOT, "chatbox.db")
+
+
 @pytest.mark.gen_test
 async def test_healthz_answers_without_credentials(api):
     status, data = await api.call("GET", "/healthz")

@@ -1,15 +1,5 @@
 import pytest
 
-import models
-
-
-@pytest.mark.gen_test
-async def test_healthz_reports_the_schema_version(api):
-    status, data = await api.call("GET", "/healthz")
-    assert status == 200
-    assert data["status"] == "ok"
-    assert data["schema_version"] == models.SCHEMA_VERSION
-
 
 @pytest.mark.gen_test
 async def test_a_message_posted_is_in_history(api):

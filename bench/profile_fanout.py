@@ -1,6 +1,6 @@
 """Profile the server while it fans messages out to many UI sockets (not a test).
 
-    python tests/profile_fanout.py [--sockets 200] [--messages 2000] [--plain]
+    python bench/profile_fanout.py [--sockets 200] [--messages 2000] [--plain]
 
 Starts ``chatbox.py`` under cProfile (or, with --plain, without it, to measure its CPU
 time undisturbed) on a loopback port with a temporary database,
@@ -14,7 +14,6 @@ import json
 import os
 import pstats
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -27,17 +26,12 @@ import tornado.websocket
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
 
+from boxes import free_port  # noqa: E402
 from conftest import API  # noqa: E402
 
 TABS_PER_USER = 4
 SENDERS = 10
 DEADLINE = 300  # seconds for the whole run, whatever the machine
-
-
-def free_port():
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def wait_healthy(url, process):
