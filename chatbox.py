@@ -12,11 +12,11 @@ import sys
 import time
 
 import tornado.web
-from tornado.options import define, options
 
 from appliance import __version__, backup, gctune, systemd
-from appliance.config import UsageError, parse
+from appliance.config import UsageError, parse, usage
 from appliance.lock import Busy, ServerLock
+from appliance.options import options
 from appliance.paths import Paths
 from appliance.service import Chores, tls_context
 from handlers.admin import (
@@ -42,34 +42,6 @@ from hub import Messenger, RoomHub
 from models import WriteQueue, init_db
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-define("config", default="", help="read options from this file first (Python syntax: "
-       "port = 8080); options on the command line win over it")
-define("port", default=8888, help="TCP port to serve HTTP and websockets on", type=int)
-define("address", default="", help="address to listen on (empty: every interface)")
-define(
-    "data_dir",
-    default="",
-    help="directory holding the database, the cookie secret, uploads/ and backups/ "
-    "(default: the folder of --db if given, else the folder of chatbox.py)",
-)
-define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
-define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")
-define("keyfile", default="", help="TLS private key (PEM) for --certfile")
-define(
-    "backup_every",
-    default=24.0,
-    type=float,
-    help="hours between automatic backups into <data-dir>/backups/ (0: never)",
-)
-define("backup_keep", default=7, type=int, help="automatic backups to keep")
-define(
-    "durability",
-    default="full",
-    help="full: every acknowledged message survives a power cut (fsync per commit); "
-    "normal: survives a crash of chatbox but maybe not a power cut, for faster disks",
-)
-define("debug", default=False, help="reload on code changes and show tracebacks", type=bool)
 
 log = logging.getLogger("chatbox")
 
@@ -245,6 +217,7 @@ def cli(argv=None):
         words, flags = parse(argv)
     except UsageError as exc:
         print(f"chatbox: {exc}", file=sys.stderr)
+        print(usage(os.path.basename(argv[0])), file=sys.stderr)
         return 2
     systemd.configure_logging()
     if words:

@@ -13,7 +13,7 @@ import ssl
 import sys
 import urllib.request
 
-from tornado.options import options
+from appliance.options import options
 
 import models
 from appliance import __version__, backup, lock, systemd
@@ -250,25 +250,26 @@ def cmd_install_service(args, paths, flags, script):
     print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
 
 
+# Each command as ``action(args, paths, flags, script)``; appliance.config.COMMANDS names
+# the same commands for the parser and --help.
+ACTIONS = {
+    "users": lambda args, paths, *_: cmd_users(args, paths),
+    "reset-password": lambda args, paths, *_: cmd_reset_password(args, paths),
+    "deactivate": lambda args, paths, *_: set_active(args, paths, False),
+    "activate": lambda args, paths, *_: set_active(args, paths, True),
+    "backup": lambda args, paths, *_: cmd_backup(args, paths),
+    "restore": lambda args, paths, *_: cmd_restore(args, paths),
+    "status": lambda args, paths, *_: cmd_status(args, paths),
+    "install-service": cmd_install_service,
+}
+
+
 def run(words, flags, script):
+    """Run the command ``words[0]``, which the parser has checked is one of ACTIONS."""
     command, args = words[0], words[1:]
     paths = Paths.from_options(options)
-    actions = {
-        "users": cmd_users,
-        "reset-password": cmd_reset_password,
-        "deactivate": lambda a, p: set_active(a, p, False),
-        "activate": lambda a, p: set_active(a, p, True),
-        "backup": cmd_backup,
-        "restore": cmd_restore,
-        "status": cmd_status,
-        "install-service": lambda a, p: cmd_install_service(a, p, flags, script),
-    }
-    action = actions.get(command)
-    if action is None:
-        print(f"chatbox: unknown command {command!r}; see --help", file=sys.stderr)
-        return 2
     try:
-        action(args, paths)
+        ACTIONS[command](args, paths, flags, script)
     except (CommandError, backup.BackupError) as exc:
         print(f"chatbox {command}: {exc}", file=sys.stderr)
         return 1

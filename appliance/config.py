@@ -8,19 +8,20 @@ import io
 import sys
 
 import tornado.options
-from tornado.options import options
+from appliance.options import options
 
-COMMANDS = """\
-Commands (run without one to serve):
-  users                 list accounts: id, username, admin, active, created
-  reset-password USER   set a new password (asked twice, or one line from stdin)
-  deactivate USER       lock an account out; its open sockets close within 2 s
-  activate USER         let a deactivated account log in again
-  backup FILE           consistent copy of the database, safe while the server runs
-  restore FILE          put a backup back (the server must be stopped)
-  status                version, uptime, counts, connected sockets, database size
-  install-service       write a hardened systemd unit (see --user, --output)
-"""
+# Every admin command, with the line --help shows for it; appliance.admin runs them.
+COMMANDS = {
+    "users": "list accounts: id, username, admin, active, created",
+    "reset-password USER": "set a new password (asked twice, or one line from stdin)",
+    "deactivate USER": "lock an account out; its open sockets close within 2 s",
+    "activate USER": "let a deactivated account log in again",
+    "backup FILE": "consistent copy of the database, safe while the server runs",
+    "restore FILE": "put a backup back (the server must be stopped)",
+    "status": "version, uptime, counts, connected sockets, database size",
+    "install-service": "write a hardened systemd unit (see --user, --output)",
+}
+COMMAND_NAMES = frozenset(usage.split()[0] for usage in COMMANDS)
 
 
 class UsageError(Exception):
@@ -28,19 +29,46 @@ class UsageError(Exception):
 
 
 def split(args):
-    """Separate ``--options`` from words; everything after a bare ``--`` is a word."""
+    """Separate ``--options`` from words; everything after a bare ``--`` is a word.
+
+    An option's value may follow it as the next argument (``--port 8080``) or be joined
+    to it (``--port=8080``), as in most command-line tools; a flag (``--debug``) takes
+    no value unless one is joined to it.
+    """
+    known = options.as_dict()
     flags, words = [], []
-    for index, arg in enumerate(args):
+    rest = iter(args)
+    for arg in rest:
         if arg == "--":
-            words.extend(args[index + 1 :])
+            words.extend(rest)
             break
-        (flags if arg.startswith("-") and len(arg) > 1 else words).append(arg)
+        if not (arg.startswith("-") and len(arg) > 1):
+            words.append(arg)
+            continue
+        name, joined, _ = arg.lstrip("-").partition("=")
+        name = name.replace("-", "_")
+        if name not in known:
+            # Checked here: Tornado would print its whole help before refusing it.
+            raise UsageError(f"unknown option --{name.replace('_', '-')}")
+        if not joined and not isinstance(known[name], bool):
+            value = next(rest, None)
+            if value is None:
+                raise UsageError(f"option --{name.replace('_', '-')} needs a value")
+            arg = f"{arg}={value}"
+        flags.append(arg)
     return flags, words
 
 
+def usage(prog):
+    return f"Usage: {prog} [command] [--option value ...]  (--help lists them all)"
+
+
 def print_help(prog, file=sys.stdout):
-    print(f"Usage: {prog} [command] [--option=value ...]\n", file=file)
-    print(COMMANDS, file=file)
+    print(f"Usage: {prog} [command] [--option value ...]\n", file=file)
+    print("Commands (run without one to serve):", file=file)
+    for command, what in COMMANDS.items():
+        print(f"  {command:<21} {what}", file=file)
+    print(file=file)
     text = io.StringIO()
     options.print_help(text)
     # Tornado's own first line says "Usage: ... [OPTIONS]"; ours above is fuller.
@@ -63,10 +91,12 @@ def check_config_names(path):
 def parse(argv):
     """Parse config file and command line into ``options``; returns (words, flags)."""
     prog = argv[0]
-    flags, words = split(argv[1:])
-    if any(flag.lstrip("-").split("=")[0] == "help" for flag in flags):
+    if any(arg.lstrip("-") == "help" for arg in argv[1:] if arg.startswith("-")):
         print_help(prog)
         raise SystemExit(0)
+    flags, words = split(argv[1:])
+    if words and words[0] not in COMMAND_NAMES:
+        raise UsageError(f"unknown command {words[0]!r}")
     try:
         options.parse_command_line([prog, *flags], final=False)
         if options.config:

@@ -10,23 +10,6 @@ import shlex
 import socket
 import sys
 
-from tornado.options import define
-
-define(
-    "user",
-    default="",
-    help="install-service: run the service as this existing system account "
-    "(empty: a DynamicUser that systemd creates and removes by itself)",
-    group="install-service",
-)
-define(
-    "output",
-    default="",
-    help="install-service: write the unit to this file, '-' for standard output "
-    "(default: /etc/systemd/system/chatbox.service when run as root, else stdout)",
-    group="install-service",
-)
-
 log = logging.getLogger("chatbox.systemd")
 
 UNIT_PATH = "/etc/systemd/system/chatbox.service"

@@ -1,0 +1,54 @@
+"""Every option chatbox takes, defined in one place so ``--help`` is the whole manual.
+
+Importing this module defines them on Tornado's global ``options``; the command line
+and the config file are read into it by ``appliance.config.parse``.
+"""
+from tornado.options import define, options
+
+__all__ = ["options"]
+
+define(
+    "config",
+    default="",
+    help="read options from this file first (Python syntax: port = 8080); options on "
+    "the command line win over it",
+)
+define("port", default=8888, help="TCP port to serve HTTP and websockets on", type=int)
+define("address", default="", help="address to listen on (empty: every interface)")
+define(
+    "data_dir",
+    default="",
+    help="directory holding the database, the cookie secret, uploads/ and backups/ "
+    "(default: the folder of --db if given, else the folder of chatbox.py)",
+)
+define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
+define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")
+define("keyfile", default="", help="TLS private key (PEM) for --certfile")
+define(
+    "backup_every",
+    default=24.0,
+    type=float,
+    help="hours between automatic backups into <data-dir>/backups/ (0: never)",
+)
+define("backup_keep", default=7, type=int, help="automatic backups to keep")
+define(
+    "durability",
+    default="full",
+    help="full: every acknowledged message survives a power cut (fsync per commit); "
+    "normal: survives a crash of chatbox but maybe not a power cut, for faster disks",
+)
+define("debug", default=False, help="reload on code changes and show tracebacks", type=bool)
+define(
+    "user",
+    default="",
+    help="install-service: run the service as this existing system account "
+    "(empty: a DynamicUser that systemd creates and removes by itself)",
+    group="install-service",
+)
+define(
+    "output",
+    default="",
+    help="install-service: write the unit to this file, '-' for standard output "
+    "(default: /etc/systemd/system/chatbox.service when run as root, else stdout)",
+    group="install-service",
+)
