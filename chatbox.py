@@ -118,6 +118,7 @@ def make_app(cookie_secret, debug=False):
         websocket_max_message_size=MAX_FRAME_BYTES,
         compress_response=True,
         debug=debug,
+        version=__version__,
     )
     app.messenger = messenger
     app.started = time.time()

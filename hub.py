@@ -1,19 +1,16 @@
 """The in-memory side of real time: who is listening to which room, and fan-out.
 
-``RoomHub`` knows nothing of HTTP, sockets or the event loop; a subscriber is any object
-with a ``user_id``, a ``wants_signals`` flag and two methods:
-
-- ``deliver(room_id, message_id, frame)``: a stored message, already encoded as text;
-- ``signal(room_id, frame)``: anything else (typing, presence, membership), also text.
-
-Frames are encoded once per broadcast by the caller and shared by every recipient: a
-``Frame`` is the JSON text, on which a transport may also keep its own encoding of it.
+``RoomHub`` knows nothing of HTTP, sockets or the event loop; what it asks of a
+subscriber is the ``Subscriber`` protocol below. Frames are encoded once per broadcast
+by the caller and shared by every recipient: a ``Frame`` is the JSON text, on which a
+transport may also keep its own encoding of it.
 
 ``Messenger`` joins the hub to the database: a message is stored (and committed) first,
 then published, so nobody ever sees a message the disk does not hold.
 """
 import asyncio
 import json
+from typing import Optional, Protocol
 
 from models import DiskFull, Membership, Message, Room
 
@@ -42,12 +39,39 @@ def member_frame(room, user, event):
     return encode({"type": "member", "uri": room.uri, "event": event, "user": user.public()})
 
 
+class Subscriber(Protocol):
+    """What the hub and the ``Messenger`` ask of one open connection of one user."""
+
+    user_id: int
+    # False for connections that only carry messages (the seed's room socket).
+    wants_signals: bool
+    # The digest of the login behind the connection, re-checked while it stays open
+    # (handlers/revocation.py); None when nothing needs checking.
+    credential: Optional[str]
+
+    def deliver(self, room_id: int, message_id: int, frame: str) -> None:
+        """A stored message of a room it is subscribed to, encoded once for all."""
+
+    def signal(self, room_id: int, frame: str) -> None:
+        """Anything else about a room: typing, presence, membership, read markers."""
+
+    def removed(self, room) -> None:
+        """Its user's membership of ``room`` ended; the hub already unsubscribed it."""
+
+    def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
+        """End the connection (shutdown, a login that ended)."""
+
+
 class RoomHub:
-    """Which subscribers are in which room, and who is online there."""
+    """Which subscribers are in which room, and who is online there.
+
+    A room is any object with an ``id`` (and, for presence, a ``uri``); the hub keeps
+    the room objects a subscriber is in, so a connection need not keep its own list.
+    """
 
     def __init__(self):
         self._subscribers = {}  # room id -> set of subscribers
-        self._rooms_of = {}  # subscriber -> set of room ids
+        self._rooms_of = {}  # subscriber -> {room id: room}
         self._online = {}  # room id -> {user id: number of that user's subscribers}
         self._connections = {}  # user id -> set of that user's attached subscribers
 
@@ -70,13 +94,14 @@ class RoomHub:
             return frozenset(self._connections.get(user_id, ()))
         return frozenset(s for mine in self._connections.values() for s in mine)
 
-    def subscribe(self, room_id, subscriber):
+    def subscribe(self, room, subscriber):
         """Add a subscriber; returns True if its user just came online in the room."""
+        room_id = room.id
         members = self._subscribers.setdefault(room_id, set())
         if subscriber in members:
             return False
         members.add(subscriber)
-        self._rooms_of.setdefault(subscriber, set()).add(room_id)
+        self._rooms_of.setdefault(subscriber, {})[room_id] = room
         counts = self._online.setdefault(room_id, {})
         counts[subscriber.user_id] = counts.get(subscriber.user_id, 0) + 1
         return counts[subscriber.user_id] == 1
@@ -91,7 +116,7 @@ class RoomHub:
             del self._subscribers[room_id]
         rooms = self._rooms_of.get(subscriber)
         if rooms is not None:
-            rooms.discard(room_id)
+            rooms.pop(room_id, None)
             if not rooms:
                 del self._rooms_of[subscriber]
         counts = self._online[room_id]
@@ -106,9 +131,9 @@ class RoomHub:
     def drop(self, subscriber):
         """Remove a subscriber from every room; returns the rooms its user left."""
         left = []
-        for room_id in list(self._rooms_of.get(subscriber, ())):
+        for room_id, room in list(self._rooms_of.get(subscriber, {}).items()):
             if self.unsubscribe(room_id, subscriber):
-                left.append(room_id)
+                left.append(room)
         return left
 
     def evict(self, room_id, user_id):
@@ -119,6 +144,7 @@ class RoomHub:
         return gone
 
     def rooms_of(self, subscriber):
+        """Ids of the rooms a subscriber is in."""
         return frozenset(self._rooms_of.get(subscriber, ()))
 
     def subscribers(self, room_id):

@@ -307,6 +307,9 @@ class Room(BaseModel):
         """The named room, created (owned by ``owner``) if new; returns ``(room, created)``."""
         uri = cls.normalise_name(name)
         room = cls.get_or_none(cls.uri == uri)
+        if room is not None and room.is_private:
+            # A private chat's address is not a name anyone may open it by.
+            raise ValidationError({"name": ["That name is taken."]})
         if room is not None:
             return room, False
         with db.atomic():

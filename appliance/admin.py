@@ -3,7 +3,7 @@
 They open the database directly, beside a running server if there is one: SQLite's
 busy_timeout makes a write wait for the server's short transactions rather than fail,
 and each command writes in one short transaction of its own. A running server notices
-deactivations and password resets within two seconds (see appliance/revocation.py).
+deactivations and password resets within two seconds (see handlers/revocation.py).
 """
 import datetime
 import getpass

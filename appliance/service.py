@@ -7,7 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 from tornado.ioloop import PeriodicCallback
 
 from appliance import backup, systemd
-from appliance.revocation import SWEEP_INTERVAL, sweep
+from handlers.revocation import SWEEP_INTERVAL, sweep
 
 log = logging.getLogger("chatbox.service")
 

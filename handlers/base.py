@@ -4,6 +4,7 @@ import logging
 import urllib.parse
 
 import tornado.web
+from tornado import httputil
 from tornado.web import HTTPError
 
 from models import DiskFull, Room, Token, ValidationError, digest
@@ -53,6 +54,43 @@ def bad_request(errors):
     return APIError(400, errors)
 
 
+class JSONErrors:
+    """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
+
+    def log_exception(self, typ, value, tb):
+        if isinstance(value, (HTTPError, ValidationError)):
+            return
+        if isinstance(value, DiskFull):
+            log.error("refused a write: %s", value.detail)
+            return
+        super().log_exception(typ, value, tb)
+
+    def write_error(self, status_code, **kwargs):
+        payload = None
+        exc_info = kwargs.get("exc_info")
+        error = exc_info[1] if exc_info else None
+        if isinstance(error, APIError):
+            payload = error.payload
+            for name, value in error.headers.items():
+                self.set_header(name, value)
+        elif isinstance(error, ValidationError):
+            # A model rule refused the input: the client's mistake, not the server's.
+            self.set_status(400)
+            payload = error.errors
+        elif isinstance(error, DiskFull):
+            # The box keeps serving reads; the sender may retry once space is freed.
+            self.set_status(503)
+            self.set_header("Retry-After", "60")
+            payload = {"detail": error.detail}
+        if payload is None:
+            reason = getattr(error, "reason", None) or httputil.responses.get(
+                status_code, "Error"
+            )
+            payload = {"detail": reason if status_code < 500 else "Server error."}
+        self.set_header("Content-Type", "application/json; charset=UTF-8")
+        self.finish(json.dumps(payload))
+
+
 class Authenticated:
     """Finds the caller from an ``Authorization: Token`` header or the session cookie.
 
@@ -94,7 +132,7 @@ class Authenticated:
         )
 
 
-class BaseHandler(Authenticated, tornado.web.RequestHandler):
+class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     """JSON API handler: loads the caller in ``prepare``, answers errors as JSON."""
 
     auth_method = None
@@ -193,36 +231,6 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
         self.set_status(status)
         self.set_header("Content-Type", "application/json; charset=UTF-8")
         self.finish(json.dumps(data, ensure_ascii=False))
-
-    def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError)):
-            return
-        if isinstance(value, DiskFull):
-            log.error("refused a write: %s", value.detail)
-            return
-        super().log_exception(typ, value, tb)
-
-    def write_error(self, status_code, **kwargs):
-        payload = None
-        exc_info = kwargs.get("exc_info")
-        error = exc_info[1] if exc_info else None
-        if isinstance(error, APIError):
-            payload = error.payload
-            for name, value in error.headers.items():
-                self.set_header(name, value)
-        elif isinstance(error, ValidationError):
-            # A model rule refused the input: the client's mistake, not the server's.
-            self.set_status(400)
-            payload = error.errors
-        elif isinstance(error, DiskFull):
-            # The box keeps serving reads; the sender may retry once space is freed.
-            self.set_status(503)
-            self.set_header("Retry-After", "60")
-            payload = {"detail": error.detail}
-        if payload is None:
-            payload = {"detail": self._reason if status_code < 500 else "Server error."}
-        self.set_header("Content-Type", "application/json; charset=UTF-8")
-        self.finish(json.dumps(payload))
 
 
 class NotFoundHandler(BaseHandler):

@@ -5,7 +5,6 @@ import time
 
 import tornado.web
 
-from appliance import __version__
 from handlers.base import BaseHandler, set_security_headers
 from models import schema_version
 
@@ -50,7 +49,7 @@ class HealthHandler(BaseHandler):
                 self.hub.stats(),
                 status="ok",
                 schema_version=version,
-                version=__version__,
+                version=self.settings["version"],
                 uptime_s=round(time.time() - started, 1),
             )
         )

@@ -6,15 +6,14 @@ protocol is documented in docs/protocol.md.
 """
 import json
 import logging
-import struct
 
 import tornado.websocket
-from tornado.iostream import StreamClosedError
 from tornado.web import HTTPError
 
-from handlers.base import Authenticated
+from handlers import wsio
+from handlers.base import Authenticated, JSONErrors
 from hub import Frame, encode, message_frame
-from models import DiskFull, Membership, Message, Room, ValidationError, isoformat
+from models import MAX_ID, DiskFull, Membership, Message, Room, ValidationError, isoformat
 
 log = logging.getLogger("chatbox.sockets")
 
@@ -30,21 +29,8 @@ MAX_RESUME = 500
 # application range when a membership ends, so the client knows not to reconnect there.
 CLOSE_TOO_SLOW = 1008
 CLOSE_REMOVED = 4403
-# SQLite's largest integer: a larger ``after`` cannot name a message (and would overflow).
-MAX_ID = (1 << 63) - 1
-
-
-def wire_frame(text):
-    """The whole websocket frame carrying ``text`` as a server sends it (RFC 6455 5.2:
-    one final text fragment, unmasked, uncompressed): the same bytes for every client,
-    so a broadcast builds it once."""
-    data = text.encode()
-    size = len(data)
-    if size < 126:
-        return struct.pack("!BB", 0x81, size) + data
-    if size < 1 << 16:
-        return struct.pack("!BBH", 0x81, 126, size) + data
-    return struct.pack("!BBQ", 0x81, 127, size) + data
+# RFC 6455 1011: the server could not open the room it had accepted a socket for.
+CLOSE_NOT_OPENED = 1011
 
 
 class FrameError(Exception):
@@ -54,7 +40,7 @@ class FrameError(Exception):
         self.detail = detail
 
 
-class Socket(Authenticated, tornado.websocket.WebSocketHandler):
+class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     """What both sockets share: handshake authentication and bounded sending."""
 
     wants_signals = False
@@ -62,13 +48,17 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
     def initialize(self, messenger, **_):
         self.messenger = messenger
         self.hub = messenger.hub
-        # The rooms this socket is subscribed to, by id: on close, the others in them
-        # are told who went offline, and that frame names each room by its URI.
-        self.rooms = {}
         self.opened = False
+        # Highest message id sent per room: a message committed while a backlog was
+        # being read is then sent once, not twice.
+        self.last_sent = {}
 
     def prepare(self):
-        # Runs before the upgrade, so a refusal is an ordinary HTTP status.
+        # Runs before the upgrade, so a refusal is an ordinary HTTP status. A request
+        # that is no upgrade at all (a link followed) is refused here too, so that its
+        # answer is JSON like every other error.
+        if self.request.headers.get("Upgrade", "").lower() != "websocket":
+            raise HTTPError(400, reason="Expected a websocket upgrade")
         self.current_user = self.authenticate()
         if self.current_user is None:
             raise HTTPError(401)
@@ -82,49 +72,28 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
         # so a broadcast could not share one. Chat frames are small anyway.
         return None
 
-    def check_xsrf_cookie(self):
-        # The handshake is a GET; cross-site use is stopped by the Origin check.
-        pass
-
-    def pending_bytes(self):
-        """Bytes queued in this process for the client, not yet taken by the kernel."""
-        # Tornado offers no public count of unsent bytes; the stream's write buffer is
-        # it (tornado 6.6). A closed stream has dropped its buffer.
-        connection = self.ws_connection
-        stream = connection.stream if connection is not None else None
-        if stream is None or stream.closed():
-            return 0
-        return len(stream._write_buffer)
-
     def send_text(self, text):
         """Queue a frame, or close the socket if its client has stopped reading."""
         connection = self.ws_connection
         if connection is None or connection.is_closing():
             return
-        if self.pending_bytes() > MAX_PENDING_BYTES:
+        if wsio.unsent_bytes(self) > MAX_PENDING_BYTES:
             log.info("closing a socket of user %s: it stopped reading", self.user_id)
+            # A close frame would queue behind the data the client is not reading:
+            # drop the connection now instead. on_close then leaves the rooms; until it
+            # runs, is_closing() above keeps frames from queueing.
+            wsio.drop(self)
             self.close(CLOSE_TOO_SLOW, "too slow")
-            # The close frame queues behind the data the client is not reading: drop
-            # the connection now rather than wait for it. on_close then leaves the
-            # rooms; until it runs, is_closing() above keeps frames from queueing.
-            connection._abort()
             return
-        # Tornado's write_message would encode, frame and copy the text and start a
-        # task for each client; fan-out to hundreds of sockets spent most of its time
-        # there (docs/profile.md). The frame is built once and handed to each stream.
-        if not isinstance(text, Frame):
-            text = Frame(text)
-        if text.wire is None:
-            text.wire = wire_frame(text)
-        try:
-            connection.stream.write(text.wire)
-        except StreamClosedError:
-            pass
+        wsio.write_frame(self, text if isinstance(text, Frame) else Frame(text))
 
     def send_frame(self, frame):
         self.send_text(encode(frame))
 
     def deliver(self, room_id, message_id, frame):
+        if message_id <= self.last_sent.get(room_id, 0):
+            return
+        self.last_sent[room_id] = message_id
         self.send_text(frame)
 
     def signal(self, room_id, frame):
@@ -179,23 +148,18 @@ class Socket(Authenticated, tornado.websocket.WebSocketHandler):
 
     def join_room(self, room):
         """Subscribe to a room's frames; tells the room if this user just came online."""
-        self.rooms[room.id] = room
-        if self.hub.subscribe(room.id, self):
+        if self.hub.subscribe(room, self):
             self.messenger.presence_changed(room, self.user_id)
 
     def leave_room(self, room):
-        self.rooms.pop(room.id, None)
         if self.hub.unsubscribe(room.id, self):
             self.messenger.presence_changed(room, self.user_id)
 
     def on_close(self):
         if not self.opened:  # refused at the handshake: never attached
             return
-        for room_id in self.hub.detach(self):
-            room = self.rooms.get(room_id)
-            if room is not None:
-                self.messenger.presence_changed(room, self.user_id)
-        self.rooms.clear()
+        for room in self.hub.detach(self):
+            self.messenger.presence_changed(room, self.user_id)
 
 
 class RoomSocket(Socket):
@@ -206,30 +170,50 @@ class RoomSocket(Socket):
     so it doubles as the acknowledgement.
     """
 
-    async def prepare(self):
+    def prepare(self):
         super().prepare()
-        # Opening or joining the room below changes the database, and Tornado checks
-        # the Origin only after prepare(): check it first, the same way, so that a
-        # refused cross-site handshake changes nothing.
-        if self._check_cross_origin(self.check_origin) is not None:
-            raise HTTPError(403)
+        # Decide here whether the handshake may go ahead, but change nothing: Tornado
+        # refuses a foreign Origin or a request that is not an upgrade only after
+        # prepare(), so the room is opened or joined in open(), once it has accepted.
         uri = self.path_kwargs["room"]
         self.room = Room.by_uri(uri)
-        # The room is joined before the handshake completes: this protocol has no
-        # "subscribed" frame, so a connected client must already be receiving.
+        self.room_name = uri
         if self.room is None:
             try:
-                self.room, _ = await self.messenger.open_named(self.current_user, uri)
+                self.room_name = Room.normalise_name(uri)
             except ValidationError:
                 raise HTTPError(404) from None
-        elif not self.is_member(self.room):
-            if self.room.is_private:
-                raise HTTPError(403)
-            await self.messenger.join(self.room, self.current_user)
+            self.room = Room.by_uri(self.room_name)
+            if self.room is not None and self.room.is_private:
+                # A private chat is reached by its exact address only, never as a
+                # name that happens to normalise to it.
+                raise HTTPError(404)
+        elif self.room.is_private and not self.is_member(self.room):
+            raise HTTPError(403)
+        # This protocol has no "subscribed" frame: a client counts itself in the room
+        # once the handshake completes. Everything stored from here on is sent to it,
+        # including what is said while open() below is still joining.
+        self.since = Message.latest_id(self.room) if self.room is not None else 0
 
-    def open(self, room):
+    async def open(self, room):
         super().open()
+        # Tornado holds the client's frames back until open() returns, so its first
+        # send already finds it a member.
+        if self.room is None or not self.room.is_private:
+            name = self.room.uri if self.room is not None else self.room_name
+            try:
+                self.room, _ = await self.messenger.open_named(self.current_user, name)
+            except (ValidationError, DiskFull) as error:
+                log.info("room socket for %r not opened: %s", name, error)
+                self.close(CLOSE_NOT_OPENED, "the room could not be opened")
+                return
+        # Join, then send the backlog since the handshake, in one step of the event
+        # loop: a message is published only after its commit, so each is either in the
+        # backlog or delivered after joining, and last_sent drops a second copy.
         self.join_room(self.room)
+        self.last_sent[self.room.id] = self.since
+        for message in Message.page(self.room, after=self.since, limit=MAX_RESUME):
+            self.deliver(self.room.id, message.id, message_frame(self.room, message))
 
     async def handle(self, frame):
         if not self.is_member(self.room):
@@ -257,12 +241,6 @@ class ClientSocket(Socket):
     """
 
     wants_signals = True
-
-    def initialize(self, messenger, **kwargs):
-        super().initialize(messenger, **kwargs)
-        # Highest message id sent per room: a message committed while a resume was
-        # being read is then sent once, not twice.
-        self.last_sent = {}
 
     def open(self):
         super().open()
@@ -310,8 +288,7 @@ class ClientSocket(Socket):
         if after is not None and after <= latest_id:
             backlog = Message.since(room, after, MAX_RESUME)
         self.last_sent[room.id] = latest_id if after is None else min(after, latest_id)
-        came_online = self.hub.subscribe(room.id, self)
-        self.rooms[room.id] = room
+        came_online = self.hub.subscribe(room, self)
         if backlog:
             latest_id = max(latest_id, backlog[-1].id)
         self.send_frame(
@@ -385,13 +362,6 @@ class ClientSocket(Socket):
         "ping": ping,
     }
 
-    def deliver(self, room_id, message_id, frame):
-        if message_id <= self.last_sent.get(room_id, 0):
-            return
-        self.last_sent[room_id] = message_id
-        self.send_text(frame)
-
     def removed(self, room):
         self.last_sent.pop(room.id, None)
-        self.rooms.pop(room.id, None)
         self.send_frame({"type": "removed", "uri": room.uri})

@@ -7,7 +7,7 @@ import urllib.parse
 
 import pytest
 
-from handlers import sockets
+from handlers import sockets, wsio
 from realtime import drain, read_type, send, ui_socket, until
 
 # How much the kernel buffers for a connection before the server's own buffer grows
@@ -82,7 +82,7 @@ async def test_a_client_that_stops_reading_is_closed_and_others_still_get_everyt
 
     def watched(self, text):
         if self.current_user.id == stuck.id:
-            largest["pending"] = max(largest["pending"], self.pending_bytes())
+            largest["pending"] = max(largest["pending"], wsio.unsent_bytes(self))
             largest["frame"] = max(largest["frame"], len(text.encode()))
         return send_text(self, text)
 

@@ -22,13 +22,13 @@ def test_a_batch_names_each_touched_user_once_by_their_state_at_sending_time():
         hub = RoomHub()
         presence = Presence(hub, delay=3600)
         watcher, ann, ben = Subscriber(1), Subscriber(2), Subscriber(3)
-        hub.subscribe(ROOM.id, watcher)
+        hub.subscribe(ROOM, watcher)
         for subscriber in (ann, ben):
-            assert hub.subscribe(ROOM.id, subscriber)
+            assert hub.subscribe(ROOM, subscriber)
             presence.changed(ROOM, subscriber.user_id)
         assert hub.unsubscribe(ROOM.id, ann)
         presence.changed(ROOM, ann.user_id)
-        assert hub.subscribe(ROOM.id, ann)  # back within the window
+        assert hub.subscribe(ROOM, ann)  # back within the window
         presence.changed(ROOM, ann.user_id)
         assert hub.unsubscribe(ROOM.id, ben)
         presence.changed(ROOM, ben.user_id)
@@ -48,7 +48,7 @@ def test_the_timer_sends_the_batch_and_a_room_nobody_is_left_in_costs_nothing():
         hub = RoomHub()
         presence = Presence(hub, delay=0.01)
         ann = Subscriber(2)
-        hub.subscribe(ROOM.id, ann)
+        hub.subscribe(ROOM, ann)
         presence.changed(ROOM, ann.user_id)
         hub.unsubscribe(ROOM.id, ann)
         presence.changed(ROOM, ann.user_id)
@@ -67,7 +67,7 @@ def test_closing_drops_a_pending_batch():
         hub = RoomHub()
         presence = Presence(hub, delay=3600)
         ann = Subscriber(2)
-        hub.subscribe(ROOM.id, ann)
+        hub.subscribe(ROOM, ann)
         presence.changed(ROOM, ann.user_id)
         presence.close()
         assert not presence.pending and presence._timer is None

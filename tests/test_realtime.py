@@ -1,4 +1,6 @@
 """The real-time layer through real sockets on a real server: delivery, resume, presence."""
+import json
+
 import pytest
 
 from models import Message, Room, User
@@ -566,16 +568,6 @@ async def test_resuming_from_an_id_the_room_never_reached_gets_a_reset_then_live
     assert (await read_type(ws, "message"))["id"] == live["id"]
 
 
-def test_a_shared_wire_frame_is_a_plain_websocket_text_frame_of_any_length():
-    from handlers.sockets import wire_frame
-
-    assert wire_frame("hi") == b"\x81\x02hi"
-    assert wire_frame("a" * 125)[:2] == b"\x81\x7d"
-    assert wire_frame("a" * 126)[:4] == b"\x81\x7e\x00\x7e"
-    assert wire_frame("é" * 40000)[:10] == b"\x81\x7f" + (80000).to_bytes(8, "big")
-    assert wire_frame("é" * 40000)[10:] == ("é" * 40000).encode()
-
-
 @pytest.mark.gen_test(timeout=30)
 async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
     alice, bob, uri = await chat_between(api, "alice", "bob")
@@ -588,28 +580,40 @@ async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_broadcast_is_encoded_and_framed_once_however_many_sockets_receive_it(
-    api, monkeypatch
-):
-    from handlers import sockets
+async def test_a_plain_link_to_a_room_socket_changes_nothing(api):
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    await alice.start_chat("general")
+    cookie = await session_cookie(api, "bob")
+    # A page can send bob's browser to these addresses; without an upgrade they are
+    # refused, and neither the new room nor bob's membership of the old one exists.
+    for room in ("general", "brand-new"):
+        response = await api.client.fetch(
+            f"{api.base_url}/ws/chat/{room}/", headers={"Cookie": cookie}, raise_error=False
+        )
+        assert response.code == 400
+        assert json.loads(response.body) == {"detail": "Expected a websocket upgrade"}
+    assert Room.by_uri("brand-new") is None
+    assert not User.by_username("bob").is_member(Room.by_uri("general"))
 
-    alice = await api.signup("alice")
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_private_chat_address_in_capitals_is_not_a_room_name(api):
+    alice, mallory = await api.signup("alice"), await api.signup("mallory")
     uri = await alice.start_chat()
-    listeners = [await ui_socket(alice, uri) for _ in range(5)]
-    listeners += [await room_socket(alice, uri) for _ in range(3)]
-    for ws in listeners[:5]:
-        await drain(ws)
-    framed = []
-    wire_frame = sockets.wire_frame
+    assert await handshake_status(api, f"/ws/chat/{uri.upper()}/", token=mallory.token) == 404
+    status, _ = await mallory.call("POST", "/api/chats/", {"name": uri})
+    assert status == 400
+    status, _ = await mallory.call("POST", "/api/chats/", {"name": uri.upper()})
+    assert status == 400
+    assert not User.by_username("mallory").is_member(Room.by_uri(uri))
 
-    def counted(text):
-        framed.append(text)
-        return wire_frame(text)
 
-    monkeypatch.setattr(sockets, "wire_frame", counted)
-    posted = await alice.say(uri, "to everyone")
-    for ws in listeners[:5]:
-        assert (await read_type(ws, "message"))["id"] == posted["id"]
-    for ws in listeners[5:]:
-        assert (await read(ws))["id"] == posted["id"]
-    assert len([t for t in framed if '"type":"message"' in t]) == 1
+@pytest.mark.gen_test(timeout=30)
+async def test_a_seed_socket_receives_what_is_said_while_it_is_still_joining(api):
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    await alice.start_chat("general")
+    listener = await room_socket(alice, "general")
+    joining = await room_socket(bob, "general")
+    await alice.say("general", "hello bob")
+    assert (await read(joining))["message"] == "hello bob"
+    assert (await read(listener))["message"] == "hello bob"

@@ -48,7 +48,7 @@ def live_digests(digests):
 
 def sweep(hub):
     """Close every open socket whose credential has ended; returns how many."""
-    sockets = [s for s in hub.connections() if getattr(s, "credential", None)]
+    sockets = [s for s in hub.connections() if s.credential]
     if not sockets:
         return 0
     live = live_digests({s.credential for s in sockets})
