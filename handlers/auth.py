@@ -39,9 +39,10 @@ class LoginThrottle:
     # of stopping a distributed guesser at all.
     PER_USERNAME = 40
     USERNAME_WINDOW = 900.0
-    # Keys each count remembers. Full, the three hold about 6 MB (measured with
-    # tracemalloc, 32-character names); pushing out a name under attack takes 4,096
-    # guesses at other names, far more than the guesses it frees.
+    # Keys each count remembers. Full, the three hold 5.1 MiB (tracemalloc, with IPv6
+    # addresses and 32-character names), which a Pi can spare; pushing a name under
+    # attack out of the brake takes 4,096 guesses at other names in between, far more
+    # than the guesses it frees.
     MAX_KEYS = 4096
     # Usernames have at most 32 characters: a longer one cannot be an account, and
     # keying on its start keeps a megabyte-long name from costing a megabyte.
@@ -56,6 +57,10 @@ class LoginThrottle:
         self._per_username = RecentEvents(
             self.PER_USERNAME, self.USERNAME_WINDOW, self.MAX_KEYS, clock
         )
+
+    def __len__(self):
+        """Keys remembered across the three counts: what its memory grows with."""
+        return len(self._per_pair) + len(self._per_address) + len(self._per_username)
 
     def attempt(self, username, address):
         """Count a login attempt before its password is checked.
