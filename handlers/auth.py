@@ -1,67 +1,103 @@
 """Accounts: sign up, log in and out (API tokens and browser sessions), who am I."""
 import asyncio
-import collections
+import math
 import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
+from handlers.throttle import RecentEvents
 from models import Setting, Token, User
 
 BAD_CREDENTIALS = {"non_field_errors": ["Unable to log in with provided credentials."]}
 
 
 class LoginThrottle:
-    """Counts failed logins per username and per address over a sliding window.
+    """Limits password guessing; an attempt counts before its password is checked.
+
+    Three counts of attempts that have not succeeded (failed, or still being checked):
+    per address and username, per address, and per username from every address. The
+    first two stop one device quickly and touch nobody elsewhere, so a guesser cannot
+    lock the real owner out; the third is a slow brake that only a guesser with many
+    addresses reaches. Counting before bcrypt runs means a burst of simultaneous
+    attempts gets no more checks than a slow one.
 
     In memory on purpose: a restart forgets the counts, which costs an attacker a
     restart per few guesses, and the box keeps no state about people who failed.
     """
 
-    # Five wrong passwords for one account in five minutes is more than any person who
-    # mistypes needs; twenty from one address allows a classroom behind one NAT.
-    WINDOW = 300.0
-    PER_USERNAME = 5
+    # Someone mistyping their own password needs a few tries, not more; a guesser at
+    # one device gets five guesses at an account every five minutes.
+    PER_PAIR = 5
+    PAIR_WINDOW = 300.0
+    # One device trying many accounts; twenty still lets a few people behind one NAT
+    # (a family, a classroom) each mistype their password.
     PER_ADDRESS = 20
-    # Bounds the memory an attacker can make us spend by trying many names.
-    MAX_KEYS = 10_000
+    ADDRESS_WINDOW = 300.0
+    # One account, all addresses together. One address at the pair limit fails at most
+    # 15 times in 15 minutes, so it never reaches 40: only three or more addresses
+    # guessing flat out do, and however many there are they get 160 guesses an hour.
+    # Reaching it refuses the account's owner too, for up to 15 minutes: the price
+    # of stopping a distributed guesser at all.
+    PER_USERNAME = 40
+    USERNAME_WINDOW = 900.0
+    # Keys each count remembers. Full, the three hold 5.1 MiB (tracemalloc, with IPv6
+    # addresses and 32-character names), which a Pi can spare; pushing a name under
+    # attack out of the brake takes 4,096 guesses at other names in between, far more
+    # than the guesses it frees.
+    MAX_KEYS = 4096
+    # Usernames have at most 32 characters: a longer one cannot be an account, and
+    # keying on its start keeps a megabyte-long name from costing a megabyte.
+    NAME_CHARS = 40
 
     def __init__(self, clock=time.monotonic):
         self._clock = clock
-        self._failures = collections.OrderedDict()  # key -> deque of failure times
+        self._per_pair = RecentEvents(self.PER_PAIR, self.PAIR_WINDOW, self.MAX_KEYS, clock)
+        self._per_address = RecentEvents(
+            self.PER_ADDRESS, self.ADDRESS_WINDOW, self.MAX_KEYS, clock
+        )
+        self._per_username = RecentEvents(
+            self.PER_USERNAME, self.USERNAME_WINDOW, self.MAX_KEYS, clock
+        )
 
-    def _recent(self, key):
-        times = self._failures.get(key)
-        if times is None:
-            return ()
-        horizon = self._clock() - self.WINDOW
-        while times and times[0] <= horizon:
-            times.popleft()
-        if not times:
-            del self._failures[key]
-            return ()
-        return times
+    def __len__(self):
+        """Keys remembered across the three counts: what its memory grows with."""
+        return len(self._per_pair) + len(self._per_address) + len(self._per_username)
 
-    def retry_after(self, username, address):
-        """Seconds to wait before another attempt is allowed, or 0."""
-        wait = 0.0
-        for key, limit in (
-            (("user", username.lower()), self.PER_USERNAME),
-            (("addr", address), self.PER_ADDRESS),
-        ):
-            times = self._recent(key)
-            if len(times) >= limit:
-                wait = max(wait, times[0] + self.WINDOW - self._clock())
-        return max(1, int(wait + 0.999)) if wait > 0 else 0
+    def attempt(self, username, address):
+        """Count a login attempt before its password is checked.
 
-    def failed(self, username, address):
+        The answer's ``retry_after`` is the seconds to wait when a limit is already
+        reached, and nothing is counted; otherwise it is 0 and the attempt counts as a
+        failure until ``succeeded`` is called, so a check that never finishes counts.
+        """
+        name = username[: self.NAME_CHARS].lower()
+        counts = (
+            (self._per_pair, (address, name)),
+            (self._per_address, address),
+            (self._per_username, name),
+        )
+        wait = max(events.wait(key) for events, key in counts)
+        if wait > 0:
+            return LoginAttempt(retry_after=math.ceil(wait))
         now = self._clock()
-        for key in (("user", username.lower()), ("addr", address)):
-            self._failures.setdefault(key, collections.deque()).append(now)
-            self._failures.move_to_end(key)
-        while len(self._failures) > self.MAX_KEYS:
-            self._failures.popitem(last=False)
+        for events, key in counts:
+            events.add(key, now)
+        return LoginAttempt(counts, now)
 
-    def succeeded(self, username):
-        self._failures.pop(("user", username.lower()), None)
+
+class LoginAttempt:
+    """One login attempt as its throttle counts it: a failure unless it succeeds."""
+
+    def __init__(self, counts=(), when=None, retry_after=0):
+        self._counts = counts
+        self._when = when
+        self.retry_after = retry_after
+
+    def succeeded(self):
+        """The owner got in from here: forget this address's failures at the name."""
+        (pair, key), *others = self._counts
+        pair.clear(key)
+        for events, key in others:
+            events.discard(key, self._when)
 
 
 async def run_slowly(fn, *args):
@@ -100,13 +136,15 @@ class LoginMixin:
                 if not isinstance(data.get(field), str)
             }
             raise bad_request(errors)
-        address = self.request.remote_ip
-        wait = self.throttle.retry_after(username, address)
-        if wait:
+        attempt = self.throttle.attempt(username, self.request.remote_ip)
+        if attempt.retry_after:
             raise APIError(
                 429,
-                {"detail": f"Too many failed logins. Try again in {wait} seconds."},
-                headers={"Retry-After": str(wait)},
+                {
+                    "detail": "Too many failed logins. "
+                    f"Try again in {attempt.retry_after} seconds."
+                },
+                headers={"Retry-After": str(attempt.retry_after)},
             )
         user = User.by_username(username)
         ok = (
@@ -116,9 +154,8 @@ class LoginMixin:
             and await run_slowly(user.check_password, password)
         )
         if not ok:
-            self.throttle.failed(username, address)
             raise bad_request(BAD_CREDENTIALS)
-        self.throttle.succeeded(username)
+        attempt.succeeded()
         return user
 
 

@@ -74,8 +74,11 @@ class Person:
 class API:
     """Calls the server the way an outside client would: HTTP on a real port."""
 
-    def __init__(self, base_url):
+    def __init__(self, base_url, source=None):
         self.base_url = base_url
+        # The address to call from: any of 127.0.0.0/8 reaches the server over
+        # loopback, so one test can play people on several machines.
+        self.source = source
         self.client = tornado.httpclient.AsyncHTTPClient()
 
     async def call(self, method, path, body=None, token=None, headers=None, raw=None):
@@ -97,6 +100,7 @@ class API:
             raise_error=False,
             follow_redirects=False,
             allow_nonstandard_methods=True,
+            network_interface=self.source,
         )
         data = json.loads(response.body) if response.body else None
         self.last_response = response

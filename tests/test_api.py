@@ -16,16 +16,23 @@ import sys
 import urllib.parse
 
 import pytest
+import tornado.httpclient
 
 import models
 from appliance.paths import Paths
 from chatbox import load_secret
+from handlers.auth import LoginThrottle
 from conftest import API, PASSWORD
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 # Any hex string works as the _xsrf cookie: what matters is that the header repeats it,
 # which a page on another site cannot do.
 XSRF = "5ca1ab1e" * 4
+
+
+def loopback(base_url):
+    """The server's URL by IPv4 address, so a caller can pick its own 127.x source."""
+    return base_url.replace("//localhost:", "//127.0.0.1:")
 
 
 class StrictAPI(API):
@@ -415,7 +422,7 @@ async def test_a_browser_session_is_not_an_api_token(api):
 
 
 @pytest.mark.gen_test
-async def test_five_failed_logins_for_a_username_lock_it_with_retry_after(api):
+async def test_five_failed_logins_at_a_name_lock_that_address_out_of_it_with_retry_after(api):
     await api.signup("alice")
     await api.signup("bob")
     for attempt in range(5):
@@ -456,6 +463,115 @@ async def test_twenty_failed_logins_from_one_address_lock_the_address(api):
     assert int(api.last_response.headers["Retry-After"]) > 0
     status, _, _ = await cookie_login(api, "alice")
     assert status == 429
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_burst_of_wrong_passwords_gets_no_more_checks_than_the_limit(
+    api, base_url, monkeypatch
+):
+    await api.signup("alice")
+    checked = []
+    check_password = models.User.check_password
+
+    def counting_check(user, password):
+        checked.append(password)
+        return check_password(user, password)
+
+    monkeypatch.setattr(models.User, "check_password", counting_check)
+    burst = 60
+    paths = ("/auth/token/create/", "/auth/token/login/", "/auth/session/")
+    headers = {
+        "Content-Type": "application/json",
+        "Cookie": f"_xsrf={XSRF}",
+        "X-XSRFToken": XSRF,
+    }
+    # A client of its own, so all sixty requests are in flight at once instead of
+    # queueing behind the shared client's ten connections.
+    client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=burst)
+    try:
+        responses = await asyncio.gather(
+            *(
+                client.fetch(
+                    base_url + paths[i % len(paths)],
+                    method="POST",
+                    headers=headers,
+                    body=json.dumps({"username": "alice", "password": f"wrong{i}xx"}),
+                    raise_error=False,
+                )
+                for i in range(burst)
+            )
+        )
+    finally:
+        client.close()
+    assert len(checked) <= LoginThrottle.PER_PAIR
+    codes = sorted(response.code for response in responses)
+    assert codes == [400] * len(checked) + [429] * (burst - len(checked))
+    for response in responses:
+        if response.code == 429:
+            assert "detail" in json.loads(response.body)
+            assert 0 < int(response.headers["Retry-After"]) <= LoginThrottle.PAIR_WINDOW
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_guesser_at_one_address_cannot_lock_the_owner_out_at_another(api, base_url):
+    await api.signup("admin")
+    guesser = StrictAPI(loopback(base_url), source="127.0.0.1")
+    owner = StrictAPI(loopback(base_url), source="127.0.0.2")
+    for guess in range(LoginThrottle.PER_PAIR):
+        status, _ = await guesser.call(
+            "POST", "/auth/token/create/", {"username": "admin", "password": f"guess{guess}x"}
+        )
+        assert status == 400
+    status, _ = await guesser.call(
+        "POST", "/auth/token/create/", {"username": "admin", "password": PASSWORD}
+    )
+    assert status == 429
+    assert int(guesser.last_response.headers["Retry-After"]) > 0
+
+    status, data = await owner.call(
+        "POST", "/auth/token/login/", {"username": "admin", "password": PASSWORD}
+    )
+    assert status == 200 and data["auth_token"]
+    status, me, session = await cookie_login(owner, "admin")
+    assert status == 200 and me["username"] == "admin" and session
+    # The owner getting in from elsewhere does not let the guesser go on.
+    status, _ = await guesser.call(
+        "POST", "/auth/token/create/", {"username": "admin", "password": "guess9x"}
+    )
+    assert status == 429
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_guesses_from_many_addresses_lock_the_name_everywhere_for_a_while(
+    api, base_url
+):
+    await api.signup("admin")
+    await api.signup("bob")
+    per_address = LoginThrottle.PER_PAIR
+    addresses = [
+        f"127.0.0.{10 + i}" for i in range(LoginThrottle.PER_USERNAME // per_address)
+    ]
+
+    async def guess_from(address):
+        guesser = StrictAPI(loopback(base_url), source=address)
+        for guess in range(per_address):
+            status, _ = await guesser.call(
+                "POST", "/auth/token/create/", {"username": "admin", "password": f"{address}x{guess}"}
+            )
+            assert status == 400
+
+    await asyncio.gather(*(guess_from(address) for address in addresses))
+    newcomer = StrictAPI(loopback(base_url), source="127.0.0.200")
+    status, _ = await newcomer.call(
+        "POST", "/auth/token/create/", {"username": "admin", "password": PASSWORD}
+    )
+    assert status == 429
+    retry_after = int(newcomer.last_response.headers["Retry-After"])
+    assert LoginThrottle.PAIR_WINDOW < retry_after <= LoginThrottle.USERNAME_WINDOW
+    status, _ = await newcomer.call(
+        "POST", "/auth/token/create/", {"username": "bob", "password": PASSWORD}
+    )
+    assert status == 200
 
 
 # --- Unknown things -------------------------------------------------------------------
