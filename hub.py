@@ -15,7 +15,8 @@ then published, so nobody ever sees a message the disk does not hold.
 import asyncio
 import json
 
-from models import DiskFull, Membership, Message, Room
+from models import Membership, Message, Room
+from writer import DiskFull
 
 
 class Frame(str):

@@ -1,22 +1,15 @@
-"""chatbox's data and its rules: the database, the models, and the one writer thread.
+"""chatbox's data and its rules: the database, the models and their named queries.
 
 The database object is created uninitialised so that the command line (or a test) picks
-the file: ``init_db(path)`` opens it with the pragmas chatbox relies on and brings the
-schema up to ``SCHEMA_VERSION``.
-
-Every write goes through ``WriteQueue``, which runs it on a single thread and commits
-many writes in one transaction (group commit). Reads run wherever they are called: in WAL
-mode readers never wait for the writer.
+the file: ``schema.init_db(path)`` opens it and brings its tables up to date. Writes go
+through the writer thread (``writer.WriteQueue``).
 """
-import asyncio
 import datetime
 import hashlib
+import hmac
 import logging
 import re
-import hmac
 import secrets
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 from peewee import (
@@ -27,7 +20,6 @@ from peewee import (
     IntegrityError,
     IntegerField,
     Model,
-    OperationalError,
     SqliteDatabase,
     TextField,
     fn,
@@ -61,36 +53,6 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
-
-
-class DiskFull(Exception):
-    """A write failed because the disk holding the database is full; nothing was kept."""
-
-    def __init__(self, detail="The server's disk is full; nothing was stored."):
-        super().__init__(detail)
-        self.detail = detail
-
-
-def is_disk_full(exc):
-    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
-    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
-    back by itself."""
-    seen, todo = set(), [exc]
-    while todo:
-        exc = todo.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
-            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-            or "database or disk is full" in str(exc)
-        ):
-            return True
-        # peewee passes the driver's exception as its first argument.
-        if exc.args and isinstance(exc.args[0], BaseException):
-            todo.append(exc.args[0])
-        todo.extend((exc.__cause__, exc.__context__))
-    return False
 
 
 def utcnow():
@@ -837,89 +799,3 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     )
     db.connect(reuse_if_open=True)
     return migrate_schema(before_upgrade) if upgrade else schema_version()
-
-
-class WriteQueue:
-    """Runs every database write on one thread, committing many in one transaction.
-
-    ``await queue.run(write, *args)`` resolves only after the transaction that ran ``write`` has
-    committed, so an answer sent after it is backed by the disk. While a commit (and its
-    fsync) is under way, new writes queue up and go together in the next transaction:
-    group commit, so durability costs one fsync per batch rather than one per message.
-    Each write runs in its own savepoint, so one failing write does not undo the others.
-    """
-
-    # Large enough that a burst from a full school commits in a handful of fsyncs, small
-    # enough that one transaction stays short.
-    MAX_BATCH = 1000
-
-    def __init__(self, database=db):
-        self._database = database
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chatbox-writer")
-        self._pending = []
-        self._draining = None
-
-    async def run(self, write, *args):
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((write, args, future))
-        if self._draining is None:
-            self._draining = asyncio.ensure_future(self._drain())
-        return await future
-
-    async def _drain(self):
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch = self._pending[: self.MAX_BATCH]
-                del self._pending[: self.MAX_BATCH]
-                try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._commit, batch
-                    )
-                except Exception as exc:  # the commit itself failed: nothing was kept
-                    if is_disk_full(exc):
-                        log.error("database write refused: the disk is full")
-                    else:
-                        log.error("database write failed: %s", exc)
-                    results = [(False, exc)] * len(batch)
-                results = [
-                    (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)
-                    for ok, value in results
-                ]
-                for (_, _, future), (ok, value) in zip(batch, results):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._draining = None
-
-    def _commit(self, batch):
-        # This thread keeps its own connection (peewee opens one per thread on first
-        # use), so it never shares a transaction with readers on the event loop.
-        results = []
-        with self._database.atomic():
-            for write, args, _ in batch:
-                try:
-                    with self._database.atomic():
-                        results.append((True, write(*args)))
-                except Exception as exc:
-                    if not self._database.connection().in_transaction:
-                        # SQLite itself rolled the whole transaction back (a full disk,
-                        # an I/O error): the batch's earlier writes are gone, and later
-                        # ones would each commit on their own. Fail the whole batch.
-                        raise
-                    results.append((False, exc))
-        return results
-
-    async def flush(self):
-        """Wait until everything queued so far is committed."""
-        while self._draining is not None:
-            await asyncio.shield(self._draining)
-
-    def close(self):
-        """Finish queued work and close the writer thread's connection."""
-        self._executor.submit(self._database.close).result()
-        self._executor.shutdown(wait=True)

@@ -6,7 +6,8 @@ import urllib.parse
 import tornado.web
 from tornado.web import HTTPError
 
-from models import DiskFull, Room, Token, ValidationError, digest
+from models import Room, Token, ValidationError, digest
+from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
 

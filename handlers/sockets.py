@@ -14,7 +14,8 @@ from tornado.web import HTTPError
 
 from handlers.base import Authenticated
 from hub import Frame, encode, message_frame
-from models import DiskFull, Membership, Message, Room, ValidationError, isoformat
+from models import Membership, Message, Room, ValidationError, isoformat
+from writer import DiskFull
 
 log = logging.getLogger("chatbox.sockets")
 
