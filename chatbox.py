@@ -39,7 +39,7 @@ from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
-from models import init_db
+from schema import init_db
 from writer import WriteQueue
 
 HERE = os.path.dirname(os.path.abspath(__file__))

@@ -18,6 +18,7 @@ import urllib.parse
 import pytest
 
 import models
+import schema
 from appliance.paths import Paths
 from chatbox import load_secret
 from conftest import API, PASSWORD
@@ -917,7 +918,7 @@ async def test_healthz_answers_without_credentials(api):
     status, data = await api.call("GET", "/healthz")
     assert status == 200
     assert data["status"] == "ok"
-    assert data["schema_version"] == models.SCHEMA_VERSION
+    assert data["schema_version"] == schema.SCHEMA_VERSION
 
 
 # --- Schema upgrades ------------------------------------------------------------------
@@ -1010,8 +1011,8 @@ def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
     path = str(tmp_path / "old.db")
     build_database(path, 1)
     try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
-        assert models.schema_version() == models.SCHEMA_VERSION
+        assert schema.init_db(path) == schema.SCHEMA_VERSION
+        assert schema.schema_version() == schema.SCHEMA_VERSION
         # Still the same connection settings after the upgrade.
         assert models.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
         users = list(models.User.select().order_by(models.User.id))
@@ -1047,7 +1048,7 @@ def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
     assert rows_of(path, "membership", "last_read_id") == [(2,), (2,), (3,), (3,)]
     # Upgrading again is a no-op.
     try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
+        assert schema.init_db(path) == schema.SCHEMA_VERSION
         assert models.User.select().count() == 3
     finally:
         models.db.close()
@@ -1057,7 +1058,7 @@ def test_an_empty_version_1_database_upgrades_with_no_admin(tmp_path):
     path = str(tmp_path / "empty.db")
     build_database(path, 1, rows={})
     try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
+        assert schema.init_db(path) == schema.SCHEMA_VERSION
         assert models.User.select().count() == 0
     finally:
         models.db.close()
@@ -1065,21 +1066,21 @@ def test_an_empty_version_1_database_upgrades_with_no_admin(tmp_path):
 
 def test_a_database_newer_than_the_code_is_refused_and_left_alone(tmp_path):
     path = str(tmp_path / "future.db")
-    build_database(path, models.SCHEMA_VERSION + 1)
+    build_database(path, schema.SCHEMA_VERSION + 1)
     try:
         with pytest.raises(RuntimeError, match="newer than this chatbox"):
-            models.init_db(path)
+            schema.init_db(path)
     finally:
         models.db.close()
     assert rows_of(path, "user", "id") == [(1,), (2,), (3,)]
     connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == models.SCHEMA_VERSION + 1
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION + 1
     connection.close()
 
 
 def test_chatbox_will_not_start_on_a_database_newer_than_itself(tmp_path):
     path = str(tmp_path / "future.db")
-    build_database(path, models.SCHEMA_VERSION + 1)
+    build_database(path, schema.SCHEMA_VERSION + 1)
     result = subprocess.run(
         [
             sys.executable,

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 import models
+import schema
 from appliance import backup
 from boxes import Box
 
@@ -17,7 +18,7 @@ from boxes import Box
 def make_old_database(path, version):
     """A box as an older version left it: a user, a room and a message, in the tables
     of that version (made with today's models, then taken back step by step)."""
-    models.init_db(path)
+    schema.init_db(path)
     user = models.User.register("old", models.User.hash_password("long enough pw"))
     room, _ = models.Room.open_named(user, "general")
     models.Message.post(room, user, "from before the upgrade")
@@ -35,7 +36,7 @@ def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path, version):
     make_old_database(db, version)
     with Box(tmp_path) as box:
         status, data, _ = box.call("GET", "/healthz")
-        assert data["schema_version"] == models.SCHEMA_VERSION == 4
+        assert data["schema_version"] == schema.SCHEMA_VERSION == 4
         status, data, _ = box.call(
             "POST", "/auth/token/login/", {"username": "old", "password": "long enough pw"}
         )
@@ -70,7 +71,7 @@ def test_a_start_without_an_upgrade_takes_no_backup(tmp_path):
 
 def test_periodic_backups_keep_only_the_newest_ones(tmp_path):
     db = str(tmp_path / "chatbox.db")
-    models.init_db(db)
+    schema.init_db(db)
     models.db.close()
     made = [backup.periodic(db, str(tmp_path / "backups"), keep=2) for _ in range(3)]
     assert sorted(os.listdir(tmp_path / "backups")) == sorted(
