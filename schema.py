@@ -1,48 +1,70 @@
-"""The database file and its schema: opening it, and bringing old ones up to date."""
+"""The database file and its schema: opening it, creating it, upgrading an old one.
+
+A new database gets today's tables from the models. An older one is taken up one version
+at a time by ``UPGRADES``: plain SQL that spells out the tables as they were at each
+version. A step written with today's model classes would change meaning the day a model
+gains a field (creating that column early, so that a later step fails on an old box).
+The tests build a database of every past version and check that upgrading it ends in
+exactly the schema a new database gets.
+"""
 import logging
 
-from peewee import BooleanField, IntegerField, fn
-from playhouse.migrate import SqliteMigrator, migrate
-
-from models import MODELS, Membership, Message, Setting, User, db
+from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
 SCHEMA_VERSION = 4
 
+# SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
+# creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
+# documentation describes (create the new shape, copy, drop the old, rename, re-index), so
+# an upgraded box ends with the very table a new one starts with.
 
-def _upgrade_1_to_2(migrator):
-    """Version 2 added administrators and deactivation."""
-    migrate(
-        migrator.add_column("user", "is_admin", BooleanField(default=False)),
-        migrator.add_column("user", "is_active", BooleanField(default=True)),
-    )
+# Version 2 added administrators and deactivation.
+_TO_VERSION_2 = (
+    'CREATE TABLE "user_v2" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "username" VARCHAR(32) NOT NULL, "username_key" VARCHAR(32) NOT NULL,'
+    ' "password_hash" VARCHAR(255) NOT NULL, "email" VARCHAR(255) NOT NULL,'
+    ' "first_name" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL,'
+    ' "created_at" DATETIME NOT NULL, "is_admin" INTEGER NOT NULL,'
+    ' "is_active" INTEGER NOT NULL)',
+    'INSERT INTO "user_v2" SELECT "id", "username", "username_key", "password_hash",'
+    ' "email", "first_name", "last_name", "created_at", 0, 1 FROM "user"',
+    'DROP TABLE "user"',
+    'ALTER TABLE "user_v2" RENAME TO "user"',
+    'CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key")',
     # Boxes that predate administrators make their first account the administrator.
-    first = User.select(fn.MIN(User.id)).scalar()
-    if first is not None:
-        User.update(is_admin=True).where(User.id == first).execute()
+    'UPDATE "user" SET "is_admin" = 1 WHERE "id" = (SELECT MIN("id") FROM "user")',
+)
 
+# Version 3 added box-wide settings (sign-up policy, invitation code).
+_TO_VERSION_3 = (
+    'CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY,'
+    ' "value" TEXT NOT NULL)',
+)
 
-def _upgrade_2_to_3(migrator):
-    """Version 3 added box-wide settings (sign-up policy, invitation code)."""
-    db.create_tables([Setting])
-
-
-def _upgrade_3_to_4(migrator):
-    """Version 4 added read markers kept on the server (membership.last_read_id)."""
-    migrate(
-        migrator.add_column("membership", "last_read_id", IntegerField(default=0)),
-    )
+# Version 4 added read markers kept on the server (membership.last_read_id).
+_TO_VERSION_4 = (
+    'CREATE TABLE "membership_v4" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "user_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "joined_at" DATETIME NOT NULL, "last_read_id" INTEGER NOT NULL,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE)',
     # Until now each browser kept its own markers; the server cannot know them, so it
     # starts everyone with their chats read rather than with their whole history unread.
-    newest = (
-        Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
-    )
-    Membership.update(last_read_id=fn.COALESCE(newest, 0)).execute()
+    'INSERT INTO "membership_v4" SELECT m."id", m."user_id", m."room_id", m."joined_at",'
+    ' COALESCE((SELECT MAX(g."id") FROM "message" AS g WHERE g."room_id" = m."room_id"), 0)'
+    ' FROM "membership" AS m',
+    'DROP TABLE "membership"',
+    'ALTER TABLE "membership_v4" RENAME TO "membership"',
+    'CREATE INDEX "membership_user_id" ON "membership" ("user_id")',
+    'CREATE INDEX "membership_room_id" ON "membership" ("room_id")',
+    'CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id")',
+    'CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at")',
+)
 
-
-# UPGRADES[n] takes a database at version n to n + 1.
-UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
+# UPGRADES[n] holds the statements that take a database at version n to n + 1.
+UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4}
 
 
 def schema_version():
@@ -56,7 +78,13 @@ def migrate_schema(before_upgrade=None):
     (to take a backup first).
     """
     version = schema_version()
-    if version == 0 and not db.table_exists("user"):
+    if version == 0:
+        if db.get_tables():
+            raise RuntimeError(
+                "the database has tables but no schema version: it was not made by "
+                "chatbox; give chatbox a new file"
+            )
+        # The models are today's schema by definition; the tests hold the upgrades to it.
         with db.atomic():
             db.create_tables(MODELS)
             db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
@@ -68,23 +96,23 @@ def migrate_schema(before_upgrade=None):
         )
     if version < SCHEMA_VERSION and before_upgrade is not None:
         before_upgrade(version)
-    migrator = SqliteMigrator(db)
-    # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
-    # foreign keys on, that drop cascades and deletes every row pointing at the table
-    # (all rooms, messages and tokens when the table is "user"). The pragma cannot change
-    # inside a transaction, so it is switched off around the upgrades and the references
-    # are checked before each one commits.
+    # A step that rebuilds a table drops the old one. With foreign keys on, that drop
+    # cascades and deletes every row pointing at the table (all rooms, messages and
+    # tokens when the table is "user"). The pragma cannot change inside a transaction, so
+    # it is switched off around the upgrades and the references are checked before each
+    # step commits.
     db.execute_sql("PRAGMA foreign_keys = OFF")
     try:
         while version < SCHEMA_VERSION:
             log.info("upgrading the database from schema version %d", version)
             with db.atomic():
-                UPGRADES[version](migrator)
+                for statement in UPGRADES[version]:
+                    db.execute_sql(statement)
                 broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(
-                        f"upgrading to schema version {version + 1} broke "
-                        f"{len(broken)} references; the database was left unchanged"
+                        f"upgrading to schema version {version + 1} broke {len(broken)} "
+                        f"references; the database was left at version {version}"
                     )
                 version += 1
                 db.execute_sql(f"PRAGMA user_version = {version}")
