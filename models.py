@@ -176,17 +176,6 @@ class User(BaseModel):
         """What the user sees of their own account."""
         return dict(self.public(), email=self.email, is_admin=self.is_admin)
 
-    def rooms(self):
-        return (
-            Room.select()
-            .join(Membership)
-            .where(Membership.user == self)
-            .order_by(Room.created_at.desc())
-        )
-
-    def membership_in(self, room):
-        return Membership.get_or_none(user=self, room=room)
-
     def is_member(self, room):
         return (
             Membership.select()
@@ -538,6 +527,12 @@ class Message(BaseModel):
             )
         return client_id
 
+    # Written out once: building the insert with peewee cost more than running it.
+    _POST_SQL = (
+        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
+        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
+    )
+
     @classmethod
     def post(cls, room, author, text, client_id=None):
         """Store a message once; returns ``(message, created)``.
@@ -569,12 +564,6 @@ class Message(BaseModel):
                 {"client_id": ["This id was already used for another message."]}
             )
         return earlier, False
-
-    # Written out once: building the insert with peewee cost more than running it.
-    _POST_SQL = (
-        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
-        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
-    )
 
     @classmethod
     def page(cls, room, before=None, after=None, limit=50):
