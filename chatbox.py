@@ -39,7 +39,8 @@ from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
-from models import WriteQueue, init_db
+from schema import init_db
+from writer import WriteQueue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 

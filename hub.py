@@ -12,7 +12,8 @@ import asyncio
 import json
 from typing import Optional, Protocol
 
-from models import DiskFull, Membership, Message, Room
+from models import Membership, Message, Room
+from writer import DiskFull
 
 
 class Frame(str):

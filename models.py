@@ -1,22 +1,14 @@
-"""chatbox's data and its rules: the database, the models, and the one writer thread.
+"""chatbox's data and its rules: the database, the models and their named queries.
 
 The database object is created uninitialised so that the command line (or a test) picks
-the file: ``init_db(path)`` opens it with the pragmas chatbox relies on and brings the
-schema up to ``SCHEMA_VERSION``.
-
-Every write goes through ``WriteQueue``, which runs it on a single thread and commits
-many writes in one transaction (group commit). Reads run wherever they are called: in WAL
-mode readers never wait for the writer.
+the file: ``schema.init_db(path)`` opens it and brings its tables up to date. Writes go
+through the writer thread (``writer.WriteQueue``).
 """
-import asyncio
 import datetime
 import hashlib
-import logging
-import re
 import hmac
+import re
 import secrets
-import sqlite3
-from concurrent.futures import ThreadPoolExecutor
 
 import bcrypt
 from peewee import (
@@ -27,18 +19,12 @@ from peewee import (
     IntegrityError,
     IntegerField,
     Model,
-    OperationalError,
     SqliteDatabase,
     TextField,
     fn,
 )
-from playhouse.migrate import SqliteMigrator, migrate
-
-log = logging.getLogger("chatbox.models")
 
 db = SqliteDatabase(None)
-
-SCHEMA_VERSION = 4
 
 MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8
@@ -61,36 +47,6 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
-
-
-class DiskFull(Exception):
-    """A write failed because the disk holding the database is full; nothing was kept."""
-
-    def __init__(self, detail="The server's disk is full; nothing was stored."):
-        super().__init__(detail)
-        self.detail = detail
-
-
-def is_disk_full(exc):
-    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
-    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
-    back by itself."""
-    seen, todo = set(), [exc]
-    while todo:
-        exc = todo.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
-            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-            or "database or disk is full" in str(exc)
-        ):
-            return True
-        # peewee passes the driver's exception as its first argument.
-        if exc.args and isinstance(exc.args[0], BaseException):
-            todo.append(exc.args[0])
-        todo.extend((exc.__cause__, exc.__context__))
-    return False
 
 
 def utcnow():
@@ -219,17 +175,6 @@ class User(BaseModel):
     def private(self):
         """What the user sees of their own account."""
         return dict(self.public(), email=self.email, is_admin=self.is_admin)
-
-    def rooms(self):
-        return (
-            Room.select()
-            .join(Membership)
-            .where(Membership.user == self)
-            .order_by(Room.created_at.desc())
-        )
-
-    def membership_in(self, room):
-        return Membership.get_or_none(user=self, room=room)
 
     def is_member(self, room):
         return (
@@ -585,6 +530,12 @@ class Message(BaseModel):
             )
         return client_id
 
+    # Written out once: building the insert with peewee cost more than running it.
+    _POST_SQL = (
+        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
+        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
+    )
+
     @classmethod
     def post(cls, room, author, text, client_id=None):
         """Store a message once; returns ``(message, created)``.
@@ -616,12 +567,6 @@ class Message(BaseModel):
                 {"client_id": ["This id was already used for another message."]}
             )
         return earlier, False
-
-    # Written out once: building the insert with peewee cost more than running it.
-    _POST_SQL = (
-        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
-        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
-    )
 
     @classmethod
     def page(cls, room, before=None, after=None, limit=50):
@@ -736,193 +681,3 @@ class Setting(BaseModel):
 
 
 MODELS = [User, Token, Room, Membership, Message, Setting]
-
-
-def _upgrade_1_to_2(migrator):
-    """Version 2 added administrators and deactivation."""
-    migrate(
-        migrator.add_column("user", "is_admin", BooleanField(default=False)),
-        migrator.add_column("user", "is_active", BooleanField(default=True)),
-    )
-    # Boxes that predate administrators make their first account the administrator.
-    first = User.select(fn.MIN(User.id)).scalar()
-    if first is not None:
-        User.update(is_admin=True).where(User.id == first).execute()
-
-
-def _upgrade_2_to_3(migrator):
-    """Version 3 added box-wide settings (sign-up policy, invitation code)."""
-    db.create_tables([Setting])
-
-
-def _upgrade_3_to_4(migrator):
-    """Version 4 added read markers kept on the server (membership.last_read_id)."""
-    migrate(
-        migrator.add_column("membership", "last_read_id", IntegerField(default=0)),
-    )
-    # Until now each browser kept its own markers; the server cannot know them, so it
-    # starts everyone with their chats read rather than with their whole history unread.
-    newest = (
-        Message.select(fn.MAX(Message.id)).where(Message.room == Membership.room)
-    )
-    Membership.update(last_read_id=fn.COALESCE(newest, 0)).execute()
-
-
-# UPGRADES[n] takes a database at version n to n + 1.
-UPGRADES = {1: _upgrade_1_to_2, 2: _upgrade_2_to_3, 3: _upgrade_3_to_4}
-
-
-def schema_version():
-    return db.execute_sql("PRAGMA user_version").fetchone()[0]
-
-
-def migrate_schema(before_upgrade=None):
-    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place.
-
-    ``before_upgrade(version)`` is called once, only when an upgrade is about to run
-    (to take a backup first).
-    """
-    version = schema_version()
-    if version == 0 and not db.table_exists("user"):
-        with db.atomic():
-            db.create_tables(MODELS)
-            db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
-        return SCHEMA_VERSION
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the database is at schema version {version}, newer than this chatbox "
-            f"({SCHEMA_VERSION}); run a newer chatbox"
-        )
-    if version < SCHEMA_VERSION and before_upgrade is not None:
-        before_upgrade(version)
-    migrator = SqliteMigrator(db)
-    # SQLite changes a column by rebuilding its table: copy, drop the old, rename. With
-    # foreign keys on, that drop cascades and deletes every row pointing at the table
-    # (all rooms, messages and tokens when the table is "user"). The pragma cannot change
-    # inside a transaction, so it is switched off around the upgrades and the references
-    # are checked before each one commits.
-    db.execute_sql("PRAGMA foreign_keys = OFF")
-    try:
-        while version < SCHEMA_VERSION:
-            log.info("upgrading the database from schema version %d", version)
-            with db.atomic():
-                UPGRADES[version](migrator)
-                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
-                if broken:
-                    raise RuntimeError(
-                        f"upgrading to schema version {version + 1} broke "
-                        f"{len(broken)} references; the database was left unchanged"
-                    )
-                version += 1
-                db.execute_sql(f"PRAGMA user_version = {version}")
-    finally:
-        db.execute_sql("PRAGMA foreign_keys = ON")
-    return version
-
-
-def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
-    """Open the database file and bring its schema up to date.
-
-    WAL lets readers carry on while the writer commits; synchronous=FULL makes every
-    commit durable against power loss, which is what an acknowledgement promises.
-    """
-    db.init(
-        path,
-        pragmas={
-            "journal_mode": "wal",
-            "synchronous": synchronous,
-            "foreign_keys": 1,
-            # A writer that finds the file locked (a backup, an admin command) waits up
-            # to five seconds rather than failing at once.
-            "busy_timeout": 5000,
-            "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
-        },
-    )
-    db.connect(reuse_if_open=True)
-    return migrate_schema(before_upgrade) if upgrade else schema_version()
-
-
-class WriteQueue:
-    """Runs every database write on one thread, committing many in one transaction.
-
-    ``await queue.run(write, *args)`` resolves only after the transaction that ran ``write`` has
-    committed, so an answer sent after it is backed by the disk. While a commit (and its
-    fsync) is under way, new writes queue up and go together in the next transaction:
-    group commit, so durability costs one fsync per batch rather than one per message.
-    Each write runs in its own savepoint, so one failing write does not undo the others.
-    """
-
-    # Large enough that a burst from a full school commits in a handful of fsyncs, small
-    # enough that one transaction stays short.
-    MAX_BATCH = 1000
-
-    def __init__(self, database=db):
-        self._database = database
-        self._executor = ThreadPoolExecutor(1, thread_name_prefix="chatbox-writer")
-        self._pending = []
-        self._draining = None
-
-    async def run(self, write, *args):
-        future = asyncio.get_running_loop().create_future()
-        self._pending.append((write, args, future))
-        if self._draining is None:
-            self._draining = asyncio.ensure_future(self._drain())
-        return await future
-
-    async def _drain(self):
-        loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch = self._pending[: self.MAX_BATCH]
-                del self._pending[: self.MAX_BATCH]
-                try:
-                    results = await loop.run_in_executor(
-                        self._executor, self._commit, batch
-                    )
-                except Exception as exc:  # the commit itself failed: nothing was kept
-                    if is_disk_full(exc):
-                        log.error("database write refused: the disk is full")
-                    else:
-                        log.error("database write failed: %s", exc)
-                    results = [(False, exc)] * len(batch)
-                results = [
-                    (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)
-                    for ok, value in results
-                ]
-                for (_, _, future), (ok, value) in zip(batch, results):
-                    if future.done():
-                        continue
-                    if ok:
-                        future.set_result(value)
-                    else:
-                        future.set_exception(value)
-        finally:
-            self._draining = None
-
-    def _commit(self, batch):
-        # This thread keeps its own connection (peewee opens one per thread on first
-        # use), so it never shares a transaction with readers on the event loop.
-        results = []
-        with self._database.atomic():
-            for write, args, _ in batch:
-                try:
-                    with self._database.atomic():
-                        results.append((True, write(*args)))
-                except Exception as exc:
-                    if not self._database.connection().in_transaction:
-                        # SQLite itself rolled the whole transaction back (a full disk,
-                        # an I/O error): the batch's earlier writes are gone, and later
-                        # ones would each commit on their own. Fail the whole batch.
-                        raise
-                    results.append((False, exc))
-        return results
-
-    async def flush(self):
-        """Wait until everything queued so far is committed."""
-        while self._draining is not None:
-            await asyncio.shield(self._draining)
-
-    def close(self):
-        """Finish queued work and close the writer thread's connection."""
-        self._executor.submit(self._database.close).result()
-        self._executor.shutdown(wait=True)

@@ -15,10 +15,11 @@ import urllib.request
 
 from appliance.options import options
 
-import models
+import schema
 from appliance import __version__, backup, lock, systemd
 from appliance.paths import Paths
-from models import SCHEMA_VERSION, Message, Room, User, ValidationError, db
+from models import Message, Room, User, ValidationError, db
+from schema import SCHEMA_VERSION
 
 
 class CommandError(Exception):
@@ -32,7 +33,7 @@ def open_db(paths):
             f"there is no database at {paths.db}; check --data-dir/--db "
             "(the server creates it on first start)"
         )
-    version = models.init_db(paths.db, upgrade=False)
+    version = schema.init_db(paths.db, upgrade=False)
     if version > SCHEMA_VERSION:
         raise CommandError(
             f"the database is at schema version {version}; this chatbox knows "
@@ -44,7 +45,7 @@ def open_db(paths):
                 "the running server uses an older schema; restart it (it upgrades the "
                 "database after a backup), then run this command again"
             )
-        models.migrate_schema(
+        schema.migrate_schema(
             lambda old: backup.before_upgrade(paths.db, paths.backups, old)
         )
 
@@ -191,7 +192,7 @@ def cmd_status(args, paths):
     size = os.path.getsize(paths.db)
     wal = os.path.getsize(paths.db + "-wal") if os.path.exists(paths.db + "-wal") else 0
     print(
-        f"database: {paths.db}, schema {models.schema_version()}, "
+        f"database: {paths.db}, schema {schema.schema_version()}, "
         f"{human_size(size + wal)}"
     )
     users = User.select().count()

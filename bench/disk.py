@@ -18,6 +18,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, ROOT)
 
 import models  # noqa: E402
+import schema  # noqa: E402
 from appliance import backup  # noqa: E402
 
 WORDS = (
@@ -33,7 +34,7 @@ def sentence():
 
 def disk_per(count, data_dir):
     path = os.path.join(data_dir, "bulk.db")
-    models.init_db(path)
+    schema.init_db(path)
     users = [
         models.User.create(username=f"u{n}", username_key=f"u{n}", password_hash="x")
         for n in range(30)

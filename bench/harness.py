@@ -70,8 +70,9 @@ def seed(path, plan):
     if REPO not in sys.path:
         sys.path.insert(0, REPO)
     import models
+    import schema
 
-    models.init_db(path)
+    schema.init_db(path)
     password_hash = models.User.hash_password("bench-password-never-used")
     people, rooms = [], {}
     with models.db.atomic():

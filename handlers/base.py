@@ -7,7 +7,8 @@ import tornado.web
 from tornado import httputil
 from tornado.web import HTTPError
 
-from models import DiskFull, Room, Token, ValidationError, digest
+from models import Room, Token, ValidationError, digest
+from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
 

@@ -6,7 +6,7 @@ import time
 import tornado.web
 
 from handlers.base import BaseHandler, set_security_headers
-from models import schema_version
+from schema import schema_version
 
 with open(os.path.join(os.path.dirname(__file__), "openapi.json"), encoding="utf-8") as f:
     OPENAPI = json.load(f)

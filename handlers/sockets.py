@@ -13,7 +13,8 @@ from tornado.web import HTTPError
 from handlers import wsio
 from handlers.base import Authenticated, JSONErrors
 from hub import Frame, encode, message_frame
-from models import MAX_ID, DiskFull, Membership, Message, Room, ValidationError, isoformat
+from models import MAX_ID, Membership, Message, Room, ValidationError, isoformat
+from writer import DiskFull
 
 log = logging.getLogger("chatbox.sockets")
 

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
+from schema import init_db  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
@@ -22,7 +23,7 @@ def db_path(tmp_path):
 
 @pytest.fixture
 def app(db_path):
-    models.init_db(db_path)
+    init_db(db_path)
     application = make_app("test-secret-" + os.urandom(8).hex())
     # Presence batches go out sooner than in production, so tests waiting for them are
     # quick; tests that count batches stop the clock themselves.

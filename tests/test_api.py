@@ -9,16 +9,14 @@ import json
 import os
 import random
 import re
-import sqlite3
 import stat
-import subprocess
-import sys
 import urllib.parse
 
 import pytest
 import tornado.httpclient
 
 import models
+import schema
 from appliance.paths import Paths
 from chatbox import load_secret
 from handlers.auth import LoginThrottle
@@ -1033,185 +1031,7 @@ async def test_healthz_answers_without_credentials(api):
     status, data = await api.call("GET", "/healthz")
     assert status == 200
     assert data["status"] == "ok"
-    assert data["schema_version"] == models.SCHEMA_VERSION
-
-
-# --- Schema upgrades ------------------------------------------------------------------
-
-# Version 1, as the first release created it: today's tables without user.is_admin and
-# user.is_active. Written out by hand so that later changes to the models cannot change it.
-SCHEMA_V1 = """
-CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) NOT NULL,
-  "username_key" VARCHAR(32) NOT NULL, "password_hash" VARCHAR(255) NOT NULL,
-  "email" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL,
-  "last_name" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL);
-CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
-CREATE TABLE "token" ("id" INTEGER NOT NULL PRIMARY KEY, "digest" VARCHAR(64) NOT NULL,
-  "user_id" INTEGER NOT NULL, "kind" VARCHAR(8) NOT NULL, "created_at" DATETIME NOT NULL,
-  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
-CREATE UNIQUE INDEX "token_digest" ON "token" ("digest");
-CREATE INDEX "token_user_id" ON "token" ("user_id");
-CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NULL,
-  "is_private" INTEGER NOT NULL, "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT NULL,
-  FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
-CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
-CREATE INDEX "room_owner_id" ON "room" ("owner_id");
-CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
-  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
-  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
-  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
-CREATE INDEX "membership_user_id" ON "membership" ("user_id");
-CREATE INDEX "membership_room_id" ON "membership" ("room_id");
-CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
-CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
-CREATE TABLE "message" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
-  "author_id" INTEGER NOT NULL, "text" TEXT NOT NULL, "client_id" VARCHAR(64),
-  "created_at" DATETIME NOT NULL,
-  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,
-  FOREIGN KEY ("author_id") REFERENCES "user" ("id") ON DELETE CASCADE);
-CREATE INDEX "message_room_id" ON "message" ("room_id");
-CREATE INDEX "message_author_id" ON "message" ("author_id");
-CREATE UNIQUE INDEX "message_author_id_client_id" ON "message" ("author_id", "client_id");
-CREATE INDEX "message_room_id_id" ON "message" ("room_id", "id");
-"""
-
-V1_ROWS = {
-    "user": [
-        (1, "Alice", "alice", "$2b$10$hash-a", "alice@example.org", "Alice", "A", "2025-01-02 03:04:05"),
-        (2, "bob", "bob", "$2b$10$hash-b", "", "", "", "2025-01-02 03:05:00"),
-        (3, "carol", "carol", "$2b$10$hash-c", "c@example.org", "", "", "2025-01-03 00:00:00"),
-    ],
-    "token": [
-        (1, "d" * 64, 1, "api", "2025-01-02 03:04:06"),
-        (2, "e" * 64, 2, "browser", "2025-01-02 03:05:01"),
-    ],
-    "room": [
-        (1, "general", 0, 1, "2025-01-02 03:06:00"),
-        (2, "f" * 32, 1, 2, "2025-01-02 03:07:00"),
-    ],
-    "membership": [
-        (1, 1, 1, "2025-01-02 03:06:00"),
-        (2, 2, 1, "2025-01-02 03:06:30"),
-        (3, 2, 2, "2025-01-02 03:07:00"),
-        (4, 3, 2, "2025-01-02 03:08:00"),
-    ],
-    "message": [
-        (1, 1, 1, "hello", None, "2025-01-02 03:06:10"),
-        (2, 1, 2, "hi alice", "c-1", "2025-01-02 03:06:40"),
-        (3, 2, 3, "private words", None, "2025-01-02 03:08:10"),
-    ],
-}
-
-
-def build_database(path, version, schema=SCHEMA_V1, rows=V1_ROWS):
-    connection = sqlite3.connect(path)
-    with connection:
-        connection.executescript(schema)
-        for table, values in rows.items():
-            marks = ", ".join("?" * len(values[0]))
-            connection.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
-    connection.execute(f"PRAGMA user_version = {version}")
-    connection.close()
-
-
-def rows_of(path, table, columns):
-    connection = sqlite3.connect(path)
-    try:
-        return connection.execute(f'SELECT {columns} FROM "{table}" ORDER BY id').fetchall()
-    finally:
-        connection.close()
-
-
-def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
-    path = str(tmp_path / "old.db")
-    build_database(path, 1)
-    try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
-        assert models.schema_version() == models.SCHEMA_VERSION
-        # Still the same connection settings after the upgrade.
-        assert models.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
-        users = list(models.User.select().order_by(models.User.id))
-        assert [u.username for u in users] == ["Alice", "bob", "carol"]
-        assert [u.is_admin for u in users] == [True, False, False]
-        assert all(u.is_active for u in users)
-        assert users[0].email == "alice@example.org" and users[0].first_name == "Alice"
-        assert models.Room.by_uri("f" * 32).owner.username == "bob"
-        assert [m.username for m in models.Room.by_uri("f" * 32).members()] == ["bob", "carol"]
-        assert users[1].is_member(models.Room.by_uri("general"))
-        assert models.Token.select().count() == 2
-        messages = models.Message.page(models.Room.by_uri("general"))
-        assert [(m.author.username, m.text, m.client_id) for m in messages] == [
-            ("Alice", "hello", None),
-            ("bob", "hi alice", "c-1"),
-        ]
-        # The unique rules survived the rebuild of the user table.
-        with pytest.raises(models.ValidationError):
-            models.User.register("ALICE", "x")
-        broken = models.db.execute_sql("PRAGMA foreign_key_check").fetchall()
-        assert broken == []
-    finally:
-        models.db.close()
-    v1_columns = {
-        "user": "id, username, username_key, password_hash, email, first_name, "
-        "last_name, created_at",
-        "membership": "id, user_id, room_id, joined_at",
-    }
-    for table, values in V1_ROWS.items():
-        assert rows_of(path, table, v1_columns.get(table, "*")) == values, table
-    assert rows_of(path, "user", "is_admin, is_active") == [(1, 1), (0, 1), (0, 1)]
-    # Read markers start at each room's newest message: nothing old turns up unread.
-    assert rows_of(path, "membership", "last_read_id") == [(2,), (2,), (3,), (3,)]
-    # Upgrading again is a no-op.
-    try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
-        assert models.User.select().count() == 3
-    finally:
-        models.db.close()
-
-
-def test_an_empty_version_1_database_upgrades_with_no_admin(tmp_path):
-    path = str(tmp_path / "empty.db")
-    build_database(path, 1, rows={})
-    try:
-        assert models.init_db(path) == models.SCHEMA_VERSION
-        assert models.User.select().count() == 0
-    finally:
-        models.db.close()
-
-
-def test_a_database_newer_than_the_code_is_refused_and_left_alone(tmp_path):
-    path = str(tmp_path / "future.db")
-    build_database(path, models.SCHEMA_VERSION + 1)
-    try:
-        with pytest.raises(RuntimeError, match="newer than this chatbox"):
-            models.init_db(path)
-    finally:
-        models.db.close()
-    assert rows_of(path, "user", "id") == [(1,), (2,), (3,)]
-    connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == models.SCHEMA_VERSION + 1
-    connection.close()
-
-
-def test_chatbox_will_not_start_on_a_database_newer_than_itself(tmp_path):
-    path = str(tmp_path / "future.db")
-    build_database(path, models.SCHEMA_VERSION + 1)
-    result = subprocess.run(
-        [
-            sys.executable,
-            os.path.join(ROOT, "chatbox.py"),
-            "--port=1",
-            f"--data-dir={tmp_path}",
-            f"--db={path}",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
-    assert result.returncode != 0
-    assert "newer than this chatbox" in result.stderr
-    # It stopped before making anything for the new version.
-    assert not os.path.exists(Paths(str(tmp_path), path).secret)
+    assert data["schema_version"] == schema.SCHEMA_VERSION
 
 
 # --- Fuzzing --------------------------------------------------------------------------

@@ -1,76 +1,25 @@
-"""Schema upgrades keep data and take a backup first; TLS serves HTTPS and WSS."""
+"""Periodic backups keep the newest copies; TLS serves HTTPS and WSS.
+
+Schema upgrades and the backup taken before one are tested in test_schema.py.
+"""
 import http.client
 import json
 import os
 import shutil
-import sqlite3
 import ssl
 import subprocess
 
 import pytest
 
 import models
+import schema
 from appliance import backup
 from boxes import Box
 
 
-def make_old_database(path, version):
-    """A box as an older version left it: a user, a room and a message, in the tables
-    of that version (made with today's models, then taken back step by step)."""
-    models.init_db(path)
-    user = models.User.register("old", models.User.hash_password("long enough pw"))
-    room, _ = models.Room.open_named(user, "general")
-    models.Message.post(room, user, "from before the upgrade")
-    if version < 4:
-        models.db.execute_sql('ALTER TABLE "membership" DROP COLUMN "last_read_id"')
-    if version < 3:
-        models.db.execute_sql('DROP TABLE "setting"')
-    models.db.execute_sql(f"PRAGMA user_version = {version}")
-    models.db.close()
-
-
-@pytest.mark.parametrize("version", [2, 3])
-def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path, version):
-    db = str(tmp_path / "chatbox.db")
-    make_old_database(db, version)
-    with Box(tmp_path) as box:
-        status, data, _ = box.call("GET", "/healthz")
-        assert data["schema_version"] == models.SCHEMA_VERSION == 4
-        status, data, _ = box.call(
-            "POST", "/auth/token/login/", {"username": "old", "password": "long enough pw"}
-        )
-        token = data["auth_token"]
-        status, data, _ = box.call("GET", "/api/chats/general/messages/", token=token)
-        assert [m["message"] for m in data["messages"]] == ["from before the upgrade"]
-        first_id = data["messages"][0]["id"]
-        # The old message counts as read; read markers work from here on.
-        status, data, _ = box.call("GET", "/api/chats/", token=token)
-        assert [(c["uri"], c["last_read_id"], c["unread"]) for c in data["chats"]] == [
-            ("general", first_id, 0)
-        ]
-        status, data, _ = box.call(
-            "POST", "/api/chats/general/read/", {"id": first_id}, token=token
-        )
-        assert status == 200 and data["last_read_id"] == first_id
-        assert box.terminate() == 0
-    copies = os.listdir(tmp_path / "backups")
-    assert len(copies) == 1 and f"-before-v{version}-upgrade" in copies[0]
-    con = sqlite3.connect(tmp_path / "backups" / copies[0])
-    assert con.execute("PRAGMA user_version").fetchone() == (version,)
-    con.close()
-
-
-def test_a_start_without_an_upgrade_takes_no_backup(tmp_path):
-    with Box(tmp_path) as box:
-        assert box.terminate() == 0
-    with Box(tmp_path) as box:
-        assert box.terminate() == 0
-    assert os.listdir(tmp_path / "backups") == []
-
-
 def test_periodic_backups_keep_only_the_newest_ones(tmp_path):
     db = str(tmp_path / "chatbox.db")
-    models.init_db(db)
+    schema.init_db(db)
     models.db.close()
     made = [backup.periodic(db, str(tmp_path / "backups"), keep=2) for _ in range(3)]
     assert sorted(os.listdir(tmp_path / "backups")) == sorted(

@@ -4,9 +4,9 @@ import threading
 import time
 
 import pytest
+from peewee import OperationalError
 
-import models
-from models import Message, Room, User, db
+from models import Message, Room, User, ValidationError, db
 from realtime import read, read_type, send
 
 
@@ -84,7 +84,7 @@ async def test_one_failing_write_in_a_batch_does_not_undo_the_others(app):
     first, failed, duplicate, (message, created) = results
     assert isinstance(first, User) and first.username == "first"
     assert isinstance(failed, RuntimeError)
-    assert isinstance(duplicate, models.ValidationError)
+    assert isinstance(duplicate, ValidationError)
     assert created and message.text == "kept"
     assert [m.text for m in Message.select()] == ["kept"]  # the half-done row is gone
     assert User.select().where(User.username == "first").count() == 1
@@ -134,7 +134,7 @@ async def test_a_write_after_sqlite_rolled_the_batch_back_is_not_kept_on_its_own
         # On SQLITE_FULL or an I/O error SQLite ends the transaction by itself; a
         # ROLLBACK from inside the write does the same.
         db.connection().execute("ROLLBACK")
-        raise models.OperationalError("database or disk is full")
+        raise OperationalError("database or disk is full")
 
     results = await asyncio.gather(
         writer.run(Message.post, room, owner, "before"),

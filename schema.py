@@ -1,0 +1,143 @@
+"""The database file and its schema: opening it, creating it, upgrading an old one.
+
+A new database gets today's tables from the models. An older one is taken up one version
+at a time by ``UPGRADES``: plain SQL that spells out the tables as they were at each
+version. A step written with today's model classes would change meaning the day a model
+gains a field (creating that column early, so that a later step fails on an old box).
+The tests build a database of every past version and check that upgrading it ends in
+exactly the schema a new database gets.
+"""
+import logging
+
+from models import MODELS, db
+
+log = logging.getLogger("chatbox.schema")
+
+SCHEMA_VERSION = 4
+
+# SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
+# creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
+# documentation describes (create the new shape, copy, drop the old, rename, re-index), so
+# an upgraded box ends with the very table a new one starts with.
+
+# Version 2 added administrators and deactivation.
+_TO_VERSION_2 = (
+    'CREATE TABLE "user_v2" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "username" VARCHAR(32) NOT NULL, "username_key" VARCHAR(32) NOT NULL,'
+    ' "password_hash" VARCHAR(255) NOT NULL, "email" VARCHAR(255) NOT NULL,'
+    ' "first_name" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL,'
+    ' "created_at" DATETIME NOT NULL, "is_admin" INTEGER NOT NULL,'
+    ' "is_active" INTEGER NOT NULL)',
+    'INSERT INTO "user_v2" SELECT "id", "username", "username_key", "password_hash",'
+    ' "email", "first_name", "last_name", "created_at", 0, 1 FROM "user"',
+    'DROP TABLE "user"',
+    'ALTER TABLE "user_v2" RENAME TO "user"',
+    'CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key")',
+    # Boxes that predate administrators make their first account the administrator.
+    'UPDATE "user" SET "is_admin" = 1 WHERE "id" = (SELECT MIN("id") FROM "user")',
+)
+
+# Version 3 added box-wide settings (sign-up policy, invitation code).
+_TO_VERSION_3 = (
+    'CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY,'
+    ' "value" TEXT NOT NULL)',
+)
+
+# Version 4 added read markers kept on the server (membership.last_read_id).
+_TO_VERSION_4 = (
+    'CREATE TABLE "membership_v4" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "user_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "joined_at" DATETIME NOT NULL, "last_read_id" INTEGER NOT NULL,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE)',
+    # Until now each browser kept its own markers; the server cannot know them, so it
+    # starts everyone with their chats read rather than with their whole history unread.
+    'INSERT INTO "membership_v4" SELECT m."id", m."user_id", m."room_id", m."joined_at",'
+    ' COALESCE((SELECT MAX(g."id") FROM "message" AS g WHERE g."room_id" = m."room_id"), 0)'
+    ' FROM "membership" AS m',
+    'DROP TABLE "membership"',
+    'ALTER TABLE "membership_v4" RENAME TO "membership"',
+    'CREATE INDEX "membership_user_id" ON "membership" ("user_id")',
+    'CREATE INDEX "membership_room_id" ON "membership" ("room_id")',
+    'CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id")',
+    'CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at")',
+)
+
+# UPGRADES[n] holds the statements that take a database at version n to n + 1.
+UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4}
+
+
+def schema_version():
+    return db.execute_sql("PRAGMA user_version").fetchone()[0]
+
+
+def migrate_schema(before_upgrade=None):
+    """Create a new database at SCHEMA_VERSION, or upgrade an older one in place.
+
+    ``before_upgrade(version)`` is called once, only when an upgrade is about to run
+    (to take a backup first).
+    """
+    version = schema_version()
+    if version == 0:
+        if db.get_tables():
+            raise RuntimeError(
+                "the database has tables but no schema version: it was not made by "
+                "chatbox; give chatbox a new file"
+            )
+        # The models are today's schema by definition; the tests hold the upgrades to it.
+        with db.atomic():
+            db.create_tables(MODELS)
+            db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        return SCHEMA_VERSION
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this chatbox "
+            f"({SCHEMA_VERSION}); run a newer chatbox"
+        )
+    if version < SCHEMA_VERSION and before_upgrade is not None:
+        before_upgrade(version)
+    # A step that rebuilds a table drops the old one. With foreign keys on, that drop
+    # cascades and deletes every row pointing at the table (all rooms, messages and
+    # tokens when the table is "user"). The pragma cannot change inside a transaction, so
+    # it is switched off around the upgrades and the references are checked before each
+    # step commits.
+    db.execute_sql("PRAGMA foreign_keys = OFF")
+    try:
+        while version < SCHEMA_VERSION:
+            log.info("upgrading the database from schema version %d", version)
+            with db.atomic():
+                for statement in UPGRADES[version]:
+                    db.execute_sql(statement)
+                broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+                if broken:
+                    raise RuntimeError(
+                        f"upgrading to schema version {version + 1} broke {len(broken)} "
+                        f"references; the database was left at version {version}"
+                    )
+                version += 1
+                db.execute_sql(f"PRAGMA user_version = {version}")
+    finally:
+        db.execute_sql("PRAGMA foreign_keys = ON")
+    return version
+
+
+def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
+    """Open the database file and bring its schema up to date.
+
+    WAL lets readers carry on while the writer commits; synchronous=FULL makes every
+    commit durable against power loss, which is what an acknowledgement promises.
+    """
+    db.init(
+        path,
+        pragmas={
+            "journal_mode": "wal",
+            "synchronous": synchronous,
+            "foreign_keys": 1,
+            # A writer that finds the file locked (a backup, an admin command) waits up
+            # to five seconds rather than failing at once.
+            "busy_timeout": 5000,
+            "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
+        },
+    )
+    db.connect(reuse_if_open=True)
+    return migrate_schema(before_upgrade) if upgrade else schema_version()

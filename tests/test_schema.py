@@ -1,0 +1,487 @@
+"""The schema: a new database, and every older one brought up to date without losing a row.
+
+Each past version is written out here as SQL, the way chatbox left it on a box, so that
+no change to today's models can change what "an old database" means in these tests.
+"""
+import os
+import sqlite3
+import subprocess
+import sys
+
+import bcrypt
+import pytest
+from peewee import SQL, CharField, TextField
+
+import models
+import schema
+from appliance.paths import Paths
+from boxes import Box
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+PAST_VERSIONS = [1, 2, 3]
+
+# --- Every past version, frozen ---------------------------------------------------------
+
+_USER_V1 = """
+CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) NOT NULL,
+  "username_key" VARCHAR(32) NOT NULL, "password_hash" VARCHAR(255) NOT NULL,
+  "email" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL,
+  "last_name" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL);
+CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
+"""
+
+# Version 2 gave users is_admin and is_active.
+_USER_V2 = """
+CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) NOT NULL,
+  "username_key" VARCHAR(32) NOT NULL, "password_hash" VARCHAR(255) NOT NULL,
+  "email" VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL,
+  "last_name" VARCHAR(255) NOT NULL, "created_at" DATETIME NOT NULL,
+  "is_admin" INTEGER NOT NULL, "is_active" INTEGER NOT NULL);
+CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
+"""
+
+# Tokens, rooms, memberships and messages, unchanged from version 1 to version 3.
+_CHATS_V1 = """
+CREATE TABLE "token" ("id" INTEGER NOT NULL PRIMARY KEY, "digest" VARCHAR(64) NOT NULL,
+  "user_id" INTEGER NOT NULL, "kind" VARCHAR(8) NOT NULL, "created_at" DATETIME NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "token_digest" ON "token" ("digest");
+CREATE INDEX "token_user_id" ON "token" ("user_id");
+CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NULL,
+  "is_private" INTEGER NOT NULL, "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT NULL,
+  FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
+CREATE INDEX "room_owner_id" ON "room" ("owner_id");
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
+CREATE INDEX "membership_user_id" ON "membership" ("user_id");
+CREATE INDEX "membership_room_id" ON "membership" ("room_id");
+CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
+CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+CREATE TABLE "message" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "author_id" INTEGER NOT NULL, "text" TEXT NOT NULL, "client_id" VARCHAR(64),
+  "created_at" DATETIME NOT NULL,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("author_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE INDEX "message_room_id" ON "message" ("room_id");
+CREATE INDEX "message_author_id" ON "message" ("author_id");
+CREATE UNIQUE INDEX "message_author_id_client_id" ON "message" ("author_id", "client_id");
+CREATE INDEX "message_room_id_id" ON "message" ("room_id", "id");
+"""
+
+# Version 3 added box-wide settings.
+_SETTING_V3 = """
+CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
+"""
+
+SCHEMAS = {
+    1: _USER_V1 + _CHATS_V1,
+    2: _USER_V2 + _CHATS_V1,
+    3: _USER_V2 + _CHATS_V1 + _SETTING_V3,
+}
+
+_CHAT_ROWS = {
+    "token": [
+        (1, "d" * 64, 1, "api", "2025-01-02 03:04:06"),
+        (2, "e" * 64, 2, "browser", "2025-01-02 03:05:01"),
+    ],
+    "room": [
+        (1, "general", 0, 1, "2025-01-02 03:06:00"),
+        (2, "f" * 32, 1, 2, "2025-01-02 03:07:00"),
+        (3, "quiet", 0, 3, "2025-01-02 03:09:00"),
+    ],
+    "membership": [
+        (1, 1, 1, "2025-01-02 03:06:00"),
+        (2, 2, 1, "2025-01-02 03:06:30"),
+        (3, 2, 2, "2025-01-02 03:07:00"),
+        (4, 3, 2, "2025-01-02 03:08:00"),
+        (5, 3, 3, "2025-01-02 03:09:00"),
+    ],
+    "message": [
+        (1, 1, 1, "hello", None, "2025-01-02 03:06:10"),
+        (2, 1, 2, "hi alice", "c-1", "2025-01-02 03:06:40"),
+        (3, 2, 3, "private words", None, "2025-01-02 03:08:10"),
+    ],
+}
+
+_USERS_V1 = [
+    (1, "Alice", "alice", "$2b$10$hash-a", "alice@example.org", "Alice", "A",
+     "2025-01-02 03:04:05"),
+    (2, "bob", "bob", "$2b$10$hash-b", "", "", "", "2025-01-02 03:05:00"),
+    (3, "carol", "carol", "$2b$10$hash-c", "c@example.org", "", "", "2025-01-03 00:00:00"),
+]
+# On a version 2 box an administrator may have handed the role on and switched an
+# account off; an upgrade must keep that, not crown the first account again.
+_ROLES_V2 = [(0, 1), (1, 1), (0, 0)]
+
+ROWS = {
+    1: {"user": _USERS_V1, **_CHAT_ROWS},
+    2: {"user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)], **_CHAT_ROWS},
+    3: {
+        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
+        **_CHAT_ROWS,
+        "setting": [("signup_policy", "invite"), ("invite_code", "frozen-code")],
+    },
+}
+
+# The columns each table had at version 1, in order.
+V1_COLUMNS = {
+    "user": "id, username, username_key, password_hash, email, first_name, last_name, "
+    "created_at",
+    "token": "id, digest, user_id, kind, created_at",
+    "room": "id, uri, is_private, owner_id, created_at",
+    "membership": "id, user_id, room_id, joined_at",
+    "message": "id, room_id, author_id, text, client_id, created_at",
+    "setting": "key, value",
+}
+
+
+def build_database(path, version, rows=None):
+    """A database file as chatbox left it at ``version``, with rows in every table.
+
+    A version this file does not know (a newer chatbox's) gets the newest tables here.
+    """
+    known = min(version, max(SCHEMAS))
+    rows = ROWS[known] if rows is None else rows
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.executescript(SCHEMAS[known])
+        for table, values in rows.items():
+            marks = ", ".join("?" * len(values[0]))
+            connection.executemany(f'INSERT INTO "{table}" VALUES ({marks})', values)
+    connection.execute(f"PRAGMA user_version = {version}")
+    connection.close()
+
+
+def columns_at(version, table):
+    """The columns ``table`` had at ``version``, in order."""
+    if table == "user" and version >= 2:
+        return V1_COLUMNS[table] + ", is_admin, is_active"
+    return V1_COLUMNS[table]
+
+
+def assert_every_row_kept(path, version):
+    for table, values in ROWS[version].items():
+        assert rows_of(path, table, columns_at(version, table)) == values, table
+
+
+def rows_of(path, table, columns="*"):
+    connection = sqlite3.connect(path)
+    try:
+        return connection.execute(f'SELECT {columns} FROM "{table}" ORDER BY rowid').fetchall()
+    finally:
+        connection.close()
+
+
+def schema_of(path):
+    """Every table's columns (type, nullability, default, key), indexes (columns,
+    uniqueness) and foreign keys, as SQLite itself reports them."""
+    connection = sqlite3.connect(path)
+
+    def pragma(name, argument):
+        return connection.execute(f'PRAGMA {name}("{argument}")').fetchall()
+
+    try:
+        described = {}
+        tables = connection.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name"
+        ).fetchall()
+        for (table,) in tables:
+            indexes = [
+                (name, unique, origin, partial, [c for _, _, c in pragma("index_info", name)])
+                for _, name, unique, origin, partial in pragma("index_list", table)
+            ]
+            described[table] = {
+                "columns": pragma("table_info", table),
+                "indexes": sorted(indexes),
+                "foreign_keys": sorted(pragma("foreign_key_list", table)),
+            }
+        return described
+    finally:
+        connection.close()
+
+
+def upgrade(path, before_upgrade=None):
+    try:
+        return schema.init_db(path, before_upgrade=before_upgrade)
+    finally:
+        models.db.close()
+
+
+@pytest.fixture
+def fresh(tmp_path):
+    """A database chatbox has just created."""
+    path = str(tmp_path / "fresh.db")
+    upgrade(path)
+    return path
+
+
+# --- A new database and an upgraded one are the same ------------------------------------
+
+
+def test_a_new_database_has_every_table_at_the_newest_version(fresh):
+    assert sorted(schema_of(fresh)) == sorted(m._meta.table_name for m in models.MODELS)
+    connection = sqlite3.connect(fresh)
+    assert connection.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
+    connection.close()
+
+
+@pytest.mark.parametrize("version", PAST_VERSIONS)
+def test_an_upgraded_database_has_exactly_the_schema_of_a_new_one(tmp_path, fresh, version):
+    path = str(tmp_path / "old.db")
+    build_database(path, version)
+    assert upgrade(path) == schema.SCHEMA_VERSION
+    assert schema_of(path) == schema_of(fresh)
+
+
+@pytest.mark.parametrize("version", [1, 2])
+def test_each_upgrade_step_ends_in_the_frozen_schema_of_the_next_version(tmp_path, version):
+    stepped, frozen = str(tmp_path / "stepped.db"), str(tmp_path / "frozen.db")
+    build_database(stepped, version, rows={})
+    build_database(frozen, version + 1, rows={})
+    connection = sqlite3.connect(stepped)
+    with connection:
+        for statement in schema.UPGRADES[version]:
+            connection.execute(statement)
+    connection.close()
+    assert schema_of(stepped) == schema_of(frozen)
+
+
+def test_the_frozen_past_versions_cover_every_upgrade():
+    assert sorted(schema.UPGRADES) == PAST_VERSIONS
+    assert max(PAST_VERSIONS) + 1 == schema.SCHEMA_VERSION
+
+
+# --- Upgrades keep every row --------------------------------------------------------------
+
+
+@pytest.mark.parametrize("version", PAST_VERSIONS)
+def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path, version):
+    path = str(tmp_path / "old.db")
+    build_database(path, version)
+    assert upgrade(path) == schema.SCHEMA_VERSION
+    assert_every_row_kept(path, version)
+    if version == 1:
+        # Boxes from before administrators make their first account the administrator.
+        assert rows_of(path, "user", "is_admin, is_active") == [(1, 1), (0, 1), (0, 1)]
+    if version < 3:
+        assert rows_of(path, "setting") == []
+    # Read markers start at each room's newest message (none yet: 0), so nothing from
+    # before the upgrade turns up unread.
+    assert rows_of(path, "membership", "id, last_read_id") == [
+        (1, 2), (2, 2), (3, 3), (4, 3), (5, 0)
+    ]
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
+    assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    connection.close()
+
+
+def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
+    # Rebuilding the user table once dropped it with foreign keys on, which cascaded and
+    # deleted every room, membership, message and token; read back through the models.
+    path = str(tmp_path / "old.db")
+    build_database(path, 1)
+    try:
+        assert schema.init_db(path) == schema.SCHEMA_VERSION
+        assert schema.schema_version() == schema.SCHEMA_VERSION
+        # Still the same connection settings after the upgrade.
+        assert models.db.execute_sql("PRAGMA foreign_keys").fetchone()[0] == 1
+        users = list(models.User.select().order_by(models.User.id))
+        assert [u.username for u in users] == ["Alice", "bob", "carol"]
+        assert [u.is_admin for u in users] == [True, False, False]
+        assert all(u.is_active for u in users)
+        assert users[0].email == "alice@example.org" and users[0].first_name == "Alice"
+        assert models.Room.by_uri("f" * 32).owner.username == "bob"
+        assert [m.username for m in models.Room.by_uri("f" * 32).members()] == ["bob", "carol"]
+        assert users[1].is_member(models.Room.by_uri("general"))
+        assert models.Token.select().count() == 2
+        messages = models.Message.page(models.Room.by_uri("general"))
+        assert [(m.author.username, m.text, m.client_id) for m in messages] == [
+            ("Alice", "hello", None),
+            ("bob", "hi alice", "c-1"),
+        ]
+        # The unique rules survived the rebuild of the user table.
+        with pytest.raises(models.ValidationError):
+            models.User.register("ALICE", "x")
+        broken = models.db.execute_sql("PRAGMA foreign_key_check").fetchall()
+        assert broken == []
+    finally:
+        models.db.close()
+    # Upgrading again is a no-op.
+    assert upgrade(path) == schema.SCHEMA_VERSION
+    assert len(rows_of(path, "user")) == 3
+
+
+def test_an_empty_version_1_database_upgrades_with_no_admin(tmp_path):
+    path = str(tmp_path / "empty.db")
+    build_database(path, 1, rows={})
+    assert upgrade(path) == schema.SCHEMA_VERSION
+    assert rows_of(path, "user") == []
+
+
+def test_an_upgrade_that_leaves_a_broken_reference_is_refused_and_undone(tmp_path):
+    path = str(tmp_path / "broken.db")
+    rows = {table: list(values) for table, values in ROWS[1].items()}
+    rows["message"].append((4, 1, 99, "from nobody", None, "2025-01-04 00:00:00"))
+    build_database(path, 1, rows=rows)
+    with pytest.raises(RuntimeError, match="broke 1 references.*left at version 1"):
+        upgrade(path)
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone() == (1,)
+    connection.close()
+    assert "is_admin" not in {c[1] for c in schema_of(path)["user"]["columns"]}
+    assert rows_of(path, "message", "id") == [(1,), (2,), (3,), (4,)]
+
+
+def test_the_backup_is_taken_once_before_upgrading_and_never_for_a_current_database(
+    tmp_path, fresh
+):
+    path = str(tmp_path / "old.db")
+    build_database(path, 1)
+    seen = []
+    upgrade(path, before_upgrade=seen.append)
+    upgrade(path, before_upgrade=seen.append)
+    upgrade(fresh, before_upgrade=seen.append)
+    assert seen == [1]
+
+
+# --- Old upgrades do not depend on today's models -----------------------------------------
+
+
+@pytest.fixture
+def a_later_release(monkeypatch):
+    """chatbox as a release that adds a column to Setting and one to User would be: the
+    models gain the fields, and an upgrade step to version 5 adds the columns."""
+    added = {
+        models.Setting: ("note", TextField(default="", constraints=[SQL("DEFAULT ''")])),
+        models.User: ("nickname", CharField(default="", constraints=[SQL("DEFAULT ''")])),
+    }
+    for model, (name, field) in added.items():
+        model._meta.add_field(name, field)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setitem(
+        schema.UPGRADES,
+        4,
+        (
+            """ALTER TABLE "setting" ADD COLUMN "note" TEXT NOT NULL DEFAULT ''""",
+            """ALTER TABLE "user" ADD COLUMN "nickname" VARCHAR(255) NOT NULL DEFAULT ''""",
+        ),
+    )
+    yield
+    for model, (name, _) in added.items():
+        model._meta.remove_field(name)
+        delattr(model, name)
+    # Later tests create databases from these models: they must be today's again.
+    assert all(name not in model._meta.columns for model, (name, _) in added.items())
+
+
+@pytest.mark.parametrize("version", PAST_VERSIONS)
+def test_old_upgrades_still_work_after_a_model_gains_a_column(
+    tmp_path, a_later_release, version
+):
+    path, new = str(tmp_path / "old.db"), str(tmp_path / "new.db")
+    build_database(path, version)
+    # An old step that made its table from today's model would have made the new column
+    # already, and the version 5 step would then fail on "duplicate column name".
+    assert upgrade(path) == 5
+    assert upgrade(new) == 5
+    assert schema_of(path) == schema_of(new)
+    assert_every_row_kept(path, version)
+    assert rows_of(path, "user", "nickname") == [("",)] * 3
+
+
+# --- Versions chatbox does not know -------------------------------------------------------
+
+
+def test_a_database_newer_than_the_code_is_refused_and_left_alone(tmp_path):
+    path = str(tmp_path / "future.db")
+    build_database(path, schema.SCHEMA_VERSION + 1)
+    with pytest.raises(RuntimeError, match="newer than this chatbox"):
+        upgrade(path)
+    assert rows_of(path, "user", "id") == [(1,), (2,), (3,)]
+    connection = sqlite3.connect(path)
+    assert connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION + 1
+    connection.close()
+
+
+def test_a_database_with_tables_but_no_version_is_refused_and_left_alone(tmp_path):
+    path = str(tmp_path / "stranger.db")
+    connection = sqlite3.connect(path)
+    connection.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT)")
+    connection.close()
+    with pytest.raises(RuntimeError, match="not made by chatbox"):
+        upgrade(path)
+    assert list(schema_of(path)) == ["notes"]
+
+
+def test_chatbox_will_not_start_on_a_database_newer_than_itself(tmp_path):
+    path = str(tmp_path / "future.db")
+    build_database(path, schema.SCHEMA_VERSION + 1)
+    result = subprocess.run(
+        [
+            sys.executable,
+            os.path.join(ROOT, "chatbox.py"),
+            "--port=1",
+            f"--data-dir={tmp_path}",
+            f"--db={path}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode != 0
+    assert "newer than this chatbox" in result.stderr
+    # It stopped before making anything for the new version.
+    assert not os.path.exists(Paths(str(tmp_path), path).secret)
+
+
+# --- The server upgrades on start, after a backup -----------------------------------------
+
+
+@pytest.mark.parametrize("version", PAST_VERSIONS)
+def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path, version):
+    path = str(tmp_path / "chatbox.db")
+    build_database(path, version)
+    connection = sqlite3.connect(path)
+    with connection:
+        connection.execute(
+            """UPDATE "user" SET "password_hash" = ? WHERE "username_key" = 'alice'""",
+            (bcrypt.hashpw(b"long enough pw", bcrypt.gensalt(4)).decode(),),
+        )
+    connection.close()
+    with Box(tmp_path) as box:
+        status, data, _ = box.call("GET", "/healthz")
+        assert data["schema_version"] == schema.SCHEMA_VERSION
+        status, data, _ = box.call(
+            "POST", "/auth/token/login/", {"username": "alice", "password": "long enough pw"}
+        )
+        token = data["auth_token"]
+        status, data, _ = box.call("GET", "/api/chats/general/messages/", token=token)
+        assert [m["message"] for m in data["messages"]] == ["hello", "hi alice"]
+        newest = data["messages"][-1]["id"]
+        # The old messages count as read; read markers work from here on.
+        status, data, _ = box.call("GET", "/api/chats/", token=token)
+        assert [(c["uri"], c["last_read_id"], c["unread"]) for c in data["chats"]] == [
+            ("general", newest, 0)
+        ]
+        status, data, _ = box.call(
+            "POST", "/api/chats/general/read/", {"id": newest}, token=token
+        )
+        assert status == 200 and data["last_read_id"] == newest
+        assert box.terminate() == 0
+    copies = os.listdir(tmp_path / "backups")
+    assert len(copies) == 1 and f"-before-v{version}-upgrade" in copies[0]
+    connection = sqlite3.connect(tmp_path / "backups" / copies[0])
+    assert connection.execute("PRAGMA user_version").fetchone() == (version,)
+    connection.close()
+
+
+def test_a_start_without_an_upgrade_takes_no_backup(tmp_path):
+    with Box(tmp_path) as box:
+        assert box.terminate() == 0
+    with Box(tmp_path) as box:
+        assert box.terminate() == 0
+    assert os.listdir(tmp_path / "backups") == []
