@@ -76,7 +76,13 @@ function persistPending() {
   const all = []
   for (const log of Object.values(store.logs)) {
     for (const p of log.pending) {
-      all.push({ client_id: p.client_id, uri: p.uri, user: p.user, message: p.message, created_at: p.created_at })
+      all.push({
+        client_id: p.client_id,
+        uri: p.uri,
+        user: p.user,
+        message: p.message,
+        created_at: p.created_at,
+      })
     }
   }
   save(pendingKey(), all)

@@ -19,7 +19,10 @@ vi.mock('./lib/api.js', () => {
         return server.me
       },
       chats: async () => ({ chats: structuredClone(server.chats) }),
-      chat: async (uri) => ({ ...structuredClone(server.chats.find((c) => c.uri === uri)), members: [] }),
+      chat: async (uri) => ({
+        ...structuredClone(server.chats.find((c) => c.uri === uri)),
+        members: [],
+      }),
       history: async () => ({ messages: [] }),
       logout: async () => null,
     },
@@ -49,8 +52,17 @@ vi.mock('./composables/useSocket.js', async () => {
   }
 })
 
-const { boot, markRead, openChat, roomTitle, setAtBottom, store, totalUnread, unreadCount, READ_DELAY_MS } =
-  await import('./store.js')
+const {
+  boot,
+  markRead,
+  openChat,
+  roomTitle,
+  setAtBottom,
+  store,
+  totalUnread,
+  unreadCount,
+  READ_DELAY_MS,
+} = await import('./store.js')
 
 const ME = { id: 1, username: 'me', first_name: '', last_name: '' }
 const ANN = { id: 2, username: 'ann', first_name: '', last_name: '' }
@@ -59,7 +71,15 @@ let nextId = 100
 
 function message(uri, user = ANN) {
   nextId += 1
-  return { type: 'message', id: nextId, uri, user, message: `m${nextId}`, client_id: null, created_at: '2026-01-01T10:00:00Z' }
+  return {
+    type: 'message',
+    id: nextId,
+    uri,
+    user,
+    message: `m${nextId}`,
+    client_id: null,
+    created_at: '2026-01-01T10:00:00Z',
+  }
 }
 
 function chat(uri, extra = {}) {
