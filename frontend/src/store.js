@@ -1,7 +1,8 @@
 // The app's state in one reactive object, and the actions that change it. The server
 // is the truth: this holds what the tab has seen of it, plus the user's unsent messages
-// (kept in localStorage so a reload does not lose them).
-import { computed, reactive, watch } from 'vue'
+// (kept in localStorage so a reload does not lose them). Everything a login builds up
+// lives in that one object, so ending the login replaces it whole.
+import { computed, markRaw, reactive, watch } from 'vue'
 import { api, ApiError } from './lib/api.js'
 import { clientId } from './lib/ids.js'
 import {
@@ -17,25 +18,47 @@ import {
   oldestId,
 } from './lib/messageLog.js'
 import { applyPresence } from './lib/presence.js'
+import {
+  applyMembership,
+  findRoom,
+  memberPreview,
+  noteLastMessage,
+  unreadTotal,
+} from './lib/rooms.js'
+import { createSocket } from './lib/socket.js'
 import { playDing } from './lib/sound.js'
 import { load, save } from './lib/storage.js'
+import { noteTyping, stopTyping, TYPING_SHOWN_MS, typingDue } from './lib/typing.js'
 import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
-import { useSocket } from './composables/useSocket.js'
+import { refusalText, unsentKey, unsentToRestore, unsentToSave } from './lib/unsent.js'
 
 export const PAGE_SIZE = 50
-// How long "X is typing…" stays up after the last typing frame; clients send one at
-// most every few seconds while the user types.
-const TYPING_SHOWN_MS = 5000
 export const MAX_MESSAGE_LENGTH = 4000
 // A read marker is sent once the reader has rested on the newest message this long: a
 // burst of messages read as they come makes one frame, not one per message.
 export const READ_DELAY_MS = 500
 // The server closes a socket whose login ended (logged out, deactivated) with this code.
 const CLOSE_LOGIN_ENDED = 4401
-// How many members the chat list carries per chat (the server's preview).
-const MEMBERS_PREVIEW = 5
 
-function freshState() {
+// The machinery of one login that the screen never shows: its socket, its timers and
+// what is in flight. Kept raw, so Vue neither tracks it nor unwraps the socket's refs.
+function freshWiring() {
+  return markRaw({
+    socket: null,
+    stopStatusWatch: null,
+    // Read markers set in this tab but not yet sent, by chat, and the timer that sends.
+    unsentReads: {},
+    readTimer: null,
+    // One first load of a chat's history at a time, however many callers ask for it.
+    latestLoads: {},
+    // When each chat last heard that we are typing.
+    typingSentAt: {},
+    // The timers that take each typing name down again: {uri: {username: timer}}.
+    typingExpiry: {},
+  })
+}
+
+export function freshState() {
   return {
     me: null,
     booted: false,
@@ -51,15 +74,11 @@ function freshState() {
     openError: null,
     everConnected: false,
     socketStatus: 'idle',
+    wiring: freshWiring(),
   }
 }
 
 export const store = reactive(freshState())
-
-let socket = null
-let stopStatusWatch = null
-
-const pendingKey = () => `chatbox:pending:${store.me?.id}`
 
 export function logFor(uri) {
   if (!store.logs[uri]) store.logs[uri] = createRoomLog()
@@ -67,26 +86,24 @@ export function logFor(uri) {
 }
 
 function roomSummary(uri) {
-  return store.rooms.find((r) => r.uri === uri) || null
+  return findRoom(store.rooms, uri)
+}
+
+// An answer that arrives after its login ended belongs to nobody: callers compare the
+// wiring they started with against the current one before they write.
+function stillCurrent(wiring) {
+  return store.wiring === wiring
 }
 
 // -- persistence ---------------------------------------------------------------------
 
 function persistPending() {
-  const all = []
-  for (const log of Object.values(store.logs)) {
-    for (const p of log.pending) {
-      all.push({ client_id: p.client_id, uri: p.uri, user: p.user, message: p.message, created_at: p.created_at })
-    }
-  }
-  save(pendingKey(), all)
+  save(unsentKey(store.me?.id), unsentToSave(store.logs))
 }
 
 function restorePending() {
-  for (const entry of load(pendingKey(), [])) {
-    if (entry && typeof entry.uri === 'string' && typeof entry.client_id === 'string') {
-      addPending(logFor(entry.uri), entry)
-    }
+  for (const entry of unsentToRestore(load(unsentKey(store.me?.id), []))) {
+    addPending(logFor(entry.uri), entry)
   }
 }
 
@@ -127,24 +144,28 @@ export async function logout() {
   }
 }
 
-// The session is over (logged out here or elsewhere): forget everything of this user.
+// The session is over (logged out here or elsewhere): stop its socket and timers, then
+// forget everything of this user at once.
 function endSession() {
+  const { socket, stopStatusWatch, readTimer, typingExpiry } = store.wiring
   clearTimeout(readTimer)
-  readTimer = null
-  unsentReads = {}
+  for (const timers of Object.values(typingExpiry)) {
+    for (const timer of Object.values(timers)) clearTimeout(timer)
+  }
   stopStatusWatch?.()
   socket?.close()
-  socket = null
   Object.assign(store, freshState(), { booted: true })
 }
 
 // -- socket ------------------------------------------------------------------------------
 
 function connectSocket() {
-  stopStatusWatch?.()
-  socket?.close()
-  socket = useSocket({ onFrame, onOpen, onDown })
-  stopStatusWatch = watch(socket.status, (status) => (store.socketStatus = status), {
+  const wiring = store.wiring
+  wiring.stopStatusWatch?.()
+  wiring.socket?.close()
+  const socket = createSocket({ onFrame, onOpen, onDown })
+  wiring.socket = socket
+  wiring.stopStatusWatch = watch(socket.status, (status) => (store.socketStatus = status), {
     immediate: true,
     flush: 'sync',
   })
@@ -152,7 +173,7 @@ function connectSocket() {
 }
 
 export function reconnectNow() {
-  socket?.reconnectNow()
+  store.wiring.socket?.reconnectNow()
 }
 
 function onOpen() {
@@ -173,15 +194,16 @@ async function onDown(event, attempts) {
   if (event?.code === CLOSE_LOGIN_ENDED) return endSession()
   // A socket refused over and over may mean the session ended while it was down.
   if (attempts < 2) return
+  const wiring = store.wiring
   try {
     await api.me()
   } catch (error) {
-    if (error instanceof ApiError && error.status === 401) endSession()
+    if (error instanceof ApiError && error.status === 401 && stillCurrent(wiring)) endSession()
   }
 }
 
 function transmit(entry) {
-  socket?.sendIfOpen({
+  store.wiring.socket?.sendIfOpen({
     type: 'send',
     uri: entry.uri,
     client_id: entry.client_id,
@@ -194,7 +216,7 @@ function subscribe(room) {
   // Resume from what the tab holds, else from the newest message the chat list knew:
   // the unread ones before it are counted by the server, and shown when the chat opens.
   const after = newestId(logFor(room.uri)) || room.last_message?.id || 0
-  socket?.subscribe(room.uri, after)
+  store.wiring.socket?.subscribe(room.uri, after)
 }
 
 const handlers = {
@@ -208,7 +230,7 @@ const handlers = {
     const log = logFor(frame.uri)
     if (!addMessage(log, frame)) return
     if (frame.client_id && log.pending.length === 0) persistPending()
-    noteLastMessage(frame)
+    noteLastMessage(store.rooms, frame)
     clearTyping(frame.uri, frame.user.username)
     const room = roomSummary(frame.uri)
     const counted = room ? countArrival(room, frame, store.me?.id) : false
@@ -221,7 +243,7 @@ const handlers = {
     const message = acknowledge(log, frame)
     persistPending()
     if (message) {
-      noteLastMessage(message)
+      noteLastMessage(store.rooms, message)
       const room = roomSummary(frame.uri)
       if (room) countArrival(room, message, store.me?.id)
       markRead(frame.uri)
@@ -231,50 +253,30 @@ const handlers = {
     const room = roomSummary(frame.uri)
     if (!room) return
     applyRead(room, frame.id, logFor(frame.uri).messages, store.me?.id)
+    const { unsentReads } = store.wiring
     if (unsentReads[frame.uri] <= frame.id) delete unsentReads[frame.uri]
   },
   error(frame) {
     if (typeof frame.ref !== 'string') return
+    const detail = refusalText(frame.detail)
     for (const log of Object.values(store.logs)) {
-      const detail = typeof frame.detail === 'string' ? frame.detail : describeDetail(frame.detail)
       if (failPending(log, frame.ref, detail)) persistPending()
     }
   },
   typing(frame) {
     const name = frame.user?.username
     if (!name) return
-    const room = (store.typing[frame.uri] ??= {})
-    const stamp = Date.now()
-    room[name] = stamp
-    setTimeout(() => {
-      if (store.typing[frame.uri]?.[name] === stamp) delete store.typing[frame.uri][name]
-    }, TYPING_SHOWN_MS)
+    const { uri } = frame
+    noteTyping(store.typing, uri, name, Date.now())
+    const expiry = (store.wiring.typingExpiry[uri] ??= {})
+    clearTimeout(expiry[name])
+    expiry[name] = setTimeout(() => clearTyping(uri, name), TYPING_SHOWN_MS)
   },
   presence(frame) {
     store.online[frame.uri] = applyPresence(store.online[frame.uri], frame)
   },
   member(frame) {
-    const detail = store.details[frame.uri]
-    const room = roomSummary(frame.uri)
-    const id = frame.user.id
-    if (frame.event === 'joined') {
-      if (detail && !detail.members.some((m) => m.id === id)) {
-        detail.members.push({ ...frame.user, online: false })
-      }
-      if (room && !room.members?.some((m) => m.id === id)) {
-        room.member_count = (room.member_count || 0) + 1
-        if ((room.members?.length || 0) < MEMBERS_PREVIEW) {
-          room.members = [...(room.members || []), frame.user]
-        }
-      }
-    } else {
-      if (detail) detail.members = detail.members.filter((m) => m.id !== id)
-      if (room) {
-        room.members = (room.members || []).filter((m) => m.id !== id)
-        room.member_count = Math.max(1, (room.member_count || 1) - 1)
-      }
-    }
-    if (detail && room) room.member_count = detail.members.length
+    applyMembership(roomSummary(frame.uri), store.details[frame.uri], frame)
   },
   removed(frame) {
     forgetRoom(frame.uri)
@@ -282,17 +284,11 @@ const handlers = {
   },
   async reset(frame) {
     const log = logFor(frame.uri)
+    const wiring = store.wiring
     clearMessages(log)
     await loadLatest(frame.uri)
-    socket?.resumeFrom(frame.uri, newestId(log))
+    if (stillCurrent(wiring)) wiring.socket?.resumeFrom(frame.uri, newestId(log))
   },
-}
-
-function describeDetail(detail) {
-  if (detail && typeof detail === 'object') {
-    return Object.values(detail).flat().join(' ') || 'The message was refused.'
-  }
-  return 'The message was refused.'
 }
 
 function onFrame(frame) {
@@ -300,24 +296,18 @@ function onFrame(frame) {
   if (handler) handler(frame)
 }
 
-// The list keeps the server's order, most recent activity first: a chat with a new
-// message moves to the top.
-function noteLastMessage(message) {
-  const room = roomSummary(message.uri)
-  if (room && (!room.last_message || room.last_message.id < message.id)) {
-    room.last_message = message
-    const at = store.rooms.indexOf(room)
-    if (at > 0) store.rooms.unshift(...store.rooms.splice(at, 1))
-  }
-}
-
 function clearTyping(uri, username) {
-  if (store.typing[uri]) delete store.typing[uri][username]
+  stopTyping(store.typing, uri, username)
+  const expiry = store.wiring.typingExpiry[uri]
+  if (expiry) {
+    clearTimeout(expiry[username])
+    delete expiry[username]
+  }
 }
 
 function forgetRoom(uri) {
   store.rooms = store.rooms.filter((r) => r.uri !== uri)
-  socket?.unsubscribe(uri)
+  store.wiring.socket?.unsubscribe(uri)
   delete store.details[uri]
 }
 
@@ -326,25 +316,18 @@ function forgetRoom(uri) {
 // The chat list, in the server's order (most recent activity first), each chat with
 // its unread count and a preview of its members.
 export async function refreshRooms() {
+  const wiring = store.wiring
   const data = await api.chats()
+  if (!stillCurrent(wiring)) return
   // Reads this tab made or heard of may not have reached the server when it answered.
   const known = Object.fromEntries(store.rooms.map((r) => [r.uri, r.last_read_id]))
   store.rooms = data.chats.map(trackUnread)
   store.roomsLoaded = true
   for (const room of store.rooms) {
-    const later = Math.max(known[room.uri] || 0, unsentReads[room.uri] || 0)
+    const later = Math.max(known[room.uri] || 0, wiring.unsentReads[room.uri] || 0)
     if (later) applyRead(room, later, logFor(room.uri).messages, store.me?.id)
     subscribe(room)
   }
-}
-
-function othersIn(room) {
-  return (room.members || []).filter((m) => m.id !== store.me?.id)
-}
-
-// Whose face a private chat shows in the list: the first other member, else the owner.
-export function roomFace(room) {
-  return othersIn(room)[0]?.username || room.owner?.username || ''
 }
 
 function addRoom(summary) {
@@ -355,39 +338,42 @@ function addRoom(summary) {
 }
 
 export async function startPrivateChat() {
+  const wiring = store.wiring
   const data = await api.startPrivate()
-  addRoom(data.chat)
+  if (stillCurrent(wiring)) addRoom(data.chat)
   return data.uri
 }
 
 export async function openNamedRoom(name) {
+  const wiring = store.wiring
   const data = await api.openNamed(name)
-  addRoom(data.chat)
+  if (stillCurrent(wiring)) addRoom(data.chat)
   return data.uri
 }
 
 // Shows a chat: joins it first if the user came by a shared link.
 export async function openChat(uri) {
+  const wiring = store.wiring
+  const stale = () => store.openUri !== uri || !stillCurrent(wiring)
   store.openUri = uri
   store.openError = null
   store.atBottom = true
   try {
     if (!store.roomsLoaded) await refreshRooms()
+    if (!stillCurrent(wiring)) return
     if (!roomSummary(uri)) {
       await api.join(uri)
     }
     const detail = await api.chat(uri)
-    if (store.openUri !== uri) return
+    if (stale()) return
     const { members, ...summary } = detail
     store.details[uri] = { members }
-    // The chat's answer lists every member; the list keeps a preview, like the server's.
-    const preview = members.slice(0, MEMBERS_PREVIEW).map(({ online, ...user }) => user)
-    addRoom({ ...summary, members: preview })
+    addRoom({ ...summary, members: memberPreview(members) })
     const log = logFor(uri)
     if (!log.loaded) await loadLatest(uri)
     markRead(uri)
   } catch (error) {
-    if (store.openUri !== uri) return
+    if (stale()) return
     store.openError =
       error instanceof ApiError && error.status === 404
         ? 'There is no chat at this address. Check the link you were given.'
@@ -400,12 +386,10 @@ export function closeChat() {
   store.openError = null
 }
 
-// One first load per room at a time, however many callers ask for it.
-const latestLoads = {}
-
 function loadLatest(uri) {
-  latestLoads[uri] ??= fetchLatest(uri).finally(() => delete latestLoads[uri])
-  return latestLoads[uri]
+  const loads = store.wiring.latestLoads
+  loads[uri] ??= fetchLatest(uri).finally(() => delete loads[uri])
+  return loads[uri]
 }
 
 async function fetchLatest(uri) {
@@ -432,9 +416,7 @@ export async function loadOlder(uri) {
   }
 }
 
-// Read markers this tab has set but not yet sent, by chat, and the timer that sends.
-let unsentReads = {}
-let readTimer = null
+// -- read markers ------------------------------------------------------------------------
 
 // The reader sees the newest message of a chat: the chat is open, the tab visible and
 // the list scrolled to the bottom.
@@ -450,17 +432,19 @@ export function markRead(uri) {
   const log = logFor(uri)
   const newest = Math.max(newestId(log), room.last_message?.id || 0)
   if (!applyRead(room, newest, log.messages, store.me?.id)) return
-  unsentReads[uri] = newest
-  clearTimeout(readTimer)
-  readTimer = setTimeout(sendReads, READ_DELAY_MS)
+  const wiring = store.wiring
+  wiring.unsentReads[uri] = newest
+  clearTimeout(wiring.readTimer)
+  wiring.readTimer = setTimeout(sendReads, READ_DELAY_MS)
 }
 
 function sendReads() {
-  readTimer = null
-  const reads = unsentReads
-  unsentReads = {}
+  const wiring = store.wiring
+  wiring.readTimer = null
+  const reads = wiring.unsentReads
+  wiring.unsentReads = {}
   // A socket that is down keeps these and sends them once it is back.
-  for (const [uri, id] of Object.entries(reads)) socket?.send({ type: 'read', uri, id })
+  for (const [uri, id] of Object.entries(reads)) wiring.socket?.send({ type: 'read', uri, id })
 }
 
 // The open chat's list tells whether the reader is at its newest message.
@@ -474,9 +458,7 @@ export function unreadCount(uri) {
   return roomSummary(uri)?.unread || 0
 }
 
-export const totalUnread = computed(() =>
-  store.rooms.reduce((sum, room) => sum + (room.unread || 0), 0),
-)
+export const totalUnread = computed(() => unreadTotal(store.rooms))
 
 // -- sending ----------------------------------------------------------------------------
 
@@ -494,7 +476,7 @@ export function sendMessage(uri, text) {
   persistPending()
   transmit(entry)
   // The message ends the others' "typing" line: the next keystroke may start it again.
-  delete typingSent[uri]
+  delete store.wiring.typingSentAt[uri]
 }
 
 export function retrySend(uri, clientIdValue) {
@@ -510,27 +492,8 @@ export function discardSend(uri, clientIdValue) {
   persistPending()
 }
 
-// When each room last heard that we are typing.
-const typingSent = {}
 export function sendTyping(uri) {
-  // Others show "typing" for five seconds; one frame every three keeps it up.
-  const now = Date.now()
-  if (now - (typingSent[uri] || 0) < 3000) return
-  typingSent[uri] = now
-  socket?.sendIfOpen({ type: 'typing', uri })
-}
-
-export function typingNames(uri) {
-  return Object.keys(store.typing[uri] || {})
-}
-
-export function roomTitle(room) {
-  if (!room) return ''
-  if (!room.is_private) return `#${room.name || room.uri}`
-  const others = othersIn(room).map((m) => m.username)
-  // The preview holds a few members; the count says how many there are in all.
-  const total = Math.max(others.length, (room.member_count || 1) - 1)
-  if (total === 0) return 'Private chat (only you so far)'
-  const shown = others.slice(0, 3)
-  return total > shown.length ? `${shown.join(', ')} +${total - shown.length}` : shown.join(', ')
+  const wiring = store.wiring
+  if (!typingDue(wiring.typingSentAt, uri, Date.now())) return
+  wiring.socket?.sendIfOpen({ type: 'typing', uri })
 }

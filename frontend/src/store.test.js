@@ -2,7 +2,14 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 
 // The store talks to the server through the API module and one socket: both are
 // replaced here by stand-ins the tests feed by hand.
-const server = vi.hoisted(() => ({ chats: [], sent: [], socket: null, me: null }))
+const server = vi.hoisted(() => ({
+  chats: [],
+  sent: [],
+  socket: null,
+  me: null,
+  // How the server answers a history request; a test may hold the answer back.
+  history: async () => ({ messages: [] }),
+}))
 
 vi.mock('./lib/api.js', () => {
   class ApiError extends Error {
@@ -19,17 +26,21 @@ vi.mock('./lib/api.js', () => {
         return server.me
       },
       chats: async () => ({ chats: structuredClone(server.chats) }),
-      chat: async (uri) => ({ ...structuredClone(server.chats.find((c) => c.uri === uri)), members: [] }),
-      history: async () => ({ messages: [] }),
+      chat: async (uri) => ({
+        ...structuredClone(server.chats.find((c) => c.uri === uri)),
+        members: [],
+      }),
+      history: (uri, options) => server.history(uri, options),
+      login: async () => server.me,
       logout: async () => null,
     },
   }
 })
 
-vi.mock('./composables/useSocket.js', async () => {
+vi.mock('./lib/socket.js', async () => {
   const { ref } = await import('vue')
   return {
-    useSocket(handlers) {
+    createSocket(handlers) {
       server.socket = {
         handlers,
         status: ref('open'),
@@ -49,8 +60,21 @@ vi.mock('./composables/useSocket.js', async () => {
   }
 })
 
-const { boot, markRead, openChat, roomTitle, setAtBottom, store, totalUnread, unreadCount, READ_DELAY_MS } =
-  await import('./store.js')
+const {
+  boot,
+  freshState,
+  login,
+  logout,
+  markRead,
+  openChat,
+  sendMessage,
+  sendTyping,
+  setAtBottom,
+  store,
+  totalUnread,
+  unreadCount,
+  READ_DELAY_MS,
+} = await import('./store.js')
 
 const ME = { id: 1, username: 'me', first_name: '', last_name: '' }
 const ANN = { id: 2, username: 'ann', first_name: '', last_name: '' }
@@ -59,7 +83,15 @@ let nextId = 100
 
 function message(uri, user = ANN) {
   nextId += 1
-  return { type: 'message', id: nextId, uri, user, message: `m${nextId}`, client_id: null, created_at: '2026-01-01T10:00:00Z' }
+  return {
+    type: 'message',
+    id: nextId,
+    uri,
+    user,
+    message: `m${nextId}`,
+    client_id: null,
+    created_at: '2026-01-01T10:00:00Z',
+  }
 }
 
 function chat(uri, extra = {}) {
@@ -85,6 +117,7 @@ beforeEach(async () => {
   vi.useFakeTimers()
   server.me = ME
   server.sent = []
+  server.history = async () => ({ messages: [] })
   server.chats = [chat('busy', { unread: 3, last_message: message('busy') }), chat('quiet')]
   await boot()
 })
@@ -151,17 +184,6 @@ describe('the store', () => {
     expect(reads()).toEqual([])
   })
 
-  it('names a private chat after the other members in the preview', () => {
-    const [busy] = store.rooms
-    expect(roomTitle(busy)).toBe('ann')
-    busy.members = [ME, ANN, BEN]
-    busy.member_count = 7
-    expect(roomTitle(busy)).toBe('ann, ben +4')
-    busy.members = [ME]
-    busy.member_count = 1
-    expect(roomTitle(busy)).toBe('Private chat (only you so far)')
-  })
-
   it('keeps who is online from the subscribe snapshot and each presence batch after it', () => {
     frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ME.id, ANN.id] })
     frame({ type: 'presence', uri: 'busy', came_online: [BEN.id], went_offline: [ANN.id] })
@@ -177,5 +199,61 @@ describe('the store', () => {
     server.socket.handlers.onDown({ code: 4401 }, 1)
     expect(store.me).toBe(null)
     expect(store.rooms).toEqual([])
+  })
+})
+
+describe('logging out', () => {
+  const loggedOut = () => ({ ...freshState(), booted: true })
+  // A copy of the store as plain data, to compare whole with a fresh one.
+  const snapshot = () => JSON.parse(JSON.stringify(store))
+
+  it('leaves nothing of the session behind', async () => {
+    await logout()
+    expect(snapshot()).toEqual(loggedOut())
+
+    await login('me', 'secret')
+    let answerHistory
+    server.history = () => new Promise((resolve) => (answerHistory = resolve))
+    const opening = openChat('busy')
+    await vi.waitFor(() => expect(answerHistory).toBeTypeOf('function'))
+    sendTyping('busy')
+    frame({ type: 'typing', uri: 'busy', user: ANN })
+    frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ME.id, ANN.id] })
+    sendMessage('quiet', 'not sent yet')
+    frame(message('busy', BEN))
+    expect(store.rooms).not.toEqual([])
+    expect(store.logs.quiet.pending).toHaveLength(1)
+    expect(store.typing.busy).toEqual({ ann: expect.any(Number) })
+    expect(store.wiring.latestLoads.busy).toBeInstanceOf(Promise)
+    expect(store.wiring.typingSentAt.busy).toBeTypeOf('number')
+    expect(store.wiring.typingExpiry.busy.ann).not.toBe(undefined)
+    expect(store.wiring.readTimer).not.toBe(null)
+
+    await logout()
+    expect(snapshot()).toEqual(loggedOut())
+    expect(store.wiring).toEqual(freshState().wiring)
+
+    // What the ended session left running finds nowhere to write.
+    answerHistory({ messages: [message('busy')] })
+    await opening
+    vi.runAllTimers()
+    expect(snapshot()).toEqual(loggedOut())
+    expect(reads()).toEqual([])
+  })
+
+  it('lets the next login start afresh', async () => {
+    server.history = () => new Promise(() => {})
+    openChat('busy')
+    sendTyping('busy')
+    await logout()
+
+    server.history = async () => ({ messages: [message('busy')] })
+    server.sent = []
+    await login('me', 'secret')
+    sendTyping('busy')
+    expect(server.sent).toEqual([{ type: 'typing', uri: 'busy' }])
+    await openChat('busy')
+    expect(store.logs.busy.loaded).toBe(true)
+    expect(store.logs.busy.messages).toHaveLength(1)
   })
 })

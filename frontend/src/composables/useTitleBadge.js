@@ -7,7 +7,8 @@ export function titleFor(unread, base = 'chatbox') {
 
 export function useTitleBadge(count, base = 'chatbox') {
   const stop = watch(count, (n) => (document.title = titleFor(n, base)), { immediate: true })
-  if (getCurrentScope()) onScopeDispose(() => {
+  if (!getCurrentScope()) return
+  onScopeDispose(() => {
     stop()
     document.title = base
   })

@@ -46,7 +46,10 @@ export function applyRead(room, id, messages, myId) {
 export function mergeSummary(room, summary, messages, myId) {
   const { unread, last_read_id: lastRead, ...rest } = summary
   Object.assign(room, rest)
-  if (!room.last_message || (summary.last_message && summary.last_message.id > room.last_message.id)) {
+  if (
+    !room.last_message ||
+    (summary.last_message && summary.last_message.id > room.last_message.id)
+  ) {
     room.last_message = summary.last_message
   }
   applyRead(room, lastRead, messages, myId)

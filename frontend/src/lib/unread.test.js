@@ -68,10 +68,15 @@ describe('unread counts', () => {
     expect(room.unread).toBe(1)
   })
 
-  it('keep the tab\'s own count when a later summary of the chat arrives', () => {
+  it("keep the tab's own count when a later summary of the chat arrives", () => {
     const room = summary()
     countArrival(room, msg(6), ME)
-    mergeSummary(room, { uri: 'general', unread: 7, last_read_id: 3, last_message: msg(6), member_count: 4 }, [], ME)
+    mergeSummary(
+      room,
+      { uri: 'general', unread: 7, last_read_id: 3, last_message: msg(6), member_count: 4 },
+      [],
+      ME,
+    )
     expect(room.unread).toBe(3)
     expect(room.member_count).toBe(4)
     mergeSummary(room, { uri: 'general', unread: 0, last_read_id: 6, last_message: msg(6) }, [], ME)

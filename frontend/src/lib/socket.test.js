@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, BASE_DELAY, MAX_DELAY, socketUrl, useSocket } from './useSocket.js'
+import { backoffDelay, BASE_DELAY, MAX_DELAY, createSocket, socketUrl } from './socket.js'
 
 // A stand-in for the browser's WebSocket that the test opens, feeds and closes by hand.
 class FakeSocket {
@@ -32,7 +32,7 @@ function harness(extra = {}) {
   FakeSocket.all = []
   const timers = []
   const frames = []
-  const socket = useSocket({
+  const socket = createSocket({
     url: 'ws://box/ws',
     WebSocketImpl: FakeSocket,
     onFrame: (frame) => frames.push(frame),
@@ -68,7 +68,7 @@ describe('socketUrl', () => {
   })
 })
 
-describe('useSocket', () => {
+describe('createSocket', () => {
   it('queues frames until the socket opens, then sends them in order', () => {
     const { socket, latest } = harness()
     socket.connect()

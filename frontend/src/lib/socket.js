@@ -1,7 +1,8 @@
 // The app's one websocket (/ws, see docs/protocol.md): reconnects by itself with
 // exponential backoff and jitter, queues frames while it is down, and resumes every
-// subscribed room from the last message id it saw.
-import { getCurrentScope, onScopeDispose, ref } from 'vue'
+// subscribed room from the last message id it saw. It belongs to a login, not to a
+// component: whoever creates it closes it when that login ends.
+import { ref } from 'vue'
 
 // Half a second is quick enough that a server restart feels instant; the 30 s ceiling
 // keeps a box that is down for long from being hammered by every open tab.
@@ -21,7 +22,7 @@ export function socketUrl(loc = window.location) {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`
 }
 
-export function useSocket(options = {}) {
+export function createSocket(options = {}) {
   const {
     url = () => socketUrl(),
     onFrame = () => {},
@@ -156,8 +157,6 @@ export function useSocket(options = {}) {
       ws.close(1000, 'bye')
     }
   }
-
-  if (getCurrentScope()) onScopeDispose(close)
 
   return {
     status,

@@ -1,8 +1,7 @@
 // A tiny router over the History API: the server answers every UI path with the same
-// page, and the app picks the screen from location.pathname.
+// page, and the app picks the screen from location.pathname. A tab has one address bar,
+// so it has one route, which every component reads.
 import { reactive } from 'vue'
-
-const route = reactive({ name: 'home', path: '/', params: {}, query: {} })
 
 const PATTERNS = [
   ['login', /^\/login\/?$/],
@@ -24,30 +23,31 @@ export function parseLocation(pathname, search = '') {
   return { name: 'notFound', path: pathname, params: {}, query }
 }
 
-function sync() {
-  Object.assign(route, parseLocation(window.location.pathname, window.location.search))
-}
-
-let listening = false
-
 export function chatPath(uri) {
   return `/chats/${encodeURIComponent(uri)}/`
 }
 
-export function useRouter() {
-  if (!listening) {
-    listening = true
-    window.addEventListener('popstate', sync)
-    sync()
-  }
-  function push(path) {
-    if (path === window.location.pathname + window.location.search) return
-    window.history.pushState(null, '', path)
-    sync()
-  }
-  function replace(path) {
-    window.history.replaceState(null, '', path)
-    sync()
-  }
-  return { route, push, replace }
+export const route = reactive(parseLocation(window.location.pathname, window.location.search))
+
+function sync() {
+  Object.assign(route, parseLocation(window.location.pathname, window.location.search))
+}
+
+// The back and forward buttons change the address without loading a page. Returns the
+// function that stops following them.
+export function followHistory() {
+  sync()
+  window.addEventListener('popstate', sync)
+  return () => window.removeEventListener('popstate', sync)
+}
+
+export function push(path) {
+  if (path === window.location.pathname + window.location.search) return
+  window.history.pushState(null, '', path)
+  sync()
+}
+
+export function replace(path) {
+  window.history.replaceState(null, '', path)
+  sync()
 }

@@ -1,0 +1,53 @@
+// The chat list as the tab keeps it: the server's summaries in the server's order, most
+// recent activity first, each with a preview of its members and a member count.
+
+// How many members the server's chat list carries per chat.
+export const MEMBERS_PREVIEW = 5
+
+export function findRoom(rooms, uri) {
+  return rooms.find((r) => r.uri === uri) || null
+}
+
+// A chat with a newer message moves to the top, as the server would order it.
+export function noteLastMessage(rooms, message) {
+  const room = findRoom(rooms, message.uri)
+  if (room && (!room.last_message || room.last_message.id < message.id)) {
+    room.last_message = message
+    const at = rooms.indexOf(room)
+    if (at > 0) rooms.unshift(...rooms.splice(at, 1))
+  }
+}
+
+// The list's preview of a chat's members, from the full list the chat itself answers.
+export function memberPreview(members) {
+  return members.slice(0, MEMBERS_PREVIEW).map(({ online, ...user }) => user)
+}
+
+// Someone joined or left a chat. `room` is its summary in the list and `detail` its full
+// member list if the tab has loaded one; either may be missing.
+export function applyMembership(room, detail, { event, user }) {
+  const id = user.id
+  if (event === 'joined') {
+    if (detail && !detail.members.some((m) => m.id === id)) {
+      detail.members.push({ ...user, online: false })
+    }
+    if (room && !room.members?.some((m) => m.id === id)) {
+      room.member_count = (room.member_count || 0) + 1
+      if ((room.members?.length || 0) < MEMBERS_PREVIEW) {
+        room.members = [...(room.members || []), user]
+      }
+    }
+  } else {
+    if (detail) detail.members = detail.members.filter((m) => m.id !== id)
+    if (room) {
+      room.members = (room.members || []).filter((m) => m.id !== id)
+      room.member_count = Math.max(1, (room.member_count || 1) - 1)
+    }
+  }
+  // The full list, where there is one, is the truth about how many there are.
+  if (detail && room) room.member_count = detail.members.length
+}
+
+export function unreadTotal(rooms) {
+  return rooms.reduce((sum, room) => sum + (room.unread || 0), 0)
+}
