@@ -34,6 +34,32 @@ CLOSE_REMOVED = 4403
 CLOSE_NOT_OPENED = 1011
 
 
+# The largest ref echoed back: enough for a counter or a UUID with a prefix.
+MAX_REF_LENGTH = 64
+# JavaScript's largest exact integer: a larger number would come back changed.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+def echoable_ref(value):
+    """The client's ``ref``, if it can be sent back as it came: None, an integer a
+    browser holds exactly, or a short string of valid Unicode (JSON can carry a lone
+    surrogate, which could not be encoded into the reply)."""
+    if value is None:
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        if abs(value) <= MAX_SAFE_INTEGER:
+            return value
+    elif isinstance(value, str) and len(value) <= MAX_REF_LENGTH:
+        try:
+            value.encode("utf-8")
+            return value
+        except UnicodeEncodeError:
+            pass
+    raise FrameError(
+        "invalid", f"ref must be an integer or up to {MAX_REF_LENGTH} characters of text."
+    )
+
+
 class FrameError(Exception):
     def __init__(self, code, detail):
         super().__init__(detail)
@@ -125,7 +151,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         ref = None
         try:
             frame = self.parse(raw)
-            ref = frame.get("ref")
+            ref = frame["ref"] = echoable_ref(frame.get("ref"))
             await self.handle(frame)
             return
         except FrameError as error:

@@ -8,6 +8,6 @@ VENV=${VENV:-.venv}
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q -r tests/requirements.txt
 if [ -f frontend/package.json ]; then
-    (cd frontend && npm ci --no-audit --no-fund && npm test)
+    (cd frontend && npm ci --no-audit --no-fund && npm test && npm run lint)
 fi
 "$VENV/bin/python" -m pytest "$@"

@@ -44,3 +44,20 @@ async def test_a_client_id_reused_in_another_room_over_the_socket_is_refused(api
     assert (error["type"], error["code"], error["ref"]) == ("error", "invalid", "o")
     assert "client_id" in error["detail"]
     assert [(m.id, m.text) for m in Message.select()] == [(ack["id"], "here")]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_ref_that_cannot_be_echoed_is_refused_and_the_socket_stays_open(api):
+    alice, _, uri = await chat_between(api, "alice", "bob")
+    ws = await ui_socket(alice, uri)
+    bad_refs = ("\ud800", "x" * 65, 2**60, 1.5, [1], {"a": 1}, True)
+    for ref in bad_refs:
+        for kind in ("ping", "no-such-type", "send"):
+            send(ws, {"type": kind, "uri": uri, "client_id": "c-1", "text": "hi", "ref": ref})
+            error = await read_type(ws, "error")
+            assert (error["code"], error["ref"]) == ("invalid", None)
+    assert Message.select().count() == 0
+    # Still open, and still answering refs it can echo.
+    for ref in ("r-1", 42, "é" * 64):
+        send(ws, {"type": "ping", "ref": ref})
+        assert (await read_type(ws, "pong"))["ref"] == ref
