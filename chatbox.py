@@ -15,6 +15,7 @@ import tornado.web
 
 from appliance import __version__, backup, gctune, systemd
 from appliance.config import UsageError, parse, usage
+from appliance.listener import GuardedHTTPServer, raise_open_file_limit
 from appliance.lock import Busy, ServerLock
 from appliance.options import options
 from appliance.paths import Paths
@@ -156,6 +157,7 @@ async def main():
     except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
         log.error("cannot serve TLS: %s", exc)
         return 1
+    raise_open_file_limit()
     paths = Paths.from_options(options)
     paths.make()
     lock = ServerLock(paths.lock)
@@ -178,13 +180,17 @@ async def main():
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()
-        server = app.listen(
-            options.port,
-            options.address,
+        server = GuardedHTTPServer(
+            app,
             ssl_options=ssl_options,
             xheaders=False,
             max_body_size=MAX_BODY_BYTES,
+            idle_connection_timeout=options.idle_timeout,
+            body_timeout=options.body_timeout,
+            max_per_address=options.max_connections_per_address,
+            exempt=options.max_connections_exempt,
         )
+        server.listen(options.port, options.address)
         scheme = "https" if ssl_options else "http"
         lock.describe(
             port=options.port, address=options.address, scheme=scheme,

@@ -8,6 +8,7 @@ import io
 import sys
 
 import tornado.options
+from appliance.listener import check_networks
 from appliance.options import options
 
 # Every admin command, with the line --help shows for it; appliance.admin runs them.
@@ -111,5 +112,14 @@ def parse(argv):
         raise UsageError(str(exc)) from None
     if options.durability not in ("full", "normal"):
         raise UsageError(f"--durability must be full or normal, not {options.durability!r}")
+    for name in ("idle_timeout", "body_timeout"):
+        if not options[name] > 0:
+            raise UsageError(f"--{name.replace('_', '-')} must be more than 0 seconds")
+    if options.max_connections_per_address < 0:
+        raise UsageError("--max-connections-per-address must be 0 (no cap) or more")
+    try:
+        check_networks(options.max_connections_exempt)
+    except ValueError as exc:
+        raise UsageError(f"--max-connections-exempt: {exc}") from None
     options.run_parse_callbacks()
     return words, flags

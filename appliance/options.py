@@ -37,6 +37,46 @@ define(
     help="full: every acknowledged message survives a power cut (fsync per commit); "
     "normal: survives a crash of chatbox but maybe not a power cut, for faster disks",
 )
+# A browser sends a request's headers at once (one packet on a LAN; a phone on weak Wi-Fi
+# within a second or two), so ten seconds is ample; a connection opened and left mute
+# gives its descriptor back soon. Tornado waits as long between keep-alive requests, and
+# a browser whose idle connection was closed simply opens another.
+define(
+    "idle_timeout",
+    default=10.0,
+    type=float,
+    help="seconds a connection may take to send a request's headers, and may stay idle "
+    "between requests, before it is closed",
+)
+# Bodies are 1 MiB at most; over a link as slow as 0.5 Mbit/s that takes 17 s.
+define(
+    "body_timeout",
+    default=30.0,
+    type=float,
+    help="seconds a request's body may take to arrive before the connection is closed",
+)
+# A classroom of 40 behind one NAT address, each with two tabs (a websocket each) and a
+# browser's six HTTP connections, holds about 320; a laptop with ten tabs about 16. Yet
+# 500 is under a thirtieth of the service's 16,384 descriptors (appliance/systemd.py),
+# so one host alone cannot use them up.
+define(
+    "max_connections_per_address",
+    default=500,
+    type=int,
+    help="most connections (HTTP and websockets) one client address may hold open; "
+    "more are closed at once (0: no cap)",
+)
+# The box itself is exempt: anything on it could stop chatbox anyway, and a reverse
+# proxy on the box makes every client share 127.0.0.1. Benchmarks open thousands of
+# connections from loopback too.
+define(
+    "max_connections_exempt",
+    default=["127.0.0.0/8", "::1"],
+    type=str,
+    multiple=True,
+    help="comma-separated addresses and networks that --max-connections-per-address "
+    "does not apply to, such as a reverse proxy in front of chatbox (empty: none)",
+)
 define("debug", default=False, help="reload on code changes and show tracebacks", type=bool)
 define(
     "user",

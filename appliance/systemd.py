@@ -4,6 +4,7 @@ The notification protocol is one datagram of ``KEY=VALUE`` lines to the AF_UNIX 
 named in $NOTIFY_SOCKET; it is a few lines, so chatbox speaks it itself rather than
 depending on libsystemd.
 """
+import functools
 import logging
 import os
 import shlex
@@ -17,6 +18,22 @@ STATE_DIR = "/var/lib/chatbox"
 # systemd restarts a service that stays silent this long; the server pings at half of
 # it. Thirty seconds rides out a slow SD card flushing, yet a hung box is back quickly.
 WATCHDOG_SEC = 30
+# Open files for the service, as both soft and hard limit. systemd's default soft limit,
+# 1,024, is used up by a thousand idle connections; its default hard limit, 524,288,
+# (which start-up would raise the soft limit to) lets memory run out long before. Each
+# connection is one descriptor and about 21 KB of server memory (bench/RESULTS.md, S4):
+# 16,384 of them take some 350 MB, what a 1 GB Pi 3 can spare beside its system. Past
+# that the box refuses new connections and keeps serving the open ones, which beats
+# being killed for want of memory.
+OPEN_FILES = 16384
+
+
+@functools.cache
+def _notify_socket():
+    # One socket for the life of the process, so that a watchdog ping needs no new
+    # descriptor: while connections use up every descriptor, the box still serves the
+    # open ones and must not be restarted as hung.
+    return socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC)
 
 
 def notify(state, environ=os.environ):
@@ -27,8 +44,7 @@ def notify(state, environ=os.environ):
     elif not address.startswith("/"):
         return False
     try:
-        with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM | socket.SOCK_CLOEXEC) as s:
-            s.sendto(state.encode(), address)
+        _notify_socket().sendto(state.encode(), address)
     except OSError as exc:
         log.warning("could not notify systemd (%s): %s", state, exc)
         return False
@@ -112,6 +128,7 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
         "RestartSec=2",
         # Shutdown closes sockets and flushes writes in a few seconds; this is the bound.
         "TimeoutStopSec=20",
+        f"LimitNOFILE={OPEN_FILES}",
         *account,
         "StateDirectory=chatbox",
         "StateDirectoryMode=0700",

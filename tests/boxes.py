@@ -1,6 +1,7 @@
 """A chatbox run as a separate process, the way systemd runs it, for appliance tests."""
 import json
 import os
+import resource
 import signal
 import socket
 import subprocess
@@ -68,7 +69,7 @@ class Notifications:
 class Box:
     """``python chatbox.py`` on a loopback port over a data dir, started and stopped."""
 
-    def __init__(self, data_dir, *args, env=None, notify_address=None):
+    def __init__(self, data_dir, *args, env=None, notify_address=None, open_files=None):
         self.data_dir = str(data_dir)
         self.port = free_port()
         self.args = [
@@ -81,6 +82,8 @@ class Box:
         self.notify_path = os.path.join(self.data_dir, "notify.sock")
         self.notify_address = notify_address
         self.scheme = "https" if any(a.startswith("--certfile") for a in args) else "http"
+        # (soft, hard) RLIMIT_NOFILE for the server process, or None to inherit ours.
+        self.open_files = open_files
         self.proc = None
         self.notifications = None
         self.log = None
@@ -102,6 +105,7 @@ class Box:
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
+            preexec_fn=self._limit_open_files if self.open_files else None,
         )
         try:
             self.notifications.wait_for("READY=1")
@@ -109,6 +113,10 @@ class Box:
             self.kill()
             raise AssertionError(self.output())
         return self
+
+    def _limit_open_files(self):
+        # Runs in the child between fork and exec: a system call, nothing that locks.
+        resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def output(self):
         with open(os.path.join(self.data_dir, "server.log")) as f:
