@@ -15,6 +15,12 @@ from schema import init_db  # noqa: E402
 
 PASSWORD = "correct horse battery"
 
+# bcrypt's lowest cost for the accounts tests make in this process: the rules under test
+# do not depend on the cost, and the production cost would spend most of the suite's
+# time hashing. Servers started as real processes (tests/boxes.py) keep the real cost,
+# which test_operations checks.
+models.BCRYPT_ROUNDS = 4
+
 
 @pytest.fixture
 def db_path(tmp_path):

@@ -247,3 +247,12 @@ def test_a_restore_run_as_root_leaves_files_the_service_account_can_open(tmp_pat
     assert result.returncode == 0, result.stderr
     for name in ("chatbox.db", "chatbox.db.before-restore", "chatbox.db.lock"):
         assert os.stat(data / name).st_uid == service_uid, name
+
+
+def test_a_real_server_hashes_passwords_at_the_production_cost(tmp_path):
+    with Box(tmp_path) as box:
+        box.signup("alice")
+        assert box.terminate() == 0
+    with sqlite3.connect(tmp_path / "chatbox.db") as conn:
+        (stored,) = conn.execute("SELECT password_hash FROM user").fetchone()
+    assert stored.startswith("$2b$10$"), stored
