@@ -9,6 +9,7 @@ import sys
 
 import tornado.options
 from appliance.options import options
+from handlers.cors import CrossOrigin
 
 # Every admin command, with the line --help shows for it; appliance.admin runs them.
 COMMANDS = {
@@ -111,5 +112,9 @@ def parse(argv):
         raise UsageError(str(exc)) from None
     if options.durability not in ("full", "normal"):
         raise UsageError(f"--durability must be full or normal, not {options.durability!r}")
+    try:
+        CrossOrigin(options.allow_origin)
+    except ValueError as exc:
+        raise UsageError(f"--allow-origin: {exc}") from None
     options.run_parse_callbacks()
     return words, flags

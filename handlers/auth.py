@@ -181,6 +181,7 @@ class SessionHandler(LoginMixin, BaseHandler):
     """The browser's login: a signed, HttpOnly, SameSite=Lax cookie."""
 
     starts_session = True
+    cross_origin = False
 
     async def post(self):
         user = await self.check_credentials()

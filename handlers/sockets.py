@@ -1,8 +1,9 @@
 """Websockets: the seed's one-room socket and the web UI's socket for all rooms.
 
-Both authenticate on the handshake (session cookie or ``Authorization: Token``), keep
-Tornado's Origin check, and check membership on every subscribe and send. The UI
-protocol is documented in docs/protocol.md.
+Both authenticate on the handshake (session cookie, or an API token in the
+``Authorization`` header, the query string or a subprotocol), keep Tornado's Origin
+check, and check membership on every subscribe and send. The UI protocol is documented
+in docs/protocol.md.
 """
 import json
 import logging
@@ -32,6 +33,12 @@ CLOSE_TOO_SLOW = 1008
 CLOSE_REMOVED = 4403
 # RFC 6455 1011: the server could not open the room it had accepted a socket for.
 CLOSE_NOT_OPENED = 1011
+
+# A browser cannot set headers on a websocket, so a page holding a token offers it as
+# the subprotocol "token.<key>" beside this one, which the server then selects:
+# offered alone, the token would have to be echoed back for the browser to connect.
+SUBPROTOCOL = "chatbox"
+TOKEN_SUBPROTOCOL = "token."
 
 
 # The largest ref echoed back: enough for a counter or a UUID with a prefix.
@@ -86,9 +93,42 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         # answer is JSON like every other error.
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise HTTPError(400, reason="Expected a websocket upgrade")
+        offered = self.offered_subprotocols()
+        if self.subprotocol_token(offered) is not None and SUBPROTOCOL not in offered:
+            raise HTTPError(400, reason=f"Offer the {SUBPROTOCOL} subprotocol with the token")
         self.current_user = self.authenticate()
         if self.current_user is None:
             raise HTTPError(401)
+
+    def offered_subprotocols(self):
+        header = self.request.headers.get("Sec-WebSocket-Protocol", "")
+        return [name.strip() for name in header.split(",") if name.strip()]
+
+    @staticmethod
+    def subprotocol_token(offered):
+        for name in offered:
+            if name.startswith(TOKEN_SUBPROTOCOL):
+                return name[len(TOKEN_SUBPROTOCOL):]
+        return None
+
+    def token_key(self):
+        # The header first, as for every API call; then the two forms a browser can
+        # send. The query string's is kept out of the logs (handlers.base.redacted).
+        key = super().token_key()
+        if key is None:
+            key = self.get_query_argument("token", None)
+        if key is None:
+            key = self.subprotocol_token(self.offered_subprotocols())
+        return key
+
+    def select_subprotocol(self, subprotocols):
+        return SUBPROTOCOL if SUBPROTOCOL in subprotocols else None
+
+    def check_origin(self, origin):
+        # Called only for a page of another origin. One named by --allow-origin may
+        # open a socket with a token it holds, never with a visitor's cookie.
+        policy = self.settings.get("cross_origin")
+        return self.auth_method == "token" and bool(policy) and policy.allows(origin)
 
     @property
     def user_id(self):
