@@ -235,6 +235,11 @@ class RoomSocket(Socket):
     Send ``{"message": "hi"}``; every socket in the room, the sender's too, receives
     the stored message. The sender's copy arrives only after the message is committed,
     so it doubles as the acknowledgement.
+
+    Opening it joins the caller, as ``PATCH /api/chats/<uri>/`` does: a named room on
+    its name, a private chat on its exact address, which is the invitation. A client
+    that opens its socket while its join is still on the way (Chatire does both at
+    once) is therefore joined here rather than refused.
     """
 
     def prepare(self):
@@ -255,8 +260,7 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
-        elif self.room.is_private and not self.is_member(self.room):
-            raise HTTPError(403)
+        self.joining = self.room is not None and not self.is_member(self.room)
         # This protocol has no "subscribed" frame: a client counts itself in the room
         # once the handshake completes. Everything stored from here on is sent to it,
         # including what is said while open() below is still joining.
@@ -266,14 +270,21 @@ class RoomSocket(Socket):
         super().open()
         # Tornado holds the client's frames back until open() returns, so its first
         # send already finds it a member.
-        if self.room is None or not self.room.is_private:
-            name = self.room.uri if self.room is not None else self.room_name
-            try:
+        name = self.room.uri if self.room is not None else self.room_name
+        try:
+            if self.room is None or not self.room.is_private:
                 self.room, _ = await self.messenger.open_named(self.current_user, name)
-            except (ValidationError, DiskFull) as error:
-                log.info("room socket for %r not opened: %s", name, error)
-                self.close(CLOSE_NOT_OPENED, "the room could not be opened")
-                return
+            elif self.joining:
+                # The join PATCH makes, through the same path, so the rules of who
+                # may (re)join a chat hold here too.
+                await self.messenger.join(self.room, self.current_user)
+        except (ValidationError, DiskFull) as error:
+            log.info("room socket for %r not opened: %s", name, error)
+            self.close(CLOSE_NOT_OPENED, "the room could not be opened")
+            return
+        if self.joining and not self.is_member(self.room):
+            self.close(CLOSE_REMOVED, "not admitted to the room")
+            return
         # Join, then send the backlog since the handshake, in one step of the event
         # loop: a message is published only after its commit, so each is either in the
         # backlog or delivered after joining, and last_sent drops a second copy.
