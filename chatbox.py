@@ -26,6 +26,8 @@ from handlers.admin import (
     AdminUsersHandler,
 )
 from handlers.auth import (
+    JWTCheckHandler,
+    JWTCreateHandler,
     LoginThrottle,
     MeHandler,
     SessionHandler,
@@ -96,6 +98,8 @@ def make_app(cookie_secret, debug=False, allow_origin=()):
         (r"/auth/users/(?:create/)?", SignupHandler, deps),
         (r"/auth/token/(?:create|login)/", TokenCreateHandler, deps),
         (r"/auth/token/(?:destroy|logout)/", TokenDestroyHandler, deps),
+        (r"/auth/jwt/create/", JWTCreateHandler, deps),
+        (r"/auth/jwt/(?:refresh|verify)/", JWTCheckHandler, deps),
         (r"/auth/session/", SessionHandler, deps),
         (r"/api/me/?", MeHandler, deps),
         (r"/api/chats/", ChatListHandler, deps),

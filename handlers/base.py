@@ -15,8 +15,9 @@ from writer import DiskFull
 log = logging.getLogger("chatbox.http")
 
 SESSION_COOKIE = "chatbox_session"
-# Authorization schemes that carry an API token.
-TOKEN_SCHEMES = ("token",)
+# Authorization schemes that carry an API token: DRF's, and the one Chatire's later
+# versions send after logging in through the JWT address (the same tokens underneath).
+TOKEN_SCHEMES = ("token", "jwt")
 # Query parameters that may hold a secret: a browser can only give a websocket its
 # token in the address, and addresses are what access logs print.
 SECRET_PARAMETERS = ("token",)
