@@ -27,6 +27,8 @@ from handlers.admin import (
     AdminUsersHandler,
 )
 from handlers.auth import (
+    JWTCheckHandler,
+    JWTCreateHandler,
     LoginThrottle,
     MeHandler,
     SessionHandler,
@@ -34,8 +36,9 @@ from handlers.auth import (
     TokenCreateHandler,
     TokenDestroyHandler,
 )
-from handlers.base import NotFoundHandler
+from handlers.base import NotFoundHandler, log_request
 from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
+from handlers.cors import CrossOrigin
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
@@ -76,8 +79,11 @@ def load_secret(path):
     return secret
 
 
-def make_app(cookie_secret, debug=False):
-    """The Tornado application; the database must already be initialised."""
+def make_app(cookie_secret, debug=False, allow_origin=()):
+    """The Tornado application; the database must already be initialised.
+
+    ``allow_origin``: origins (or ``*``) whose pages may call the API with a token.
+    """
     messenger = Messenger(WriteQueue(), RoomHub())
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
@@ -93,6 +99,8 @@ def make_app(cookie_secret, debug=False):
         (r"/auth/users/(?:create/)?", SignupHandler, deps),
         (r"/auth/token/(?:create|login)/", TokenCreateHandler, deps),
         (r"/auth/token/(?:destroy|logout)/", TokenDestroyHandler, deps),
+        (r"/auth/jwt/create/", JWTCreateHandler, deps),
+        (r"/auth/jwt/(?:refresh|verify)/", JWTCheckHandler, deps),
         (r"/auth/session/", SessionHandler, deps),
         (r"/api/me/?", MeHandler, deps),
         (r"/api/chats/", ChatListHandler, deps),
@@ -103,7 +111,7 @@ def make_app(cookie_secret, debug=False):
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),
-        (r"/ws/chat/(?P<room>[^/]+)/", RoomSocket, deps),
+        (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
         (r"/(?:api|auth|ws)(?:/.*)?", NotFoundHandler, deps),
         (r"/(.*)", AppShellHandler, deps),
     ]
@@ -119,6 +127,8 @@ def make_app(cookie_secret, debug=False):
         websocket_ping_timeout=PING_TIMEOUT,
         websocket_max_message_size=MAX_FRAME_BYTES,
         compress_response=True,
+        cross_origin=CrossOrigin(allow_origin),
+        log_function=log_request,
         debug=debug,
         version=__version__,
     )
@@ -176,7 +186,11 @@ async def main():
         except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
             log.error("%s", exc)
             return 1
-        app = make_app(load_secret(paths.secret), debug=options.debug)
+        app = make_app(
+            load_secret(paths.secret),
+            debug=options.debug,
+            allow_origin=options.allow_origin,
+        )
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()

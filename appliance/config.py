@@ -10,6 +10,7 @@ import sys
 import tornado.options
 from appliance.listener import check_networks
 from appliance.options import options
+from handlers.cors import CrossOrigin
 
 # Every admin command, with the line --help shows for it; appliance.admin runs them.
 COMMANDS = {
@@ -121,5 +122,9 @@ def parse(argv):
         check_networks(options.max_connections_exempt)
     except ValueError as exc:
         raise UsageError(f"--max-connections-exempt: {exc}") from None
+    try:
+        CrossOrigin(options.allow_origin)
+    except ValueError as exc:
+        raise UsageError(f"--allow-origin: {exc}") from None
     options.run_parse_callbacks()
     return words, flags

@@ -25,6 +25,15 @@ define("db", default="", help="SQLite database file (default: <data-dir>/chatbox
 define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")
 define("keyfile", default="", help="TLS private key (PEM) for --certfile")
 define(
+    "allow_origin",
+    default=[],
+    type=str,
+    multiple=True,
+    help="let web pages served elsewhere call the API with a token: their origins, "
+    "comma-separated (http://192.168.1.20:8080), or * for any. Never "
+    "with the web app's login cookie",
+)
+define(
     "backup_every",
     default=24.0,
     type=float,

@@ -177,10 +177,39 @@ class TokenDestroyHandler(BaseHandler):
         self.finish()
 
 
+class JWTCreateHandler(LoginMixin, BaseHandler):
+    """djoser's JWT login, which Chatire's later versions use: ``{"token": ...}``, sent
+    back as ``Authorization: JWT <token>``.
+
+    The token is an ordinary API token, not a signed JWT: no client of this address
+    reads what is inside, and an API token can be revoked at once, which a JWT cannot.
+    """
+
+    async def post(self):
+        user = await self.check_credentials()
+        key = await self.writer.run(Token.issue, user, "api")
+        self.send_json({"token": key})
+
+
+class JWTCheckHandler(BaseHandler):
+    """djoser's JWT refresh and verify: the token from the body, back unchanged while
+    it still works. There is nothing to renew: a token lasts until its logout, and
+    handing out a new one would close the sockets opened with the old."""
+
+    def post(self):
+        key = self.body().get("token")
+        if not isinstance(key, str) or not key:
+            raise bad_request({"token": ["This field is required."]})
+        if Token.user_for(key, "api") is None:
+            raise bad_request({"non_field_errors": ["The token is not valid."]})
+        self.send_json({"token": key})
+
+
 class SessionHandler(LoginMixin, BaseHandler):
     """The browser's login: a signed, HttpOnly, SameSite=Lax cookie."""
 
     starts_session = True
+    cross_origin = False
 
     async def post(self):
         user = await self.check_credentials()

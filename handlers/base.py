@@ -5,14 +5,57 @@ import urllib.parse
 
 import tornado.web
 from tornado import httputil
-from tornado.web import HTTPError
+from tornado.log import access_log
+from tornado.web import Finish, HTTPError
 
+from handlers.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, MAX_AGE
 from models import Room, Token, ValidationError, digest
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
 
 SESSION_COOKIE = "chatbox_session"
+# Authorization schemes that carry an API token: DRF's, and the one Chatire's later
+# versions send after logging in through the JWT address (the same tokens underneath).
+TOKEN_SCHEMES = ("token", "jwt")
+# Query parameters that may hold a secret: a browser can only give a websocket its
+# token in the address, and addresses are what access logs print.
+SECRET_PARAMETERS = ("token",)
+
+
+def redacted(uri):
+    """``uri`` with the value of every secret query parameter replaced."""
+    path, mark, query = uri.partition("?")
+    if not mark:
+        return uri
+    fields = []
+    for field in query.split("&"):
+        name = field.partition("=")[0]
+        if urllib.parse.unquote_plus(name).lower() in SECRET_PARAMETERS:
+            field = name + "=[redacted]"
+        fields.append(field)
+    return path + mark + "&".join(fields)
+
+
+def log_request(handler):
+    """Tornado's access log line, with secrets in the address redacted."""
+    status = handler.get_status()
+    if status < 400:
+        write = access_log.info
+    elif status < 500:
+        write = access_log.warning
+    else:
+        write = access_log.error
+    request = handler.request
+    write(
+        "%d %s %s (%s) %.2fms",
+        status,
+        request.method,
+        redacted(request.uri),
+        request.remote_ip,
+        1000.0 * request.request_time(),
+    )
+
 
 # No inline script and no other origin: everything the page uses is served by the box.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -64,6 +107,8 @@ class JSONErrors:
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
             return
+        # Tornado's line for an uncaught exception prints the address, twice.
+        self.request.uri = redacted(self.request.uri)
         super().log_exception(typ, value, tb)
 
     def write_error(self, status_code, **kwargs):
@@ -93,23 +138,34 @@ class JSONErrors:
 
 
 class Authenticated:
-    """Finds the caller from an ``Authorization: Token`` header or the session cookie.
+    """Finds the caller from an API token (``Authorization: Token``) or the session cookie.
 
     Shared by HTTP handlers and websocket handlers, so both authenticate the same way.
+    A request that names a token is judged by that token alone: a wrong one is not
+    rescued by a cookie the browser happened to send along.
     """
 
     # The digest of the token or session that authenticated the caller, so a
     # long-lived socket can be closed when that login ends.
     credential = None
+    # "token" or "cookie" once a request names a credential: the cookie is ambient
+    # authority, which some rules (XSRF, other origins) treat differently.
+    auth_method = None
+
+    def token_key(self):
+        """The API token the request names: None if it names none, "" if its
+        Authorization header is of a scheme that carries no token."""
+        header = self.request.headers.get("Authorization", "")
+        if not header:
+            return None
+        scheme, _, key = header.partition(" ")
+        return key.strip() if scheme.lower() in TOKEN_SCHEMES else ""
 
     def authenticate(self):
-        header = self.request.headers.get("Authorization", "")
-        if header:
-            scheme, _, key = header.partition(" ")
-            if scheme.lower() != "token":
-                return None
+        key = self.token_key()
+        if key is not None:
             self.auth_method = "token"
-            return self._login(key.strip(), "api")
+            return self._login(key, "api")
         secret = self.get_signed_cookie(SESSION_COOKIE, max_age_days=30)
         if secret is None:
             return None
@@ -136,10 +192,12 @@ class Authenticated:
 class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     """JSON API handler: loads the caller in ``prepare``, answers errors as JSON."""
 
-    auth_method = None
     # Set on handlers that log a browser in: they need XSRF even without a session
     # cookie, or another site could log a visitor into the attacker's account.
     starts_session = False
+    # Whether pages at the origins of --allow-origin may call this with a token. Off
+    # for what belongs to the web app alone: its page and its cookie login.
+    cross_origin = True
 
     def initialize(self, messenger, throttle):
         self.messenger = messenger
@@ -154,8 +212,47 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
         return self.messenger.writer
 
     def set_default_headers(self):
+        # Also run again when an error clears the response, so a page elsewhere can
+        # read why its call failed.
         set_security_headers(self)
         self.set_header("Cache-Control", "no-store")
+        self.allow_cross_origin()
+
+    def allow_cross_origin(self):
+        """Let a page at an allowed origin read this answer; True if it may."""
+        policy = self.settings.get("cross_origin")
+        if not policy:
+            return False
+        self.set_header("Vary", "Origin")
+        origin = self.request.headers.get("Origin")
+        if not (self.cross_origin and policy.allows(origin)):
+            return False
+        if self.get_cookie(SESSION_COOKIE) is not None:
+            # Only the web app holds that cookie; its calls stay its own.
+            return False
+        self.set_header("Access-Control-Allow-Origin", policy.allow_origin_header(origin))
+        self.set_header("Access-Control-Expose-Headers", EXPOSED_HEADERS)
+        return True
+
+    def answer_preflight(self):
+        """Tell the browser whether a page elsewhere may make the call it is about to."""
+        if not self.allow_cross_origin():
+            raise APIError(
+                403, {"detail": "Calls from pages at this origin are not allowed."}
+            )
+        methods = [
+            method
+            for method in ("GET", "POST", "PUT", "PATCH", "DELETE")
+            if getattr(type(self), method.lower())
+            is not getattr(tornado.web.RequestHandler, method.lower())
+        ]
+        self.set_header("Access-Control-Allow-Methods", ", ".join(methods))
+        self.set_header("Access-Control-Allow-Headers", ALLOWED_HEADERS)
+        self.set_header("Access-Control-Max-Age", str(MAX_AGE))
+        self.set_status(204)
+        # Finish, not return: a subclass's prepare must not go on to demand a login
+        # that a preflight never carries.
+        raise Finish()
 
     def check_xsrf_cookie(self):
         # An Authorization header cannot be forged by another site, and a request that
@@ -167,6 +264,13 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
         super().check_xsrf_cookie()
 
     def prepare(self):
+        headers = self.request.headers
+        if (
+            self.request.method == "OPTIONS"
+            and "Origin" in headers
+            and "Access-Control-Request-Method" in headers
+        ):
+            self.answer_preflight()
         self.current_user = self.authenticate()
 
     def require_user(self):

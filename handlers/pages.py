@@ -15,6 +15,8 @@ with open(os.path.join(os.path.dirname(__file__), "openapi.json"), encoding="utf
 class AppShellHandler(BaseHandler):
     """Every UI route gets the same page; the app reads the path and shows the screen."""
 
+    cross_origin = False
+
     def get(self, *_):
         # Sets the _xsrf cookie the app echoes in X-XSRFToken on every write.
         self.xsrf_token

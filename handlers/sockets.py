@@ -1,8 +1,9 @@
 """Websockets: the seed's one-room socket and the web UI's socket for all rooms.
 
-Both authenticate on the handshake (session cookie or ``Authorization: Token``), keep
-Tornado's Origin check, and check membership on every subscribe and send. The UI
-protocol is documented in docs/protocol.md.
+Both authenticate on the handshake (session cookie, or an API token in the
+``Authorization`` header, the query string or a subprotocol), keep Tornado's Origin
+check, and check membership on every subscribe and send. The UI protocol is documented
+in docs/protocol.md.
 """
 import json
 import logging
@@ -32,6 +33,12 @@ CLOSE_TOO_SLOW = 1008
 CLOSE_REMOVED = 4403
 # RFC 6455 1011: the server could not open the room it had accepted a socket for.
 CLOSE_NOT_OPENED = 1011
+
+# A browser cannot set headers on a websocket, so a page holding a token offers it as
+# the subprotocol "token.<key>" beside this one, which the server then selects:
+# offered alone, the token would have to be echoed back for the browser to connect.
+SUBPROTOCOL = "chatbox"
+TOKEN_SUBPROTOCOL = "token."
 
 
 # The largest ref echoed back: enough for a counter or a UUID with a prefix.
@@ -86,9 +93,42 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         # answer is JSON like every other error.
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise HTTPError(400, reason="Expected a websocket upgrade")
+        offered = self.offered_subprotocols()
+        if self.subprotocol_token(offered) is not None and SUBPROTOCOL not in offered:
+            raise HTTPError(400, reason=f"Offer the {SUBPROTOCOL} subprotocol with the token")
         self.current_user = self.authenticate()
         if self.current_user is None:
             raise HTTPError(401)
+
+    def offered_subprotocols(self):
+        header = self.request.headers.get("Sec-WebSocket-Protocol", "")
+        return [name.strip() for name in header.split(",") if name.strip()]
+
+    @staticmethod
+    def subprotocol_token(offered):
+        for name in offered:
+            if name.startswith(TOKEN_SUBPROTOCOL):
+                return name[len(TOKEN_SUBPROTOCOL):]
+        return None
+
+    def token_key(self):
+        # The header first, as for every API call; then the two forms a browser can
+        # send. The query string's is kept out of the logs (handlers.base.redacted).
+        key = super().token_key()
+        if key is None:
+            key = self.get_query_argument("token", None)
+        if key is None:
+            key = self.subprotocol_token(self.offered_subprotocols())
+        return key
+
+    def select_subprotocol(self, subprotocols):
+        return SUBPROTOCOL if SUBPROTOCOL in subprotocols else None
+
+    def check_origin(self, origin):
+        # Called only for a page of another origin. One named by --allow-origin may
+        # open a socket with a token it holds, never with a visitor's cookie.
+        policy = self.settings.get("cross_origin")
+        return self.auth_method == "token" and bool(policy) and policy.allows(origin)
 
     @property
     def user_id(self):
@@ -195,6 +235,11 @@ class RoomSocket(Socket):
     Send ``{"message": "hi"}``; every socket in the room, the sender's too, receives
     the stored message. The sender's copy arrives only after the message is committed,
     so it doubles as the acknowledgement.
+
+    Opening it joins the caller, as ``PATCH /api/chats/<uri>/`` does: a named room on
+    its name, a private chat on its exact address, which is the invitation. A client
+    that opens its socket while its join is still on the way (Chatire does both at
+    once) is therefore joined here rather than refused.
     """
 
     def prepare(self):
@@ -215,8 +260,7 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
-        elif self.room.is_private and not self.is_member(self.room):
-            raise HTTPError(403)
+        self.joining = self.room is not None and not self.is_member(self.room)
         # This protocol has no "subscribed" frame: a client counts itself in the room
         # once the handshake completes. Everything stored from here on is sent to it,
         # including what is said while open() below is still joining.
@@ -226,14 +270,21 @@ class RoomSocket(Socket):
         super().open()
         # Tornado holds the client's frames back until open() returns, so its first
         # send already finds it a member.
-        if self.room is None or not self.room.is_private:
-            name = self.room.uri if self.room is not None else self.room_name
-            try:
+        name = self.room.uri if self.room is not None else self.room_name
+        try:
+            if self.room is None or not self.room.is_private:
                 self.room, _ = await self.messenger.open_named(self.current_user, name)
-            except (ValidationError, DiskFull) as error:
-                log.info("room socket for %r not opened: %s", name, error)
-                self.close(CLOSE_NOT_OPENED, "the room could not be opened")
-                return
+            elif self.joining:
+                # The join PATCH makes, through the same path, so the rules of who
+                # may (re)join a chat hold here too.
+                await self.messenger.join(self.room, self.current_user)
+        except (ValidationError, DiskFull) as error:
+            log.info("room socket for %r not opened: %s", name, error)
+            self.close(CLOSE_NOT_OPENED, "the room could not be opened")
+            return
+        if self.joining and not self.is_member(self.room):
+            self.close(CLOSE_REMOVED, "not admitted to the room")
+            return
         # Join, then send the backlog since the handshake, in one step of the event
         # loop: a message is published only after its commit, so each is either in the
         # backlog or delivered after joining, and last_sent drops a second copy.

