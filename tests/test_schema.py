@@ -430,6 +430,97 @@ def test_old_upgrades_still_work_after_a_model_gains_a_column(
     assert rows_of(path, "user", "nickname") == [("",)] * 3
 
 
+# --- Version 5: one account per name apart from case and width --------------------------
+
+
+def hash_of(password):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+def a_box_with_names_alike(path):
+    """A version 4 database holding names today's rules refuse or fold together: one
+    ending in a newline (which the old check's "$" let pass), and two whose keys kept
+    them apart from "Alice" before keys folded width, or case (keys written by a script
+    rather than by sign-up). Each has its own password: the name is the password."""
+    people = [
+        (1, "Alice", "alice", 1),
+        (2, "alice\n", "alice\n", 0),
+        (3, "ａｌｉｃｅ", "ａｌｉｃｅ", 0),
+        (4, "ALICE", "ALICE", 0),
+    ]
+    rows = dict(ROWS[4])
+    rows["user"] = [
+        (user_id, name, key, hash_of(f"password of {ascii(name)}"), "", "", "",
+         "2025-01-02 03:04:05", is_admin, 1)
+        for user_id, name, key, is_admin in people
+    ]
+    build_database(path, 4, rows=rows)
+    return [name for _, name, _, _ in people]
+
+
+def test_names_alike_after_folding_keep_working_and_the_upgrade_reports_them(
+    tmp_path, caplog
+):
+    path = str(tmp_path / "old.db")
+    a_box_with_names_alike(path)
+    with caplog.at_level("WARNING", logger="chatbox.schema"):
+        assert upgrade(path) == schema.SCHEMA_VERSION
+    # The oldest keeps the name; the others keep working under a key with a suffix.
+    assert rows_of(path, "user", "id, username_key") == [
+        (1, "alice"), (2, "alice\n"), (3, "alice#3"), (4, "alice#4")
+    ]
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 2
+    assert "accounts 1 'Alice' and 3 '\\uff41\\uff4c\\uff49\\uff43\\uff45'" in reports[0]
+    assert "accounts 1 'Alice' and 4 'ALICE'" in reports[1]
+    assert all("\n" not in report for report in reports)
+    assert_every_row_kept_but_keys(path)
+
+
+def assert_every_row_kept_but_keys(path):
+    for table, values in ROWS[4].items():
+        if table != "user":
+            assert rows_of(path, table, columns_at(4, table)) == values, table
+
+
+def test_a_box_with_names_alike_upgrades_and_every_account_still_logs_in(tmp_path):
+    names = a_box_with_names_alike(str(tmp_path / "chatbox.db"))
+    with Box(tmp_path) as box:
+        ids = []
+        for name in names:
+            status, data, _ = box.call(
+                "POST",
+                "/auth/token/login/",
+                {"username": name, "password": f"password of {ascii(name)}"},
+            )
+            assert status == 200, ascii(name)
+            status, me, _ = box.call("GET", "/api/me", token=data["auth_token"])
+            ids.append(me["id"])
+            if name == "Alice":
+                admin = data["auth_token"]
+        # Each by its exact name; a spelling that is none of theirs finds the oldest.
+        assert ids == [1, 2, 3, 4]
+        status, data, _ = box.call(
+            "POST", "/auth/token/login/", {"username": "alice", "password": "password of 'Alice'"}
+        )
+        assert status == 200
+        status, data, _ = box.call("GET", "/api/admin/users", token=admin)
+        assert [bool(u["name_problem"]) for u in data["users"]] == [False, True, True, True]
+        # Nobody new can take any form of the name.
+        for name in ("alice", "ALICE", "ａｌｉｃｅ"):
+            status, data, _ = box.call(
+                "POST", "/auth/users/", {"username": name, "password": "long enough pw"}
+            )
+            assert status == 400, name
+        assert box.terminate() == 0
+    log = box.output()
+    # The upgrade said what it did, and the start says what is left to rename, escaped.
+    assert "accounts 1 'Alice' and 4 'ALICE' are one name" in log
+    assert "account 2, 'alice\\n': The name has characters" in log
+    assert "account 3, '\\uff41\\uff4c\\uff49\\uff43\\uff45': Another account" in log
+    assert "rename '#4' NEW" in log
+
+
 # --- Versions chatbox does not know -------------------------------------------------------
 
 
