@@ -77,6 +77,10 @@ async def test_other_cases_and_fullwidth_forms_of_a_name_are_the_same_account(ap
         status, me = await api.call("GET", "/api/me", token=token)
         assert status == 200 and me["id"] == alice.id, name
     assert models.User.select().count() == before["User"]
+    # A Chatire client naming the caller at a join may spell the name either way too.
+    uri = await (await api.signup("bob")).start_chat()
+    status, _ = await alice.call("PATCH", f"/api/chats/{uri}/", {"username": "ＡＬＩＣＥ"})
+    assert status == 200
 
 
 @pytest.mark.gen_test

@@ -477,6 +477,12 @@ def test_names_alike_after_folding_keep_working_and_the_upgrade_reports_them(
     assert_every_row_kept_but_keys(path)
 
 
+def test_the_version_5_step_computes_keys_as_todays_models_do():
+    # When models.username_key changes, a new step must compute the keys again.
+    for name in ("alice", "Alice", "ＡＬＩＣＥ", "Straße", "ﬁ", "alice\n"):
+        assert schema._username_key_v5(name) == models.username_key(name), name
+
+
 def assert_every_row_kept_but_keys(path):
     for table, values in ROWS[4].items():
         if table != "user":
