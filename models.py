@@ -186,14 +186,15 @@ class User(BaseModel):
             username.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate (from a command line): no name
             return None
-        # Accounts alike by key that a version 5 upgrade found on an old box share the
-        # key's name; each of them still answers to its own exact name.
+        # Accounts alike by key that a version 5 upgrade found on an old box hold the
+        # key with a suffix; each of them still answers to its own exact name.
+        key = username_key(username)
         return (
             cls.select()
-            .where(
-                (cls.username_key == username_key(username)) | (cls.username == username)
+            .where((cls.username_key == key) | cls.key_with_suffix(key))
+            .order_by(
+                (cls.username == username).desc(), (cls.username_key == key).desc(), cls.id
             )
-            .order_by((cls.username == username).desc(), cls.id)
             .first()
         )
 
@@ -201,14 +202,17 @@ class User(BaseModel):
     def name_taken(cls, username, by_other_than=None):
         """Whether ``username`` would be one more account alike an existing one."""
         key = username_key(username)
-        alike = (
-            (cls.username_key == key)
-            | (cls.username == username)
-            | (fn.substr(cls.username_key, 1, len(key) + 1) == key + KEY_SUFFIX)
-        )
+        alike = (cls.username_key == key) | cls.key_with_suffix(key)
         if by_other_than is not None:
             alike &= cls.id != by_other_than.id
         return cls.select().where(alike).exists()
+
+    @classmethod
+    def key_with_suffix(cls, key):
+        """Keys that are ``key`` followed by the suffix, as a range of the unique index:
+        "$" is the character after "#", and SQLite compares text byte by byte."""
+        after = chr(ord(KEY_SUFFIX) + 1)
+        return (cls.username_key >= key + KEY_SUFFIX) & (cls.username_key < key + after)
 
     def answers_to(self, name):
         """Whether ``name``, as typed, means this account (see ``by_username``)."""
@@ -236,10 +240,7 @@ class User(BaseModel):
                 if had_plain_key and old_key != new_key:
                     heir = (
                         User.select(User.id)
-                        .where(
-                            fn.substr(User.username_key, 1, len(old_key) + 1)
-                            == old_key + KEY_SUFFIX
-                        )
+                        .where(User.key_with_suffix(old_key))
                         .order_by(User.id)
                         .first()
                     )

@@ -34,16 +34,20 @@ async def log_in(api, username, password=PASSWORD):
     return data["auth_token"] if status == 200 else None
 
 
+def an_old_hash(password=PASSWORD):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
 def an_old_account(username, password=PASSWORD):
     """An account as a box made it before today's rules, straight into the database."""
     return models.User.create(
         username=username,
         username_key=models.username_key(username),
-        password_hash=bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode(),
+        password_hash=an_old_hash(password),
     )
 
 
-# --- Sign-up ------------------------------------------------------------------------------
+# --- Sign-up --------------------------------------------------------------------------
 
 
 @pytest.mark.gen_test
@@ -105,9 +109,10 @@ async def test_invisible_and_direction_changing_characters_are_refused_in_names(
 
 
 @pytest.mark.gen_test
-async def test_an_email_address_with_a_trailing_newline_or_hidden_characters_is_refused(api):
+async def test_an_email_address_ending_in_a_newline_or_hiding_characters_is_refused(api):
     before = snapshot()
-    for email in ("a@example.org\n", "a@example.org\u202e", "a\u200b@example.org", "a@b\x00"):
+    hiding = ("a@example.org\n", "a@example.org\u202e", "a\u200b@example.org", "a@b\x00")
+    for email in hiding:
         status, data = await api.call(
             "POST",
             "/auth/users/",
@@ -116,12 +121,14 @@ async def test_an_email_address_with_a_trailing_newline_or_hidden_characters_is_
         assert status == 400 and list(data) == ["email"], ascii(email)
     assert snapshot() == before
     status, data = await api.call(
-        "POST", "/auth/users/", {"username": "alice", "password": PASSWORD, "email": "é@ü.de"}
+        "POST",
+        "/auth/users/",
+        {"username": "alice", "password": PASSWORD, "email": "é@ü.de"},
     )
     assert status == 201 and data["email"] == "é@ü.de"
 
 
-# --- Client ids -----------------------------------------------------------------------------
+# --- Client ids -----------------------------------------------------------------------
 
 
 @pytest.mark.gen_test
@@ -153,7 +160,7 @@ async def test_a_client_id_with_a_trailing_newline_is_refused_over_both_sockets(
     assert models.Message.select().count() == 0
 
 
-# --- Renaming over REST ---------------------------------------------------------------------
+# --- Renaming over REST ---------------------------------------------------------------
 
 
 @pytest.mark.gen_test
@@ -229,7 +236,7 @@ async def test_an_old_account_named_with_a_newline_keeps_working_until_renamed(a
     assert (await log_in(api, "alice")) is not None
 
 
-# --- Renaming on the command line -----------------------------------------------------------
+# --- Renaming on the command line -----------------------------------------------------
 
 
 def test_the_rename_command_renames_by_name_or_by_id_and_refuses_bad_names(tmp_path):
@@ -255,7 +262,7 @@ def test_the_rename_command_renames_by_name_or_by_id_and_refuses_bad_names(tmp_p
             connection.execute(
                 'INSERT INTO "user" VALUES (9, ?, ?, ?, \'\', \'\', \'\','
                 " '2025-01-02 03:04:05', 0, 1)",
-                ("ada\n", "ada\n", bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode()),
+                ("ada\n", "ada\n", an_old_hash()),
             )
         connection.close()
         listing = run("users", f"--data-dir={tmp_path}").stdout

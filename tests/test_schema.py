@@ -81,7 +81,8 @@ CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER 
 # Version 4 gave memberships their read marker.
 _MEMBERSHIP_V4 = """
 CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
-  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL, "last_read_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  "last_read_id" INTEGER NOT NULL,
   FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
   FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
 """ + _MEMBERSHIP_INDEXES
@@ -152,7 +153,8 @@ ROWS = {
         "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
         **_CHAT_ROWS,
         "membership": [
-            m + (marker,) for m, marker in zip(_CHAT_ROWS["membership"], _READ_MARKERS_V4)
+            m + (marker,)
+            for m, marker in zip(_CHAT_ROWS["membership"], _READ_MARKERS_V4)
         ],
         "setting": _SETTING_ROWS,
     },
@@ -507,7 +509,9 @@ def test_a_box_with_names_alike_upgrades_and_every_account_still_logs_in(tmp_pat
         # Each by its exact name; a spelling that is none of theirs finds the oldest.
         assert ids == [1, 2, 3, 4]
         status, data, _ = box.call(
-            "POST", "/auth/token/login/", {"username": "alice", "password": "password of 'Alice'"}
+            "POST",
+            "/auth/token/login/",
+            {"username": "alice", "password": "password of 'Alice'"},
         )
         assert status == 200
         status, data, _ = box.call("GET", "/api/admin/users", token=admin)

@@ -152,7 +152,7 @@ def test_an_administrator_renames_an_account_whose_name_hides_a_newline(people, 
     connection.close()
     gus = token_for(server, "gus\n")
     api_call(server, "POST", "/api/chats/", {"name": "porch"}, gus)
-    api_call(server, "POST", "/api/chats/porch/messages/", {"message": "hello from gus"}, gus)
+    api_call(server, "POST", "/api/chats/porch/messages/", {"message": "hi from gus"}, gus)
 
     admin.page.get_by_role("link", name="Admin").click()
     row = admin.page.locator("li", has_text="gus<U+000A>")
@@ -178,7 +178,7 @@ def test_an_administrator_renames_an_account_whose_name_hides_a_newline(people, 
     admin.page.get_by_role("link", name="Back to chats").click()
     admin.page.fill("#room-name", "porch")
     admin.page.get_by_role("button", name="Open", exact=True).click()
-    expect(admin.bubbles("hello from gus").locator(".author")).to_have_text("gustav")
+    expect(admin.bubbles("hi from gus").locator(".author")).to_have_text("gustav")
 
 
 def test_unread_counts_follow_one_user_across_two_browsers(people, server):
