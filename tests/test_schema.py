@@ -479,6 +479,30 @@ def test_names_alike_after_folding_keep_working_and_the_upgrade_reports_them(
     assert_every_row_kept_but_keys(path)
 
 
+def test_renaming_the_account_that_kept_a_name_hands_the_name_to_the_next(tmp_path):
+    path = str(tmp_path / "old.db")
+    a_box_with_names_alike(path)
+    try:
+        schema.init_db(path)
+        User = models.User
+        User.by_username("Alice").rename("alicia")
+        assert rows_of(path, "user", "id, username_key") == [
+            (1, "alicia"), (2, "alice\n"), (3, "alice"), (4, "alice#4")
+        ]
+        assert User.by_username("alice").id == 3
+        assert User.by_username("ALICE").id == 4
+        with pytest.raises(models.ValidationError):
+            User.get_by_id(4).rename("Alice")
+        User.get_by_id(4).rename("alice4")
+        # Holding the plain key, the fullwidth name is still one new names may not be.
+        assert [(u.id, u.name_problem()) for u in User.misnamed()] == [
+            (2, "The name has characters new names may not have."),
+            (3, "The name has characters new names may not have."),
+        ]
+    finally:
+        models.db.close()
+
+
 def test_the_version_5_step_computes_keys_as_todays_models_do():
     # When models.username_key changes, a new step must compute the keys again.
     for name in ("alice", "Alice", "ＡＬＩＣＥ", "Straße", "ﬁ", "alice\n"):
