@@ -24,6 +24,7 @@ from handlers.admin import (
     AdminInviteResetHandler,
     AdminSettingsHandler,
     AdminUserActiveHandler,
+    AdminUserRenameHandler,
     AdminUsersHandler,
 )
 from handlers.auth import (
@@ -43,6 +44,7 @@ from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
+from models import User
 from schema import init_db
 from writer import WriteQueue
 
@@ -94,6 +96,7 @@ def make_app(cookie_secret, debug=False, allow_origin=()):
             AdminUserActiveHandler,
             deps,
         ),
+        (r"/api/admin/users/(?P<username>[^/]+)/rename", AdminUserRenameHandler, deps),
         (r"/api/admin/settings", AdminSettingsHandler, deps),
         (r"/api/admin/invite/reset", AdminInviteResetHandler, deps),
         (r"/auth/users/(?:create/)?", SignupHandler, deps),
@@ -186,6 +189,12 @@ async def main():
         except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
             log.error("%s", exc)
             return 1
+        # Names from before today's rules keep working; say so until they are renamed.
+        for user in User.misnamed():
+            log.warning(
+                "account %d, %s: %s Rename it: python chatbox.py rename '#%d' NEW",
+                user.id, ascii(user.username), user.name_problem(), user.id,
+            )
         app = make_app(
             load_secret(paths.secret),
             debug=options.debug,

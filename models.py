@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 
 import bcrypt
 from peewee import (
@@ -30,9 +31,24 @@ MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8
 # bcrypt ignores bytes past 72; refuse longer input rather than silently truncate it.
 MAX_PASSWORD_BYTES = 72
-USERNAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,32}$")
-ROOM_NAME_RE = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-CLIENT_ID_RE = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
+# Every pattern here is used with fullmatch: with match, "$" also matches before a
+# final newline, and "alice\n" would pass for a name and show as a second "alice".
+# Usernames stay ASCII. Normalising Unicode folds case and width ("ＡＬＩＣＥ") but not
+# look-alikes from other scripts (a Cyrillic "а" in "аlice"), so a wider alphabet would
+# bring back two names that read the same; ASCII also has nothing invisible in it.
+USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
+ROOM_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
+# Characters that draw nothing or change how the text around them is drawn: controls,
+# format characters (zero-width joiners, bidirectional overrides), line and paragraph
+# separators, private-use, unassigned and surrogate code points.
+HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cn", "Cs"})
+# Letters that are drawn as blank space.
+BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
+# Joins a key to an account id when an upgrade found two accounts alike (schema.py,
+# version 5). No username can hold it, so no new name's key can end up the same.
+KEY_SUFFIX = "#"
 # SQLite's largest integer: no id is above it, and a larger Python int cannot be bound.
 MAX_ID = 2**63 - 1
 # Cost 10 takes about 60 ms on this class of x86 core and about 0.3 s on a Raspberry Pi
@@ -47,6 +63,23 @@ class ValidationError(ValueError):
     def __init__(self, errors):
         super().__init__(errors)
         self.errors = errors
+
+
+def has_hidden_characters(text):
+    """Whether some of ``text`` would not be seen, or would disguise what is seen."""
+    return any(
+        char in BLANK_LETTERS or unicodedata.category(char) in HIDDEN_CATEGORIES
+        for char in text
+    )
+
+
+def username_key(username):
+    """What makes two usernames one account: the name with case and Unicode width and
+    compatibility forms folded, so "Alice", "ALICE" and "ａｌｉｃｅ" all give "alice".
+
+    NFKC on both sides of the case fold, because folding can undo a normalisation.
+    """
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
 def utcnow():
@@ -69,7 +102,7 @@ class BaseModel(Model):
 
 class User(BaseModel):
     username = CharField(max_length=32)
-    # The unique key; "Alice" and "alice" are one account.
+    # The unique key, ``username_key(username)``: "Alice" and "ＡＬＩＣＥ" are one account.
     username_key = CharField(max_length=32, unique=True)
     password_hash = CharField()
     email = CharField(default="")
@@ -79,27 +112,40 @@ class User(BaseModel):
     is_admin = BooleanField(default=False)
     is_active = BooleanField(default=True)
 
-    @staticmethod
-    def validate(username, password, email=""):
+    # Shown when a name breaks the rules, at sign-up and on a rename.
+    USERNAME_RULE = "Use 1 to 32 of the letters A to Z (either case), digits, _ . or -"
+    TAKEN = "A user with that username already exists."
+
+    @classmethod
+    def validate(cls, username, password, email=""):
         errors = {}
-        if not isinstance(username, str) or not USERNAME_RE.match(username):
-            errors["username"] = [
-                "Use 1 to 32 letters, digits, underscores, dots or hyphens."
-            ]
-        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
-            errors["password"] = [
-                f"Ensure this field has at least {MIN_PASSWORD_LENGTH} characters."
-            ]
-        elif len(password.encode()) > MAX_PASSWORD_BYTES:
-            errors["password"] = [
-                f"Ensure this field has no more than {MAX_PASSWORD_BYTES} bytes."
-            ]
+        if not cls.is_valid_name(username):
+            errors["username"] = [cls.USERNAME_RULE]
+        try:
+            cls.validate_password(password)
+        except ValidationError as exc:
+            errors.update(exc.errors)
         if not isinstance(email, str) or len(email) > 254 or (
-            email and not re.match(r"^[^@\s]+@[^@\s]+$", email)
+            email and (not EMAIL_RE.fullmatch(email) or has_hidden_characters(email))
         ):
             errors["email"] = ["Enter a valid email address."]
         if errors:
             raise ValidationError(errors)
+
+    @staticmethod
+    def validate_password(password):
+        if not isinstance(password, str) or len(password) < MIN_PASSWORD_LENGTH:
+            problem = f"Ensure this field has at least {MIN_PASSWORD_LENGTH} characters."
+        elif len(password.encode()) > MAX_PASSWORD_BYTES:
+            problem = f"Ensure this field has no more than {MAX_PASSWORD_BYTES} bytes."
+        else:
+            return
+        raise ValidationError({"password": [problem]})
+
+    @staticmethod
+    def is_valid_name(username):
+        """Whether a new account (or a rename) may take this name."""
+        return isinstance(username, str) and USERNAME_RE.fullmatch(username) is not None
 
     @staticmethod
     def hash_password(password):
@@ -118,23 +164,115 @@ class User(BaseModel):
         is_first = not cls.select().exists()
         try:
             with db.atomic():
+                if cls.name_taken(username):
+                    raise ValidationError({"username": [cls.TAKEN]})
                 return cls.create(
                     username=username,
-                    username_key=username.lower(),
+                    username_key=username_key(username),
                     password_hash=password_hash,
                     email=email,
                     is_admin=is_first,
                 )
         except IntegrityError:
-            raise ValidationError(
-                {"username": ["A user with that username already exists."]}
-            ) from None
+            raise ValidationError({"username": [cls.TAKEN]}) from None
 
     @classmethod
     def by_username(cls, username):
+        """The account a typed name means: its exact name first, else the one whose
+        name is alike apart from case and width."""
         if not isinstance(username, str):
             return None
-        return cls.get_or_none(cls.username_key == username.lower())
+        try:
+            username.encode("utf-8")
+        except UnicodeEncodeError:  # a lone surrogate (from a command line): no name
+            return None
+        # Accounts alike by key that a version 5 upgrade found on an old box hold the
+        # key with a suffix; each of them still answers to its own exact name.
+        key = username_key(username)
+        return (
+            cls.select()
+            .where((cls.username_key == key) | cls.key_with_suffix(key))
+            .order_by(
+                (cls.username == username).desc(), (cls.username_key == key).desc(), cls.id
+            )
+            .first()
+        )
+
+    @classmethod
+    def name_taken(cls, username, by_other_than=None):
+        """Whether ``username`` would be one more account alike an existing one."""
+        key = username_key(username)
+        alike = (cls.username_key == key) | cls.key_with_suffix(key)
+        if by_other_than is not None:
+            alike &= cls.id != by_other_than.id
+        return cls.select().where(alike).exists()
+
+    @classmethod
+    def key_with_suffix(cls, key):
+        """Keys that are ``key`` followed by the suffix, as a range of the unique index:
+        "$" is the character after "#", and SQLite compares text byte by byte."""
+        after = chr(ord(KEY_SUFFIX) + 1)
+        return (cls.username_key >= key + KEY_SUFFIX) & (cls.username_key < key + after)
+
+    def answers_to(self, name):
+        """Whether ``name``, as typed, means this account (see ``by_username``)."""
+        return isinstance(name, str) and (
+            name == self.username or username_key(name) == self.username_key
+        )
+
+    def rename(self, new_name):
+        """Give the account a new name; its logins, chats and messages stay its own."""
+        if not self.is_valid_name(new_name):
+            raise ValidationError({"username": [self.USERNAME_RULE]})
+        old_key = self.username_key
+        # Only a plain key (not one with a suffix) can have accounts waiting for it.
+        had_plain_key = old_key == username_key(self.username)
+        try:
+            with db.atomic():
+                if User.name_taken(new_name, by_other_than=self):
+                    raise ValidationError({"username": [self.TAKEN]})
+                new_key = username_key(new_name)
+                User.update(username=new_name, username_key=new_key).where(
+                    User.id == self.id
+                ).execute()
+                # An account that kept its name only by its exact spelling (see
+                # schema.py, version 5) takes over the plain key this one leaves.
+                if had_plain_key and old_key != new_key:
+                    heir = (
+                        User.select(User.id)
+                        .where(User.key_with_suffix(old_key))
+                        .order_by(User.id)
+                        .first()
+                    )
+                    if heir is not None:
+                        User.update(username_key=old_key).where(
+                            User.id == heir.id
+                        ).execute()
+        except IntegrityError:
+            raise ValidationError({"username": [self.TAKEN]}) from None
+        self.username, self.username_key = new_name, new_key
+        return self
+
+    def name_problem(self):
+        """Why an administrator should rename this account, or None.
+
+        Only accounts from before today's rules can have one: a name with characters
+        new names may not have, or one alike another account's apart from case and
+        width, which the version 5 upgrade kept working under a key with a suffix.
+        """
+        if self.username_key != username_key(self.username):
+            return (
+                "Another account has this name apart from case or width; this one "
+                "answers only to its exact spelling."
+            )
+        if not self.is_valid_name(self.username):
+            return "The name has characters new names may not have."
+        return None
+
+    @classmethod
+    def misnamed(cls):
+        """Accounts whose names ``name_problem`` finds fault with, oldest first."""
+        return [user for user in cls.select().order_by(cls.id) if user.name_problem()]
 
     def admin_view(self):
         """What an administrator sees in the account list."""
@@ -144,6 +282,7 @@ class User(BaseModel):
             "is_admin": self.is_admin,
             "is_active": self.is_active,
             "created_at": isoformat(self.created_at),
+            "name_problem": self.name_problem(),
         }
 
     def set_active(self, active):
@@ -229,7 +368,7 @@ class Room(BaseModel):
 
     @staticmethod
     def normalise_name(name):
-        if not isinstance(name, str) or not ROOM_NAME_RE.match(name.strip().lower()):
+        if not isinstance(name, str) or not ROOM_NAME_RE.fullmatch(name.strip().lower()):
             raise ValidationError(
                 {
                     "name": [
@@ -524,7 +663,7 @@ class Message(BaseModel):
     def validate_client_id(client_id):
         if client_id is None:
             return None
-        if not isinstance(client_id, str) or not CLIENT_ID_RE.match(client_id):
+        if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
             raise ValidationError(
                 {"client_id": ["Use 1 to 64 letters, digits or _ . : -"]}
             )

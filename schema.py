@@ -8,12 +8,13 @@ The tests build a database of every past version and check that upgrading it end
 exactly the schema a new database gets.
 """
 import logging
+import unicodedata
 
 from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -63,8 +64,55 @@ _TO_VERSION_4 = (
     'CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at")',
 )
 
-# UPGRADES[n] holds the statements that take a database at version n to n + 1.
-UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4}
+
+
+def _username_key_v5(username):
+    """The key as version 5 defines it, written out here so that a later change to
+    models.username_key cannot change what this step did."""
+    return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+def _rekey_users_v5(execute):
+    """Version 5 makes usernames one account apart from Unicode width and compatibility
+    forms as well as case ("ａｌｉｃｅ" is "alice"), so every key is computed again.
+
+    Two accounts that now fall together both keep working: the older keeps the plain
+    key, the newer gets it with "#<id>" after it (no username holds "#", so no name
+    typed later means it) and still logs in by its exact name. Nothing is renamed
+    behind the owners' backs; the log says which accounts an administrator should
+    rename, and so does the server at every start until they are.
+    """
+    users = execute(
+        'SELECT "id", "username", "username_key" FROM "user" ORDER BY "id"'
+    ).fetchall()
+    # Keys move between rows here; the unique index comes back once they are settled.
+    execute('DROP INDEX "user_username_key"')
+    owners = {}
+    for user_id, username, old_key in users:
+        key = _username_key_v5(username)
+        if key in owners:
+            first_id, first_name = owners[key]
+            log.warning(
+                "accounts %d %s and %d %s are one name apart from case or width; "
+                "%d keeps it, %d answers only to its exact name until it is renamed",
+                first_id, ascii(first_name), user_id, ascii(username), first_id, user_id,
+            )
+            key = f"{key}#{user_id}"
+            while key in owners:  # only a name written into the file by hand gets here
+                key += "#"
+        owners[key] = (user_id, username)
+        if key != old_key:
+            execute('UPDATE "user" SET "username_key" = ? WHERE "id" = ?', (key, user_id))
+    execute('CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key")')
+
+
+# Version 5 computes usernames' keys with Unicode folding (no table changes shape).
+_TO_VERSION_5 = (_rekey_users_v5,)
+
+# UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
+# statements, or a function given ``execute(sql, params=())`` where the new value of a
+# row needs Python to compute; such a function too sees only the tables of its version.
+UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4, 4: _TO_VERSION_5}
 
 
 def schema_version():
@@ -106,8 +154,11 @@ def migrate_schema(before_upgrade=None):
         while version < SCHEMA_VERSION:
             log.info("upgrading the database from schema version %d", version)
             with db.atomic():
-                for statement in UPGRADES[version]:
-                    db.execute_sql(statement)
+                for step in UPGRADES[version]:
+                    if callable(step):
+                        step(db.execute_sql)
+                    else:
+                        db.execute_sql(step)
                 broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
                 if broken:
                     raise RuntimeError(

@@ -51,10 +51,20 @@ def open_db(paths):
 
 
 def find_user(username):
-    user = User.by_username(username)
+    """The account named ``username``, or numbered N when given as ``#N`` (the id that
+    ``users`` lists), for names a shell makes awkward to type."""
+    if username.startswith("#") and username[1:].isdigit():
+        user = User.get_or_none(User.id == int(username[1:]))
+    else:
+        user = User.by_username(username)
     if user is None:
-        raise CommandError(f"no user named {username!r}")
+        raise CommandError(f"no user {ascii(username)}")
     return user
+
+
+def shown(user):
+    """The name as a terminal can show it: escaped if it hides characters."""
+    return user.username if User.is_valid_name(user.username) else ascii(user.username)
 
 
 def one_argument(args, what):
@@ -70,7 +80,7 @@ def cmd_users(args, paths):
         rows.append(
             (
                 str(user.id),
-                user.username,
+                shown(user),
                 "yes" if user.is_admin else "no",
                 "yes" if user.is_active else "no",
                 user.created_at.strftime("%Y-%m-%d %H:%M"),
@@ -79,6 +89,8 @@ def cmd_users(args, paths):
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
         print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+    for user in User.misnamed():
+        print(f"#{user.id} {shown(user)}: {user.name_problem()} (rename '#{user.id}' NEW)")
 
 
 def read_new_password():
@@ -96,11 +108,11 @@ def cmd_reset_password(args, paths):
     user = find_user(username)
     password = read_new_password()
     try:
-        User.validate(user.username, password)
+        User.validate_password(password)
     except ValidationError as exc:
-        raise CommandError(" ".join(exc.errors.get("password", ["invalid"]))) from None
+        raise CommandError(" ".join(exc.errors["password"])) from None
     user.set_password(User.hash_password(password))
-    print(f"New password set for {user.username}; their other logins were ended.")
+    print(f"New password set for {shown(user)}; their other logins were ended.")
 
 
 def set_active(args, paths, active):
@@ -109,9 +121,23 @@ def set_active(args, paths, active):
     user = find_user(username)
     user.set_active(active)
     if active:
-        print(f"{user.username} may log in again.")
+        print(f"{shown(user)} may log in again.")
     else:
-        print(f"{user.username} is deactivated; their open connections close within 2 s.")
+        print(f"{shown(user)} is deactivated; their open connections close within 2 s.")
+
+
+def cmd_rename(args, paths):
+    if len(args) != 2:
+        raise CommandError("give the account's name (or #id) and its new name")
+    open_db(paths)
+    user = find_user(args[0])
+    old = shown(user)
+    try:
+        user.rename(args[1])
+    except ValidationError as exc:
+        problem = " ".join(exc.errors["username"])
+        raise CommandError(f"{ascii(args[1])}: {problem}") from None
+    print(f"{old} is now {user.username}; chats show the new name when next loaded.")
 
 
 def cmd_backup(args, paths):
@@ -258,6 +284,7 @@ ACTIONS = {
     "reset-password": lambda args, paths, *_: cmd_reset_password(args, paths),
     "deactivate": lambda args, paths, *_: set_active(args, paths, False),
     "activate": lambda args, paths, *_: set_active(args, paths, True),
+    "rename": lambda args, paths, *_: cmd_rename(args, paths),
     "backup": lambda args, paths, *_: cmd_backup(args, paths),
     "restore": lambda args, paths, *_: cmd_restore(args, paths),
     "status": lambda args, paths, *_: cmd_status(args, paths),

@@ -18,6 +18,7 @@ COMMANDS = {
     "reset-password USER": "set a new password (asked twice, or one line from stdin)",
     "deactivate USER": "lock an account out; its open sockets close within 2 s",
     "activate USER": "let a deactivated account log in again",
+    "rename USER NEW": "give an account a new name (USER may be #ID, the id users lists)",
     "backup FILE": "consistent copy of the database, safe while the server runs",
     "restore FILE": "put a backup back (the server must be stopped)",
     "status": "version, uptime, counts, connected sockets, database size",

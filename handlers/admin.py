@@ -40,6 +40,24 @@ class AdminUserActiveHandler(AdminHandler):
         self.send_json(user.admin_view())
 
 
+class AdminUserRenameHandler(AdminHandler):
+    """POST .../<username>/rename with ``{"username": new name}``.
+
+    The account keeps its id, logins, chats and messages; everyone sees the new name
+    from their next load of a chat.
+    """
+
+    async def post(self, username):
+        user = User.by_username(username)
+        if user is None:
+            raise APIError(404, {"detail": "Not found."})
+        new_name = self.body().get("username")
+        if new_name is None:
+            raise bad_request({"username": ["This field is required."]})
+        await self.writer.run(user.rename, new_name)
+        self.send_json(user.admin_view())
+
+
 class AdminSettingsHandler(AdminHandler):
     async def get(self):
         if Setting.invite_code() is None:

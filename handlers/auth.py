@@ -5,7 +5,7 @@ import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
 from handlers.throttle import RecentEvents
-from models import Setting, Token, User
+from models import Setting, Token, User, username_key
 
 BAD_CREDENTIALS = {"non_field_errors": ["Unable to log in with provided credentials."]}
 
@@ -69,7 +69,8 @@ class LoginThrottle:
         reached, and nothing is counted; otherwise it is 0 and the attempt counts as a
         failure until ``succeeded`` is called, so a check that never finishes counts.
         """
-        name = username[: self.NAME_CHARS].lower()
+        # Every spelling that finds the account (case, width) counts against it.
+        name = username_key(username[: self.NAME_CHARS])
         counts = (
             (self._per_pair, (address, name)),
             (self._per_address, address),
@@ -113,10 +114,8 @@ class SignupHandler(BaseHandler):
         email = data.get("email") or ""
         User.validate(username, password, email)
         Setting.check_signup(data.get("invite"))
-        if User.by_username(username) is not None:
-            raise bad_request(
-                {"username": ["A user with that username already exists."]}
-            )
+        if User.name_taken(username):
+            raise bad_request({"username": [User.TAKEN]})
         password_hash = await run_slowly(User.hash_password, password)
         user = await self.writer.run(User.register, username, password_hash, email)
         self.send_json(

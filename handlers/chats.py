@@ -40,9 +40,7 @@ class ChatHandler(BaseHandler):
         """Join the caller to the chat; Chatire's body may name the caller, no one else."""
         user = self.require_user()
         named = self.body().get("username")
-        if named not in (None, "") and (
-            not isinstance(named, str) or named.lower() != user.username.lower()
-        ):
+        if named not in (None, "") and not user.answers_to(named):
             raise APIError(403, {"detail": "You can only add yourself to a chat."})
         room = Room.by_uri(uri)
         if room is None:

@@ -38,12 +38,12 @@ async def test_the_admin_lists_every_account(api):
     status, data = await ada.call("GET", "/api/admin/users")
     assert status == 200
     assert [set(u) for u in data["users"]] == [
-        {"id", "username", "is_admin", "is_active", "created_at"}
+        {"id", "username", "is_admin", "is_active", "created_at", "name_problem"}
     ] * 2
-    assert [(u["username"], u["is_admin"], u["is_active"]) for u in data["users"]] == [
-        ("ada", True, True),
-        ("bob", False, True),
-    ]
+    assert [
+        (u["username"], u["is_admin"], u["is_active"], u["name_problem"])
+        for u in data["users"]
+    ] == [("ada", True, True, None), ("bob", False, True, None)]
 
 
 @pytest.mark.gen_test

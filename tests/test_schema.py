@@ -18,7 +18,7 @@ from appliance.paths import Paths
 from boxes import Box
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3]
+PAST_VERSIONS = [1, 2, 3, 4]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -40,8 +40,8 @@ CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) N
 CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
 """
 
-# Tokens, rooms, memberships and messages, unchanged from version 1 to version 3.
-_CHATS_V1 = """
+# Tokens, rooms and messages, unchanged since version 1.
+_TOKENS_AND_ROOMS_V1 = """
 CREATE TABLE "token" ("id" INTEGER NOT NULL PRIMARY KEY, "digest" VARCHAR(64) NOT NULL,
   "user_id" INTEGER NOT NULL, "kind" VARCHAR(8) NOT NULL, "created_at" DATETIME NOT NULL,
   FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
@@ -52,14 +52,8 @@ CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NU
   FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
 CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
 CREATE INDEX "room_owner_id" ON "room" ("owner_id");
-CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
-  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
-  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
-  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
-CREATE INDEX "membership_user_id" ON "membership" ("user_id");
-CREATE INDEX "membership_room_id" ON "membership" ("room_id");
-CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
-CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+"""
+_MESSAGES_V1 = """
 CREATE TABLE "message" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
   "author_id" INTEGER NOT NULL, "text" TEXT NOT NULL, "client_id" VARCHAR(64),
   "created_at" DATETIME NOT NULL,
@@ -71,15 +65,42 @@ CREATE UNIQUE INDEX "message_author_id_client_id" ON "message" ("author_id", "cl
 CREATE INDEX "message_room_id_id" ON "message" ("room_id", "id");
 """
 
+# Memberships, with the same indexes at every version.
+_MEMBERSHIP_INDEXES = """
+CREATE INDEX "membership_user_id" ON "membership" ("user_id");
+CREATE INDEX "membership_room_id" ON "membership" ("room_id");
+CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
+CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+"""
+_MEMBERSHIP_V1 = """
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
+""" + _MEMBERSHIP_INDEXES
+# Version 4 gave memberships their read marker.
+_MEMBERSHIP_V4 = """
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  "last_read_id" INTEGER NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
+""" + _MEMBERSHIP_INDEXES
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
 """
 
+_CHATS_V1 = _TOKENS_AND_ROOMS_V1 + _MEMBERSHIP_V1 + _MESSAGES_V1
+_CHATS_V4 = _TOKENS_AND_ROOMS_V1 + _MEMBERSHIP_V4 + _MESSAGES_V1
+
 SCHEMAS = {
     1: _USER_V1 + _CHATS_V1,
     2: _USER_V2 + _CHATS_V1,
     3: _USER_V2 + _CHATS_V1 + _SETTING_V3,
+    # Version 5 changed no table, only how usernames' keys are computed.
+    4: _USER_V2 + _CHATS_V4 + _SETTING_V3,
 }
 
 _CHAT_ROWS = {
@@ -116,13 +137,26 @@ _USERS_V1 = [
 # account off; an upgrade must keep that, not crown the first account again.
 _ROLES_V2 = [(0, 1), (1, 1), (0, 0)]
 
+_SETTING_ROWS = [("signup_policy", "invite"), ("invite_code", "frozen-code")]
+# Read markers as a version 3 box's upgrade leaves them: each room's newest message.
+_READ_MARKERS_V4 = [2, 2, 3, 3, 0]
+
 ROWS = {
     1: {"user": _USERS_V1, **_CHAT_ROWS},
     2: {"user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)], **_CHAT_ROWS},
     3: {
         "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
         **_CHAT_ROWS,
-        "setting": [("signup_policy", "invite"), ("invite_code", "frozen-code")],
+        "setting": _SETTING_ROWS,
+    },
+    4: {
+        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
+        **_CHAT_ROWS,
+        "membership": [
+            m + (marker,)
+            for m, marker in zip(_CHAT_ROWS["membership"], _READ_MARKERS_V4)
+        ],
+        "setting": _SETTING_ROWS,
     },
 }
 
@@ -159,6 +193,8 @@ def columns_at(version, table):
     """The columns ``table`` had at ``version``, in order."""
     if table == "user" and version >= 2:
         return V1_COLUMNS[table] + ", is_admin, is_active"
+    if table == "membership" and version >= 4:
+        return V1_COLUMNS[table] + ", last_read_id"
     return V1_COLUMNS[table]
 
 
@@ -236,15 +272,15 @@ def test_an_upgraded_database_has_exactly_the_schema_of_a_new_one(tmp_path, fres
     assert schema_of(path) == schema_of(fresh)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", PAST_VERSIONS[:-1])
 def test_each_upgrade_step_ends_in_the_frozen_schema_of_the_next_version(tmp_path, version):
     stepped, frozen = str(tmp_path / "stepped.db"), str(tmp_path / "frozen.db")
     build_database(stepped, version, rows={})
     build_database(frozen, version + 1, rows={})
     connection = sqlite3.connect(stepped)
     with connection:
-        for statement in schema.UPGRADES[version]:
-            connection.execute(statement)
+        for step in schema.UPGRADES[version]:
+            step(connection.execute) if callable(step) else connection.execute(step)
     connection.close()
     assert schema_of(stepped) == schema_of(frozen)
 
@@ -351,20 +387,23 @@ def test_the_backup_is_taken_once_before_upgrading_and_never_for_a_current_datab
 # --- Old upgrades do not depend on today's models -----------------------------------------
 
 
+LATER = schema.SCHEMA_VERSION + 1
+
+
 @pytest.fixture
 def a_later_release(monkeypatch):
     """chatbox as a release that adds a column to Setting and one to User would be: the
-    models gain the fields, and an upgrade step to version 5 adds the columns."""
+    models gain the fields, and an upgrade step to the next version adds the columns."""
     added = {
         models.Setting: ("note", TextField(default="", constraints=[SQL("DEFAULT ''")])),
         models.User: ("nickname", CharField(default="", constraints=[SQL("DEFAULT ''")])),
     }
     for model, (name, field) in added.items():
         model._meta.add_field(name, field)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", LATER)
     monkeypatch.setitem(
         schema.UPGRADES,
-        4,
+        LATER - 1,
         (
             """ALTER TABLE "setting" ADD COLUMN "note" TEXT NOT NULL DEFAULT ''""",
             """ALTER TABLE "user" ADD COLUMN "nickname" VARCHAR(255) NOT NULL DEFAULT ''""",
@@ -385,12 +424,135 @@ def test_old_upgrades_still_work_after_a_model_gains_a_column(
     path, new = str(tmp_path / "old.db"), str(tmp_path / "new.db")
     build_database(path, version)
     # An old step that made its table from today's model would have made the new column
-    # already, and the version 5 step would then fail on "duplicate column name".
-    assert upgrade(path) == 5
-    assert upgrade(new) == 5
+    # already, and the next version's step would then fail on "duplicate column name".
+    assert upgrade(path) == LATER
+    assert upgrade(new) == LATER
     assert schema_of(path) == schema_of(new)
     assert_every_row_kept(path, version)
     assert rows_of(path, "user", "nickname") == [("",)] * 3
+
+
+# --- Version 5: one account per name apart from case and width --------------------------
+
+
+def hash_of(password):
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(4)).decode()
+
+
+def a_box_with_names_alike(path):
+    """A version 4 database holding names today's rules refuse or fold together: one
+    ending in a newline (which the old check's "$" let pass), and two whose keys kept
+    them apart from "Alice" before keys folded width, or case (keys written by a script
+    rather than by sign-up). Each has its own password: the name is the password."""
+    people = [
+        (1, "Alice", "alice", 1),
+        (2, "alice\n", "alice\n", 0),
+        (3, "ａｌｉｃｅ", "ａｌｉｃｅ", 0),
+        (4, "ALICE", "ALICE", 0),
+    ]
+    rows = dict(ROWS[4])
+    rows["user"] = [
+        (user_id, name, key, hash_of(f"password of {ascii(name)}"), "", "", "",
+         "2025-01-02 03:04:05", is_admin, 1)
+        for user_id, name, key, is_admin in people
+    ]
+    build_database(path, 4, rows=rows)
+    return [name for _, name, _, _ in people]
+
+
+def test_names_alike_after_folding_keep_working_and_the_upgrade_reports_them(
+    tmp_path, caplog
+):
+    path = str(tmp_path / "old.db")
+    a_box_with_names_alike(path)
+    with caplog.at_level("WARNING", logger="chatbox.schema"):
+        assert upgrade(path) == schema.SCHEMA_VERSION
+    # The oldest keeps the name; the others keep working under a key with a suffix.
+    assert rows_of(path, "user", "id, username_key") == [
+        (1, "alice"), (2, "alice\n"), (3, "alice#3"), (4, "alice#4")
+    ]
+    reports = [r.getMessage() for r in caplog.records]
+    assert len(reports) == 2
+    assert "accounts 1 'Alice' and 3 '\\uff41\\uff4c\\uff49\\uff43\\uff45'" in reports[0]
+    assert "accounts 1 'Alice' and 4 'ALICE'" in reports[1]
+    assert all("\n" not in report for report in reports)
+    assert_every_row_kept_but_keys(path)
+
+
+def test_renaming_the_account_that_kept_a_name_hands_the_name_to_the_next(tmp_path):
+    path = str(tmp_path / "old.db")
+    a_box_with_names_alike(path)
+    try:
+        schema.init_db(path)
+        User = models.User
+        User.by_username("Alice").rename("alicia")
+        assert rows_of(path, "user", "id, username_key") == [
+            (1, "alicia"), (2, "alice\n"), (3, "alice"), (4, "alice#4")
+        ]
+        assert User.by_username("alice").id == 3
+        assert User.by_username("ALICE").id == 4
+        with pytest.raises(models.ValidationError):
+            User.get_by_id(4).rename("Alice")
+        User.get_by_id(4).rename("alice4")
+        # Holding the plain key, the fullwidth name is still one new names may not be.
+        assert [(u.id, u.name_problem()) for u in User.misnamed()] == [
+            (2, "The name has characters new names may not have."),
+            (3, "The name has characters new names may not have."),
+        ]
+    finally:
+        models.db.close()
+
+
+def test_the_version_5_step_computes_keys_as_todays_models_do():
+    # When models.username_key changes, a new step must compute the keys again.
+    for name in ("alice", "Alice", "ＡＬＩＣＥ", "Straße", "ﬁ", "alice\n"):
+        assert schema._username_key_v5(name) == models.username_key(name), name
+
+
+def assert_every_row_kept_but_keys(path):
+    for table, values in ROWS[4].items():
+        if table != "user":
+            assert rows_of(path, table, columns_at(4, table)) == values, table
+
+
+def test_a_box_with_names_alike_upgrades_and_every_account_still_logs_in(tmp_path):
+    names = a_box_with_names_alike(str(tmp_path / "chatbox.db"))
+    with Box(tmp_path) as box:
+        ids = []
+        for name in names:
+            status, data, _ = box.call(
+                "POST",
+                "/auth/token/login/",
+                {"username": name, "password": f"password of {ascii(name)}"},
+            )
+            assert status == 200, ascii(name)
+            status, me, _ = box.call("GET", "/api/me", token=data["auth_token"])
+            ids.append(me["id"])
+            if name == "Alice":
+                admin = data["auth_token"]
+        # Each by its exact name; a spelling that is none of theirs finds the oldest.
+        assert ids == [1, 2, 3, 4]
+        status, data, _ = box.call(
+            "POST",
+            "/auth/token/login/",
+            {"username": "alice", "password": "password of 'Alice'"},
+        )
+        assert status == 200
+        status, data, _ = box.call("GET", "/api/admin/users", token=admin)
+        assert [bool(u["name_problem"]) for u in data["users"]] == [False, True, True, True]
+        # Nobody new can take any form of the name.
+        for name in ("alice", "ALICE", "ａｌｉｃｅ"):
+            status, data, _ = box.call(
+                "POST", "/auth/users/", {"username": name, "password": "long enough pw"}
+            )
+            assert status == 400, name
+        assert box.terminate() == 0
+    log = box.output()
+    # The upgrade said what it did, and the start says what is left to rename, escaped.
+    assert "accounts 1 'Alice' and 4 'ALICE' are one name" in log
+    assert "account 2, 'alice\\n': The name has characters" in log
+    assert "account 3, '\\uff41\\uff4c\\uff49\\uff43\\uff45': Another account" in log
+    assert "rename '#4' NEW" in log
 
 
 # --- Versions chatbox does not know -------------------------------------------------------

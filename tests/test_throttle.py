@@ -113,6 +113,14 @@ def test_names_alike_up_to_past_the_longest_username_share_a_count(throttle):
     assert fail(throttle, prefix + "other", GUESSER) > 0
 
 
+def test_every_spelling_that_finds_an_account_shares_its_count(throttle):
+    # A login finds "alice" by any case or width; a guesser switching spellings must
+    # not get five guesses per spelling.
+    for name in ("alice", "ALICE", "ａｌｉｃｅ", "Ａlice", "aLICE"):
+        assert fail(throttle, name, GUESSER) == 0, name
+    assert fail(throttle, "ａＬＩＣＥ", GUESSER) > 0
+
+
 def test_inventing_names_and_addresses_cannot_grow_its_memory_past_the_cap(clock):
     class Small(LoginThrottle):
         MAX_KEYS = 50

@@ -4,10 +4,13 @@ Each test gets its own chatbox process (the first account on a box is its
 administrator) and drives Debian's Chromium with Playwright, like tests/test_ui.py,
 whose helpers it shares. Screenshots go to test-artifacts/.
 """
+import os
 import re
+import sqlite3
 import time
 from urllib.parse import urlsplit
 
+import bcrypt
 import pytest
 
 from boxes import Box
@@ -130,6 +133,52 @@ def test_an_administrator_makes_sign_up_invite_only_and_deactivates_a_user(peopl
     guest.fill_auth("guest", PASSWORD, "Log in")
     expect(guest.page.get_by_role("alert")).to_be_visible()
     expect(guest.page.get_by_role("button", name="Start chatting")).to_have_count(0)
+
+
+def test_an_administrator_renames_an_account_whose_name_hides_a_newline(people, server):
+    admin = people()
+    admin.sign_up("rosa")
+    expect(admin.page.get_by_role("link", name="Admin")).to_be_visible()
+    # An account as a box made it before today's rules: a name ending in a newline,
+    # which a chat shows as plain "gus".
+    connection = sqlite3.connect(os.path.join(server.data_dir, "chatbox.db"))
+    with connection:
+        connection.execute(
+            'INSERT INTO "user" ("username", "username_key", "password_hash", "email",'
+            ' "first_name", "last_name", "created_at", "is_admin", "is_active")'
+            " VALUES ('gus\n', 'gus\n', ?, '', '', '', '2025-01-02 03:04:05', 0, 1)",
+            (bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode(),),
+        )
+    connection.close()
+    gus = token_for(server, "gus\n")
+    api_call(server, "POST", "/api/chats/", {"name": "porch"}, gus)
+    api_call(server, "POST", "/api/chats/porch/messages/", {"message": "hi from gus"}, gus)
+
+    admin.page.get_by_role("link", name="Admin").click()
+    row = admin.page.locator("li", has_text="gus<U+000A>")
+    expect(row.get_by_text("to rename")).to_be_visible()
+    row.get_by_role("button", name="Rename").click()
+    field = admin.page.get_by_role("textbox", name="New name for gus<U+000A>")
+    expect(field).to_be_focused()
+    admin.shot("admin-rename-an-old-name")
+    field.fill("rosa")
+    admin.page.get_by_role("button", name="Save").click()
+    expect(admin.page.get_by_role("alert")).to_have_text(
+        "A user with that username already exists."
+    )
+    field.fill("gustav")
+    admin.page.get_by_role("button", name="Save").click()
+    row = admin.page.locator("li", has_text="gustav")
+    expect(row.get_by_role("button", name="Rename")).to_be_visible()
+    expect(row.get_by_text("to rename")).to_have_count(0)
+    expect(admin.page.locator("li", has_text="<U+000A>")).to_have_count(0)
+    admin.shot("admin-renamed")
+
+    # The chat shows the new name.
+    admin.page.get_by_role("link", name="Back to chats").click()
+    admin.page.fill("#room-name", "porch")
+    admin.page.get_by_role("button", name="Open", exact=True).click()
+    expect(admin.bubbles("hi from gus").locator(".author")).to_have_text("gustav")
 
 
 def test_unread_counts_follow_one_user_across_two_browsers(people, server):

@@ -87,6 +87,10 @@ export const api = {
         'POST',
         `/api/admin/users/${encodeURIComponent(username)}/${active ? 'activate' : 'deactivate'}`,
       ),
+    rename: (username, newName) =>
+      request('POST', `/api/admin/users/${encodeURIComponent(username)}/rename`, {
+        username: newName,
+      }),
     settings: () => request('GET', '/api/admin/settings'),
     saveSettings: (fields) => request('PATCH', '/api/admin/settings', fields),
     resetInvite: () => request('POST', '/api/admin/invite/reset'),
