@@ -13,7 +13,7 @@ from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -63,8 +63,19 @@ _TO_VERSION_4 = (
     'CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at")',
 )
 
+# Version 5 added removals: who the owner removed from a chat stays out of it.
+_TO_VERSION_5 = (
+    'CREATE TABLE "removal" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "room_id" INTEGER NOT NULL, "user_id" INTEGER NOT NULL,'
+    ' "removed_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "removal_user_id" ON "removal" ("user_id")',
+    'CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id")',
+)
+
 # UPGRADES[n] holds the statements that take a database at version n to n + 1.
-UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4}
+UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4, 4: _TO_VERSION_5}
 
 
 def schema_version():

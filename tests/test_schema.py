@@ -18,7 +18,7 @@ from appliance.paths import Paths
 from boxes import Box
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3]
+PAST_VERSIONS = [1, 2, 3, 4]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -40,7 +40,7 @@ CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) N
 CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
 """
 
-# Tokens, rooms, memberships and messages, unchanged from version 1 to version 3.
+# Tokens, rooms and messages, unchanged from version 1 to version 4.
 _CHATS_V1 = """
 CREATE TABLE "token" ("id" INTEGER NOT NULL PRIMARY KEY, "digest" VARCHAR(64) NOT NULL,
   "user_id" INTEGER NOT NULL, "kind" VARCHAR(8) NOT NULL, "created_at" DATETIME NOT NULL,
@@ -52,14 +52,6 @@ CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NU
   FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
 CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
 CREATE INDEX "room_owner_id" ON "room" ("owner_id");
-CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
-  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
-  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
-  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
-CREATE INDEX "membership_user_id" ON "membership" ("user_id");
-CREATE INDEX "membership_room_id" ON "membership" ("room_id");
-CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
-CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
 CREATE TABLE "message" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
   "author_id" INTEGER NOT NULL, "text" TEXT NOT NULL, "client_id" VARCHAR(64),
   "created_at" DATETIME NOT NULL,
@@ -71,15 +63,40 @@ CREATE UNIQUE INDEX "message_author_id_client_id" ON "message" ("author_id", "cl
 CREATE INDEX "message_room_id_id" ON "message" ("room_id", "id");
 """
 
+_MEMBERSHIP_V1 = """
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
+CREATE INDEX "membership_user_id" ON "membership" ("user_id");
+CREATE INDEX "membership_room_id" ON "membership" ("room_id");
+CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
+CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+"""
+
+# Version 4 gave each membership a read marker.
+_MEMBERSHIP_V4 = """
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
+  "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
+  "last_read_id" INTEGER NOT NULL,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
+CREATE INDEX "membership_user_id" ON "membership" ("user_id");
+CREATE INDEX "membership_room_id" ON "membership" ("room_id");
+CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
+CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+"""
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
 """
 
 SCHEMAS = {
-    1: _USER_V1 + _CHATS_V1,
-    2: _USER_V2 + _CHATS_V1,
-    3: _USER_V2 + _CHATS_V1 + _SETTING_V3,
+    1: _USER_V1 + _CHATS_V1 + _MEMBERSHIP_V1,
+    2: _USER_V2 + _CHATS_V1 + _MEMBERSHIP_V1,
+    3: _USER_V2 + _CHATS_V1 + _MEMBERSHIP_V1 + _SETTING_V3,
+    4: _USER_V2 + _CHATS_V1 + _MEMBERSHIP_V4 + _SETTING_V3,
 }
 
 _CHAT_ROWS = {
@@ -125,6 +142,12 @@ ROWS = {
         "setting": [("signup_policy", "invite"), ("invite_code", "frozen-code")],
     },
 }
+# A version 4 box keeps each member's read marker: bob has not read carol's message.
+_MARKERS_V4 = [(2,), (2,), (0,), (3,), (0,)]
+ROWS[4] = dict(
+    ROWS[3],
+    membership=[m + r for m, r in zip(_CHAT_ROWS["membership"], _MARKERS_V4)],
+)
 
 # The columns each table had at version 1, in order.
 V1_COLUMNS = {
@@ -159,6 +182,8 @@ def columns_at(version, table):
     """The columns ``table`` had at ``version``, in order."""
     if table == "user" and version >= 2:
         return V1_COLUMNS[table] + ", is_admin, is_active"
+    if table == "membership" and version >= 4:
+        return V1_COLUMNS[table] + ", last_read_id"
     return V1_COLUMNS[table]
 
 
@@ -236,7 +261,7 @@ def test_an_upgraded_database_has_exactly_the_schema_of_a_new_one(tmp_path, fres
     assert schema_of(path) == schema_of(fresh)
 
 
-@pytest.mark.parametrize("version", [1, 2])
+@pytest.mark.parametrize("version", [1, 2, 3])
 def test_each_upgrade_step_ends_in_the_frozen_schema_of_the_next_version(tmp_path, version):
     stepped, frozen = str(tmp_path / "stepped.db"), str(tmp_path / "frozen.db")
     build_database(stepped, version, rows={})
@@ -268,11 +293,14 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
         assert rows_of(path, "user", "is_admin, is_active") == [(1, 1), (0, 1), (0, 1)]
     if version < 3:
         assert rows_of(path, "setting") == []
-    # Read markers start at each room's newest message (none yet: 0), so nothing from
-    # before the upgrade turns up unread.
-    assert rows_of(path, "membership", "id, last_read_id") == [
-        (1, 2), (2, 2), (3, 3), (4, 3), (5, 0)
-    ]
+    if version < 4:
+        # Read markers start at each room's newest message (none yet: 0), so nothing
+        # from before the upgrade turns up unread.
+        assert rows_of(path, "membership", "id, last_read_id") == [
+            (1, 2), (2, 2), (3, 3), (4, 3), (5, 0)
+        ]
+    # Nobody was removed from anything before removals were kept.
+    assert rows_of(path, "removal") == []
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
@@ -354,17 +382,17 @@ def test_the_backup_is_taken_once_before_upgrading_and_never_for_a_current_datab
 @pytest.fixture
 def a_later_release(monkeypatch):
     """chatbox as a release that adds a column to Setting and one to User would be: the
-    models gain the fields, and an upgrade step to version 5 adds the columns."""
+    models gain the fields, and an upgrade step to version 6 adds the columns."""
     added = {
         models.Setting: ("note", TextField(default="", constraints=[SQL("DEFAULT ''")])),
         models.User: ("nickname", CharField(default="", constraints=[SQL("DEFAULT ''")])),
     }
     for model, (name, field) in added.items():
         model._meta.add_field(name, field)
-    monkeypatch.setattr(schema, "SCHEMA_VERSION", 5)
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", 6)
     monkeypatch.setitem(
         schema.UPGRADES,
-        4,
+        5,
         (
             """ALTER TABLE "setting" ADD COLUMN "note" TEXT NOT NULL DEFAULT ''""",
             """ALTER TABLE "user" ADD COLUMN "nickname" VARCHAR(255) NOT NULL DEFAULT ''""",
@@ -385,9 +413,9 @@ def test_old_upgrades_still_work_after_a_model_gains_a_column(
     path, new = str(tmp_path / "old.db"), str(tmp_path / "new.db")
     build_database(path, version)
     # An old step that made its table from today's model would have made the new column
-    # already, and the version 5 step would then fail on "duplicate column name".
-    assert upgrade(path) == 5
-    assert upgrade(new) == 5
+    # already, and the version 6 step would then fail on "duplicate column name".
+    assert upgrade(path) == 6
+    assert upgrade(new) == 6
     assert schema_of(path) == schema_of(new)
     assert_every_row_kept(path, version)
     assert rows_of(path, "user", "nickname") == [("",)] * 3
