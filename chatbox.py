@@ -34,7 +34,14 @@ from handlers.auth import (
     TokenDestroyHandler,
 )
 from handlers.base import NotFoundHandler
-from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
+from handlers.chats import (
+    AddressHandler,
+    ChatHandler,
+    ChatListHandler,
+    MemberHandler,
+    MembersHandler,
+    ReadHandler,
+)
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.sockets import ClientSocket, RoomSocket
@@ -98,7 +105,9 @@ def make_app(cookie_secret, debug=False):
         (rf"/api/chats/{uri}/", ChatHandler, deps),
         (rf"/api/chats/{uri}/messages/", MessagesHandler, deps),
         (rf"/api/chats/{uri}/read/", ReadHandler, deps),
+        (rf"/api/chats/{uri}/members/", MembersHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
+        (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),

@@ -7,7 +7,7 @@ import tornado.web
 from tornado import httputil
 from tornado.web import HTTPError
 
-from models import Room, Token, ValidationError, digest
+from models import Removed, Room, Token, ValidationError, digest
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
@@ -59,7 +59,7 @@ class JSONErrors:
     """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError)):
+        if isinstance(value, (HTTPError, ValidationError, Removed)):
             return
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
@@ -78,6 +78,9 @@ class JSONErrors:
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)
             payload = error.errors
+        elif isinstance(error, Removed):
+            self.set_status(403)
+            payload = {"detail": error.detail}
         elif isinstance(error, DiskFull):
             # The box keeps serving reads; the sender may retry once space is freed.
             self.set_status(503)

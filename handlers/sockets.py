@@ -13,7 +13,7 @@ from tornado.web import HTTPError
 from handlers import wsio
 from handlers.base import Authenticated, JSONErrors
 from hub import Frame, encode, message_frame
-from models import MAX_ID, Membership, Message, Room, ValidationError, isoformat
+from models import MAX_ID, Membership, Message, Removed, Room, ValidationError, isoformat
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.sockets")
@@ -215,7 +215,9 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
-        elif self.room.is_private and not self.is_member(self.room):
+        if self.room is not None and self.room.keeps_out(self.current_user):
+            raise Removed()
+        if self.room is not None and self.room.is_private and not self.is_member(self.room):
             raise HTTPError(403)
         # This protocol has no "subscribed" frame: a client counts itself in the room
         # once the handshake completes. Everything stored from here on is sent to it,
@@ -230,6 +232,9 @@ class RoomSocket(Socket):
             name = self.room.uri if self.room is not None else self.room_name
             try:
                 self.room, _ = await self.messenger.open_named(self.current_user, name)
+            except Removed:  # by the owner, since the handshake was accepted
+                self.close(CLOSE_REMOVED, "removed from the room")
+                return
             except (ValidationError, DiskFull) as error:
                 log.info("room socket for %r not opened: %s", name, error)
                 self.close(CLOSE_NOT_OPENED, "the room could not be opened")
@@ -256,7 +261,7 @@ class RoomSocket(Socket):
     def error_frame(self, code, detail, ref):
         return {"error": code, "detail": detail}
 
-    def removed(self, room):
+    def removed(self, room, kept_out):
         self.close(CLOSE_REMOVED, "removed from the room")
 
 
@@ -389,6 +394,7 @@ class ClientSocket(Socket):
         "ping": ping,
     }
 
-    def removed(self, room):
+    def removed(self, room, kept_out):
         self.last_sent.pop(room.id, None)
-        self.send_frame({"type": "removed", "uri": room.uri})
+        reason = "removed" if kept_out else "left"
+        self.send_frame({"type": "removed", "uri": room.uri, "reason": reason})
