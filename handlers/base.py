@@ -186,6 +186,8 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
         if room is None:
             raise APIError(404, {"detail": "Not found."})
         if not user.is_member(room):
+            if room.keeps_out(user):
+                raise Removed()
             raise APIError(
                 403, {"detail": "You do not have permission to perform this action."}
             )

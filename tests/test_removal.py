@@ -65,8 +65,14 @@ async def test_a_removed_member_cannot_join_again_by_the_link(api):
         status, data = await bob.call("PATCH", f"/api/chats/{uri}/", body)
         assert (status, data) == (403, {"detail": REMOVED})
     assert await member_names(alice, uri) == ["alice"]
-    status, _ = await bob.call("GET", f"/api/chats/{uri}/messages/")
-    assert status == 403
+    # Whatever a client tries next, the refusal says why.
+    for method, path in (
+        ("GET", f"/api/chats/{uri}/"),
+        ("GET", f"/api/chats/{uri}/messages/"),
+        ("POST", f"/api/chats/{uri}/messages/"),
+    ):
+        body = {"message": "let me in"} if method == "POST" else None
+        assert await bob.call(method, path, body) == (403, {"detail": REMOVED})
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -110,8 +116,8 @@ async def test_the_web_app_opening_the_chat_again_finds_it_refused_not_rejoined(
         assert status == 200 and uri not in [c["uri"] for c in data["chats"]]
         status, data = await api.call("PATCH", f"/api/chats/{uri}/", {}, headers=headers)
         assert (status, data) == (403, {"detail": REMOVED})
-        status, _ = await api.call("GET", f"/api/chats/{uri}/", headers=headers)
-        assert status == 403
+        status, data = await api.call("GET", f"/api/chats/{uri}/", headers=headers)
+        assert (status, data) == (403, {"detail": REMOVED})
     assert await member_names(alice, uri) == ["alice"]
 
 
