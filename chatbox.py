@@ -35,11 +35,11 @@ from handlers.auth import (
 )
 from handlers.base import NotFoundHandler
 from handlers.chats import (
+    AddMemberHandler,
     AddressHandler,
     ChatHandler,
     ChatListHandler,
     MemberHandler,
-    MembersHandler,
     ReadHandler,
 )
 from handlers.messages import MessagesHandler
@@ -105,7 +105,7 @@ def make_app(cookie_secret, debug=False):
         (rf"/api/chats/{uri}/", ChatHandler, deps),
         (rf"/api/chats/{uri}/messages/", MessagesHandler, deps),
         (rf"/api/chats/{uri}/read/", ReadHandler, deps),
-        (rf"/api/chats/{uri}/members/", MembersHandler, deps),
+        (rf"/api/chats/{uri}/members/", AddMemberHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
         (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),

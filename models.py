@@ -55,7 +55,11 @@ class ValidationError(ValueError):
 class Removed(Exception):
     """The owner removed this person from the chat: they may not join it by its link."""
 
-    detail = "You were removed from this chat; ask a member to add you back."
+    def __init__(self, room):
+        # Who can let them back in: any member of a private chat, a named room's owner.
+        whom = "a member" if room.is_private else "its owner"
+        self.detail = f"You were removed from this chat; ask {whom} to add you back."
+        super().__init__(self.detail)
 
 
 def utcnow():
@@ -339,7 +343,7 @@ class Room(BaseModel):
                         (Removal.room == self) & (Removal.user == user)
                     ).execute()
                 elif self.keeps_out(user):
-                    raise Removed()
+                    raise Removed(self)
                 Membership.create(
                     user=user, room=self, last_read_id=Message.latest_id(self)
                 )

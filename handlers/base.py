@@ -187,7 +187,7 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
             raise APIError(404, {"detail": "Not found."})
         if not user.is_member(room):
             if room.keeps_out(user):
-                raise Removed()
+                raise Removed(room)
             raise APIError(
                 403, {"detail": "You do not have permission to perform this action."}
             )

@@ -74,10 +74,14 @@ class ReadHandler(BaseHandler):
         self.send_json({"uri": room.uri, "last_read_id": marker, "unread": unread})
 
 
-class MembersHandler(BaseHandler):
+class AddMemberHandler(BaseHandler):
     async def post(self, uri):
-        """A member adds someone by username, lifting the owner's removal of them: any
-        member may, as anyone they gave the link to could join anyway."""
+        """A member adds someone by username, lifting the owner's removal of them.
+
+        In a private chat any member may, as anyone they gave the link to could join
+        anyway. A named room is open to all, so there only its owner may take back a
+        removal: otherwise anybody could join and let the removed person in again.
+        """
         caller = self.require_user()
         room = self.member_room(uri)
         username = self.body().get("username")
@@ -86,6 +90,10 @@ class MembersHandler(BaseHandler):
         user = User.by_username(username.strip() if isinstance(username, str) else None)
         if user is None or not user.is_active:
             raise bad_request({"username": ["There is no account with that username."]})
+        if not room.is_private and caller.id != room.owner_id and room.keeps_out(user):
+            raise APIError(
+                403, {"detail": "Only the owner can add back someone they removed."}
+            )
         added = await self.messenger.join(room, user, added_by_member=True)
         self.send_json(
             {

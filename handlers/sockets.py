@@ -215,10 +215,12 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
-        if self.room is not None and self.room.keeps_out(self.current_user):
-            raise Removed()
-        if self.room is not None and self.room.is_private and not self.is_member(self.room):
-            raise HTTPError(403)
+        if self.room is not None:
+            # Before the membership check: someone the owner removed is told why.
+            if self.room.keeps_out(self.current_user):
+                raise Removed(self.room)
+            if self.room.is_private and not self.is_member(self.room):
+                raise HTTPError(403)
         # This protocol has no "subscribed" frame: a client counts itself in the room
         # once the handshake completes. Everything stored from here on is sent to it,
         # including what is said while open() below is still joining.

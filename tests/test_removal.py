@@ -24,6 +24,8 @@ from realtime import (
 )
 
 REMOVED = "You were removed from this chat; ask a member to add you back."
+# Anyone may join a named room, so only its owner can let a removed person back in.
+REMOVED_FROM_ROOM = "You were removed from this chat; ask its owner to add you back."
 # Any value works as the _xsrf cookie as long as the header repeats it.
 XSRF = "2|00000000|" + "ab" * 16 + "|1"
 
@@ -100,7 +102,9 @@ async def test_a_removed_member_cannot_reopen_a_named_room_by_its_name(api):
     await bob.join("general")
     await removed_by_owner(alice, bob, "general")
     status, data = await bob.call("POST", "/api/chats/", {"name": "General"})
-    assert (status, data) == (403, {"detail": REMOVED})
+    assert (status, data) == (403, {"detail": REMOVED_FROM_ROOM})
+    status, data = await bob.call("PATCH", "/api/chats/general/", {})
+    assert (status, data) == (403, {"detail": REMOVED_FROM_ROOM})
     assert await member_names(alice, "general") == ["alice"]
 
 
@@ -166,13 +170,27 @@ async def test_any_member_may_add_a_removed_person_back_and_then_the_link_works_
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_removed_person_added_back_to_a_named_room_may_use_the_room_socket(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
+async def test_only_the_owner_of_a_named_room_may_add_back_someone_they_removed(api):
+    # Anyone may join a named room: were any member allowed to, a removed person's
+    # friend could join and let them in again.
+    alice, bob, carol = [await api.signup(n) for n in ("alice", "bob", "carol")]
     await alice.start_chat("general")
     await bob.join("general")
+    await carol.join("general")
     await removed_by_owner(alice, bob, "general")
+    status, data = await carol.call("POST", "/api/chats/general/members/", {"username": "bob"})
+    assert (status, data) == (
+        403, {"detail": "Only the owner can add back someone they removed."}
+    )
+    assert await member_names(alice, "general") == ["alice", "carol"]
+    # Anyone else a member may add, as they could join by themselves.
+    dave = await api.signup("dave")
+    status, _ = await carol.call("POST", "/api/chats/general/members/", {"username": "dave"})
+    assert status == 201
     status, _ = await alice.call("POST", "/api/chats/general/members/", {"username": "bob"})
     assert status == 201
+    assert await member_names(dave, "general") == ["alice", "carol", "dave", "bob"]
+    # The owner's adding lifted the removal: the room socket lets bob in.
     ws = await room_socket(bob, "general")
     send(ws, {"message": "thanks"})
     assert (await read(ws))["message"] == "thanks"

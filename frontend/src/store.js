@@ -285,11 +285,13 @@ const handlers = {
     applyMembership(roomSummary(frame.uri), store.details[frame.uri], frame)
   },
   removed(frame) {
+    // Anyone may join a named room, so only its owner can let a removed person back in.
+    const whom = roomSummary(frame.uri)?.is_private === false ? 'its owner' : 'a member'
     forgetRoom(frame.uri)
     if (store.openUri !== frame.uri) return
     store.openError =
       frame.reason === 'removed'
-        ? 'You were removed from this chat; ask a member to add you back.'
+        ? `You were removed from this chat; ask ${whom} to add you back.`
         : 'You are no longer a member of this chat.'
   },
   moved(frame) {

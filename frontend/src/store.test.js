@@ -232,6 +232,13 @@ describe('removal', () => {
     expect(store.rooms.map((r) => r.uri)).toEqual(['quiet'])
   })
 
+  it('sends someone removed from a named room to its owner', async () => {
+    server.chats.push(chat('general', { name: 'general', is_private: false }))
+    await openChat('general')
+    frame({ type: 'removed', uri: 'general', reason: 'removed' })
+    expect(store.openError).toBe('You were removed from this chat; ask its owner to add you back.')
+  })
+
   it('says the chat is no longer theirs when they left it from another tab', async () => {
     await openChat('busy')
     frame({ type: 'removed', uri: 'busy', reason: 'left' })
