@@ -38,7 +38,14 @@ from handlers.auth import (
     TokenDestroyHandler,
 )
 from handlers.base import NotFoundHandler, log_request
-from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
+from handlers.chats import (
+    AddMemberHandler,
+    AddressHandler,
+    ChatHandler,
+    ChatListHandler,
+    MemberHandler,
+    ReadHandler,
+)
 from handlers.cors import CrossOrigin
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
@@ -110,7 +117,9 @@ def make_app(cookie_secret, debug=False, allow_origin=()):
         (rf"/api/chats/{uri}/", ChatHandler, deps),
         (rf"/api/chats/{uri}/messages/", MessagesHandler, deps),
         (rf"/api/chats/{uri}/read/", ReadHandler, deps),
+        (rf"/api/chats/{uri}/members/", AddMemberHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
+        (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),

@@ -56,8 +56,9 @@ class Subscriber(Protocol):
     def signal(self, room_id: int, frame: str) -> None:
         """Anything else about a room: typing, presence, membership, read markers."""
 
-    def removed(self, room) -> None:
-        """Its user's membership of ``room`` ended; the hub already unsubscribed it."""
+    def removed(self, room, kept_out: bool) -> None:
+        """Its user's membership of ``room`` ended, by the owner's removal if
+        ``kept_out`` (else they left); the hub already unsubscribed it."""
 
     def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
         """End the connection (shutdown, a login that ended)."""
@@ -144,6 +145,12 @@ class RoomHub:
             self.unsubscribe(room_id, subscriber)
         return gone
 
+    def readdress(self, room_id, uri):
+        """The room's address changed: the room objects kept for its subscribers take
+        the new one, so that what is sent about the room from now on carries it."""
+        for subscriber in self._subscribers.get(room_id, ()):
+            self._rooms_of[subscriber][room_id].uri = uri
+
     def rooms_of(self, subscriber):
         """Ids of the rooms a subscriber is in."""
         return frozenset(self._rooms_of.get(subscriber, ()))
@@ -216,6 +223,12 @@ class Presence:
     def pending(self):
         return bool(self._touched)
 
+    def readdress(self, room_id, uri):
+        """A batch still collecting for a room whose address changed reports the new one."""
+        entry = self._touched.get(room_id)
+        if entry is not None:
+            entry[0].uri = uri
+
     def flush(self):
         self._timer = None
         touched, self._touched = self._touched, {}
@@ -272,9 +285,13 @@ class Messenger:
             self.hub.publish(room.id, message.id, message_frame(room, message))
         return message, created
 
-    async def join(self, room, user):
-        """Make ``user`` a member of ``room`` and tell those online; idempotent."""
-        joined = await self.writer.run(room.admit, user)
+    async def join(self, room, user, added_by_member=False):
+        """Make ``user`` a member of ``room`` and tell those online; idempotent.
+
+        Raises ``models.Removed`` if the owner removed them and no member has added
+        them back; ``added_by_member`` is such an adding (see ``Room.admit``).
+        """
+        joined = await self.writer.run(room.admit, user, added_by_member)
         if joined:
             self.hub.signal(room.id, member_frame(room, user, "joined"))
         return joined
@@ -286,17 +303,38 @@ class Messenger:
             await self.join(room, user)
         return room, created
 
-    async def remove(self, room, user):
-        """End a membership; the user's sockets in the room stop receiving at once."""
-        removed = await self.writer.run(room.remove, user)
+    async def remove(self, room, user, keep_out=False):
+        """End a membership; the user's sockets in the room stop receiving at once.
+
+        ``keep_out``: the owner removed them, and the link will not let them back in.
+        """
+        removed = await self.writer.run(room.remove, user, keep_out)
         gone = self.hub.evict(room.id, user.id)
         for subscriber in gone:
-            subscriber.removed(room)
+            subscriber.removed(room, keep_out)
         if removed:
             self.hub.signal(room.id, member_frame(room, user, "left"))
         if gone:
             self.presence_changed(room, user.id)
         return removed
+
+    async def change_address(self, room):
+        """Give a private chat a new address (the old one answers 404 from now on) and
+        move everyone in it there; returns the new URI.
+
+        Every open socket of every member hears of it, whether subscribed to the room or
+        not, since each lists all of its user's chats. Nobody else learns the address.
+        """
+        old = room.uri
+        room.uri = await self.writer.run(room.change_address)
+        self.hub.readdress(room.id, room.uri)
+        self.presence.readdress(room.id, room.uri)
+        frame = encode({"type": "moved", "uri": old, "new_uri": room.uri})
+        for member in room.members():
+            for connection in self.hub.connections(member.id):
+                if connection.wants_signals:
+                    connection.signal(room.id, frame)
+        return room.uri
 
     async def mark_read(self, room, user, message_id, origin=None):
         """Move the user's read marker in ``room`` forward to ``message_id``, then tell

@@ -38,6 +38,9 @@ MAX_PASSWORD_BYTES = 72
 # bring back two names that read the same; ASCII also has nothing invisible in it.
 USERNAME_RE = re.compile(r"[A-Za-z0-9_.-]{1,32}")
 ROOM_NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+# The shape of a private chat's address. No name may take it: an address given up for a
+# new one must stay dead, not come back as a public room anyone can open.
+PRIVATE_URI_RE = re.compile(r"[0-9a-f]{32}")
 CLIENT_ID_RE = re.compile(r"[A-Za-z0-9_.:-]{1,64}")
 EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+")
 # Characters that draw nothing or change how the text around them is drawn: controls,
@@ -80,6 +83,16 @@ def username_key(username):
     NFKC on both sides of the case fold, because folding can undo a normalisation.
     """
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
+
+
+class Removed(Exception):
+    """The owner removed this person from the chat: they may not join it by its link."""
+
+    def __init__(self, room):
+        # Who can let them back in: any member of a private chat, a named room's owner.
+        whom = "a member" if room.is_private else "its owner"
+        self.detail = f"You were removed from this chat; ask {whom} to add you back."
+        super().__init__(self.detail)
 
 
 def utcnow():
@@ -376,15 +389,34 @@ class Room(BaseModel):
                     ]
                 }
             )
-        return name.strip().lower()
+        name = name.strip().lower()
+        if PRIVATE_URI_RE.fullmatch(name):
+            raise ValidationError(
+                {"name": ["That is the shape of a private chat's address, not a name."]}
+            )
+        return name
+
+    @staticmethod
+    def private_uri():
+        # 128 random bits: a URI nobody can guess is what keeps a private chat private.
+        return secrets.token_hex(16)
 
     @classmethod
     def start_private(cls, owner):
-        # 128 random bits: a URI nobody can guess is what keeps a private chat private.
         with db.atomic():
-            room = cls.create(uri=secrets.token_hex(16), owner=owner, is_private=True)
+            room = cls.create(uri=cls.private_uri(), owner=owner, is_private=True)
             Membership.create(user=owner, room=room)
         return room
+
+    def change_address(self):
+        """Give a private chat a new address; the old one leads nowhere from now on.
+
+        Returns the new URI. Members, history and read markers belong to the room, not
+        to its address, so they all stay.
+        """
+        uri = self.private_uri()
+        Room.update(uri=uri).where(Room.id == self.id).execute()
+        return uri
 
     @classmethod
     def open_named(cls, owner, name):
@@ -435,14 +467,22 @@ class Room(BaseModel):
         )
         return room, bool(member)
 
-    def admit(self, user):
+    def admit(self, user, added_by_member=False):
         """Make ``user`` a member; returns True if they were not one already.
 
-        A newcomer starts with the history read: what was said before they joined is
-        there to scroll back to, not a pile of unread messages.
+        Someone the owner removed cannot come back by the link (``Removed`` is raised);
+        only a member adding them (``added_by_member``) lets them in, and lifts the
+        removal. A newcomer starts with the history read: what was said before they
+        joined is there to scroll back to, not a pile of unread messages.
         """
         try:
             with db.atomic():
+                if added_by_member:
+                    Removal.delete().where(
+                        (Removal.room == self) & (Removal.user == user)
+                    ).execute()
+                elif self.keeps_out(user):
+                    raise Removed(self)
                 Membership.create(
                     user=user, room=self, last_read_id=Message.latest_id(self)
                 )
@@ -450,12 +490,29 @@ class Room(BaseModel):
         except IntegrityError:
             return False
 
-    def remove(self, user):
+    def remove(self, user, keep_out=False):
+        """End a membership; returns True if there was one.
+
+        ``keep_out`` (the owner removing someone, not someone leaving) also records the
+        removal, so that the link no longer lets them back in.
+        """
+        with db.atomic():
+            removed = (
+                Membership.delete()
+                .where((Membership.room == self) & (Membership.user == user))
+                .execute()
+                > 0
+            )
+            if removed and keep_out:
+                Removal.insert(room=self, user=user).on_conflict_ignore().execute()
+        return removed
+
+    def keeps_out(self, user):
+        """True if the owner removed ``user`` and no member has added them back."""
         return (
-            Membership.delete()
-            .where((Membership.room == self) & (Membership.user == user))
-            .execute()
-            > 0
+            Removal.select()
+            .where((Removal.room == self) & (Removal.user == user))
+            .exists()
         )
 
     def members(self):
@@ -626,6 +683,19 @@ class Membership(BaseModel):
             )
             counts[room_id] = total
         return members, counts
+
+
+class Removal(BaseModel):
+    """Someone the owner removed from a chat, kept out of it until a member adds them
+    back. Leaving by oneself leaves no row: the link still works for them."""
+
+    # No index of its own: the unique (room, user) index below serves lookups by room.
+    room = ForeignKeyField(Room, backref="removals", on_delete="CASCADE", index=False)
+    user = ForeignKeyField(User, backref="removals", on_delete="CASCADE")
+    removed_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("room", "user"), True),)
 
 
 class Message(BaseModel):
@@ -819,4 +889,4 @@ class Setting(BaseModel):
         return {"signup_policy": cls.signup_policy(), "invite_code": cls.invite_code()}
 
 
-MODELS = [User, Token, Room, Membership, Message, Setting]
+MODELS = [User, Token, Room, Membership, Removal, Message, Setting]

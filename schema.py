@@ -14,7 +14,7 @@ from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -109,10 +109,27 @@ def _rekey_users_v5(execute):
 # Version 5 computes usernames' keys with Unicode folding (no table changes shape).
 _TO_VERSION_5 = (_rekey_users_v5,)
 
+# Version 6 added removals: who the owner removed from a chat stays out of it.
+_TO_VERSION_6 = (
+    'CREATE TABLE "removal" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "room_id" INTEGER NOT NULL, "user_id" INTEGER NOT NULL,'
+    ' "removed_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "removal_user_id" ON "removal" ("user_id")',
+    'CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id")',
+)
+
 # UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
 # statements, or a function given ``execute(sql, params=())`` where the new value of a
 # row needs Python to compute; such a function too sees only the tables of its version.
-UPGRADES = {1: _TO_VERSION_2, 2: _TO_VERSION_3, 3: _TO_VERSION_4, 4: _TO_VERSION_5}
+UPGRADES = {
+    1: _TO_VERSION_2,
+    2: _TO_VERSION_3,
+    3: _TO_VERSION_4,
+    4: _TO_VERSION_5,
+    5: _TO_VERSION_6,
+}
 
 
 def schema_version():

@@ -9,7 +9,7 @@ from tornado.log import access_log
 from tornado.web import Finish, HTTPError
 
 from handlers.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, MAX_AGE
-from models import Room, Token, ValidationError, digest
+from models import Removed, Room, Token, ValidationError, digest
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
@@ -102,7 +102,7 @@ class JSONErrors:
     """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError)):
+        if isinstance(value, (HTTPError, ValidationError, Removed)):
             return
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
@@ -123,6 +123,9 @@ class JSONErrors:
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)
             payload = error.errors
+        elif isinstance(error, Removed):
+            self.set_status(403)
+            payload = {"detail": error.detail}
         elif isinstance(error, DiskFull):
             # The box keeps serving reads; the sender may retry once space is freed.
             self.set_status(503)
@@ -287,6 +290,8 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
         if room is None:
             raise APIError(404, {"detail": "Not found."})
         if not user.is_member(room):
+            if room.keeps_out(user):
+                raise Removed(room)
             raise APIError(
                 403, {"detail": "You do not have permission to perform this action."}
             )

@@ -14,7 +14,7 @@ from tornado.web import HTTPError
 from handlers import wsio
 from handlers.base import Authenticated, JSONErrors
 from hub import Frame, encode, message_frame
-from models import MAX_ID, Membership, Message, Room, ValidationError, isoformat
+from models import MAX_ID, Membership, Message, Removed, Room, ValidationError, isoformat
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.sockets")
@@ -260,6 +260,9 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
+        if self.room is not None and self.room.keeps_out(self.current_user):
+            # Someone the owner removed is told why, and the address lets them in no more.
+            raise Removed(self.room)
         self.joining = self.room is not None and not self.is_member(self.room)
         # This protocol has no "subscribed" frame: a client counts itself in the room
         # once the handshake completes. Everything stored from here on is sent to it,
@@ -278,6 +281,9 @@ class RoomSocket(Socket):
                 # The join PATCH makes, through the same path, so the rules of who
                 # may (re)join a chat hold here too.
                 await self.messenger.join(self.room, self.current_user)
+        except Removed:  # by the owner, since the handshake was accepted
+            self.close(CLOSE_REMOVED, "removed from the room")
+            return
         except (ValidationError, DiskFull) as error:
             log.info("room socket for %r not opened: %s", name, error)
             self.close(CLOSE_NOT_OPENED, "the room could not be opened")
@@ -307,7 +313,7 @@ class RoomSocket(Socket):
     def error_frame(self, code, detail, ref):
         return {"error": code, "detail": detail}
 
-    def removed(self, room):
+    def removed(self, room, kept_out):
         self.close(CLOSE_REMOVED, "removed from the room")
 
 
@@ -440,6 +446,7 @@ class ClientSocket(Socket):
         "ping": ping,
     }
 
-    def removed(self, room):
+    def removed(self, room, kept_out):
         self.last_sent.pop(room.id, None)
-        self.send_frame({"type": "removed", "uri": room.uri})
+        reason = "removed" if kept_out else "left"
+        self.send_frame({"type": "removed", "uri": room.uri, "reason": reason})

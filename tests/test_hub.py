@@ -1,5 +1,6 @@
 """RoomHub on its own: plain function calls, fake subscribers, no IOLoop anywhere."""
 from collections import namedtuple
+from types import SimpleNamespace
 
 from hub import RoomHub
 
@@ -155,6 +156,23 @@ def test_attach_and_detach_track_connections_and_detach_leaves_every_room():
     assert hub.connections(1) == frozenset()
     assert hub.stats() == {"connections": 1, "users_online": 1, "rooms_active": 0}
     assert hub.detach(tab2) == []  # a second detach is harmless
+    assert_consistent(hub)
+
+
+def test_a_new_address_reaches_the_room_objects_kept_for_every_subscriber():
+    hub = RoomHub()
+    # Each connection may hold its own object for the same room; all of them follow.
+    moving = [SimpleNamespace(id=10, uri="old") for _ in range(2)]
+    tab1, tab2, bystander = Subscriber(1), Subscriber(2), Subscriber(3)
+    hub.subscribe(moving[0], tab1)
+    hub.subscribe(moving[1], tab2)
+    staying = SimpleNamespace(id=11, uri="old")  # another room keeps its own
+    hub.subscribe(staying, bystander)
+    hub.readdress(10, "new")
+    assert [r.uri for r in moving] == ["new", "new"]
+    assert staying.uri == "old"
+    assert [r.uri for r in hub.drop(tab1)] == ["new"]
+    hub.readdress(12, "nowhere")  # a room nobody listens to: nothing to do
     assert_consistent(hub)
 
 

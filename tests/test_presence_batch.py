@@ -74,3 +74,22 @@ def test_closing_drops_a_pending_batch():
 
     run(scenario())
 
+
+
+def test_a_batch_collected_while_the_room_changed_address_reports_the_new_one():
+    async def scenario():
+        hub = RoomHub()
+        presence = Presence(hub, delay=3600)
+        room = SimpleNamespace(id=2, uri="old")
+        # The object presence was told about need not be the one the hub keeps.
+        told = SimpleNamespace(id=2, uri="old")
+        watcher, ann = Subscriber(1), Subscriber(2)
+        hub.subscribe(room, watcher)
+        hub.subscribe(room, ann)
+        presence.changed(told, ann.user_id)
+        presence.readdress(2, "new")
+        presence.flush()
+        assert [f["uri"] for f in frames(watcher)] == ["new"]
+        presence.close()
+
+    run(scenario())

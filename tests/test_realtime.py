@@ -326,7 +326,7 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
     await drain(watcher)
     status, _ = await alice.call("DELETE", f"/api/chats/{uri}/members/bob/")
     assert status == 204
-    assert await read_type(ui, "removed") == {"type": "removed", "uri": uri}
+    assert await read_type(ui, "removed") == {"type": "removed", "uri": uri, "reason": "removed"}
     assert await closed(seed) == 4403
     await presence_settled(app)
     news = await drain(watcher)
@@ -354,7 +354,7 @@ async def test_a_member_who_leaves_by_themselves_gets_removed_on_every_tab(api, 
     status, _ = await bob.call("DELETE", f"/api/chats/{uri}/members/bob/")
     assert status == 204
     for tab in (tab1, tab2):
-        assert await read_type(tab, "removed") == {"type": "removed", "uri": uri}
+        assert await read_type(tab, "removed") == {"type": "removed", "uri": uri, "reason": "left"}
     assert app.messenger.hub.online(Room.by_uri(uri).id) == []
 
 

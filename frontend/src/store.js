@@ -14,6 +14,7 @@ import {
   createRoomLog,
   dropPending,
   failPending,
+  moveLog,
   newestId,
   oldestId,
 } from './lib/messageLog.js'
@@ -22,7 +23,9 @@ import {
   applyMembership,
   findRoom,
   memberPreview,
+  moveRoom,
   noteLastMessage,
+  renameKey,
   unreadTotal,
 } from './lib/rooms.js'
 import { createSocket } from './lib/socket.js'
@@ -31,6 +34,7 @@ import { load, save } from './lib/storage.js'
 import { noteTyping, stopTyping, TYPING_SHOWN_MS, typingDue } from './lib/typing.js'
 import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
 import { refusalText, unsentKey, unsentToRestore, unsentToSave } from './lib/unsent.js'
+import { chatPath, replace } from './router.js'
 
 export const PAGE_SIZE = 50
 export const MAX_MESSAGE_LENGTH = 4000
@@ -72,6 +76,8 @@ export function freshState() {
     // Whether the open chat is scrolled to its newest message (its list says so).
     atBottom: true,
     openError: null,
+    // The chat this tab just gave a new address, so its page can say so.
+    addressChanged: null,
     everConnected: false,
     socketStatus: 'idle',
     wiring: freshWiring(),
@@ -279,8 +285,17 @@ const handlers = {
     applyMembership(roomSummary(frame.uri), store.details[frame.uri], frame)
   },
   removed(frame) {
+    // Anyone may join a named room, so only its owner can let a removed person back in.
+    const whom = roomSummary(frame.uri)?.is_private === false ? 'its owner' : 'a member'
     forgetRoom(frame.uri)
-    if (store.openUri === frame.uri) store.openError = 'You are no longer a member of this chat.'
+    if (store.openUri !== frame.uri) return
+    store.openError =
+      frame.reason === 'removed'
+        ? `You were removed from this chat; ask ${whom} to add you back.`
+        : 'You are no longer a member of this chat.'
+  },
+  moved(frame) {
+    followMove(frame.uri, frame.new_uri)
   },
   async reset(frame) {
     const log = logFor(frame.uri)
@@ -309,6 +324,34 @@ function forgetRoom(uri) {
   store.rooms = store.rooms.filter((r) => r.uri !== uri)
   store.wiring.socket?.unsubscribe(uri)
   delete store.details[uri]
+}
+
+// The owner gave a chat a new address: it is the same chat, so everything the tab holds
+// for it (summary, messages, unsent sends, members, read marker, typing) moves along, and
+// an open chat's address bar follows. Told twice (the owner's own answer, then the frame)
+// the second time finds nothing left to move.
+function followMove(from, to) {
+  if (typeof to !== 'string' || !to || from === to) return
+  const { wiring } = store
+  moveRoom(store.rooms, from, to)
+  for (const map of [
+    store.logs,
+    store.details,
+    store.online,
+    store.typing,
+    wiring.unsentReads,
+    wiring.typingSentAt,
+    wiring.typingExpiry,
+  ]) {
+    renameKey(map, from, to)
+  }
+  if (store.logs[to]) moveLog(store.logs[to], to)
+  persistPending()
+  wiring.socket?.rename(from, to)
+  if (store.openUri === from) {
+    store.openUri = to
+    replace(chatPath(to))
+  }
 }
 
 // -- rooms ------------------------------------------------------------------------------
@@ -379,6 +422,36 @@ export async function openChat(uri) {
         ? 'There is no chat at this address. Check the link you were given.'
         : error.message
   }
+}
+
+// A member adds someone by username; someone the owner removed is let back in.
+export async function addMember(uri, username) {
+  const wiring = store.wiring
+  const data = await api.addMember(uri, username)
+  if (stillCurrent(wiring)) {
+    applyMembership(roomSummary(uri), store.details[uri], { event: 'joined', user: data.user })
+  }
+  return data
+}
+
+// The owner removes someone, who then cannot come back by the link.
+export async function removeMember(uri, user) {
+  const wiring = store.wiring
+  await api.removeMember(uri, user.username)
+  if (stillCurrent(wiring)) {
+    applyMembership(roomSummary(uri), store.details[uri], { event: 'left', user })
+  }
+}
+
+// The owner gives a private chat a new address; the old link stops working.
+export async function changeAddress(uri) {
+  const wiring = store.wiring
+  const data = await api.changeAddress(uri)
+  if (stillCurrent(wiring)) {
+    followMove(data.old_uri, data.uri)
+    store.addressChanged = data.uri
+  }
+  return data.uri
 }
 
 export function closeChat() {

@@ -9,12 +9,18 @@ const server = vi.hoisted(() => ({
   me: null,
   // How the server answers a history request; a test may hold the answer back.
   history: async () => ({ messages: [] }),
+  // Set to refuse joins, as the server refuses someone the owner removed.
+  joinRefusal: null,
+  // The address the server gives a chat whose owner asks for a new one.
+  newAddress: 'fresh-address',
+  // Chats the socket was told moved.
+  renamed: [],
 }))
 
 vi.mock('./lib/api.js', () => {
   class ApiError extends Error {
-    constructor(status) {
-      super(`status ${status}`)
+    constructor(status, detail) {
+      super(detail || `status ${status}`)
       this.status = status
     }
   }
@@ -31,6 +37,16 @@ vi.mock('./lib/api.js', () => {
         members: [],
       }),
       history: (uri, options) => server.history(uri, options),
+      join: async (uri) => {
+        if (server.joinRefusal) throw new ApiError(403, server.joinRefusal)
+        server.chats.push(chat(uri))
+        return {}
+      },
+      changeAddress: async (uri) => {
+        const moved = server.chats.find((c) => c.uri === uri)
+        moved.uri = server.newAddress
+        return { uri: server.newAddress, old_uri: uri, chat: structuredClone(moved) }
+      },
       login: async () => server.me,
       logout: async () => null,
     },
@@ -53,6 +69,7 @@ vi.mock('./lib/socket.js', async () => {
         subscribe() {},
         unsubscribe() {},
         resumeFrom() {},
+        rename: (from, to) => server.renamed.push([from, to]),
         reconnectNow() {},
       }
       return server.socket
@@ -62,6 +79,7 @@ vi.mock('./lib/socket.js', async () => {
 
 const {
   boot,
+  changeAddress,
   freshState,
   login,
   logout,
@@ -118,6 +136,8 @@ beforeEach(async () => {
   server.me = ME
   server.sent = []
   server.history = async () => ({ messages: [] })
+  server.joinRefusal = null
+  server.renamed = []
   server.chats = [chat('busy', { unread: 3, last_message: message('busy') }), chat('quiet')]
   await boot()
 })
@@ -199,6 +219,83 @@ describe('the store', () => {
     server.socket.handlers.onDown({ code: 4401 }, 1)
     expect(store.me).toBe(null)
     expect(store.rooms).toEqual([])
+  })
+})
+
+describe('removal', () => {
+  const REMOVED = 'You were removed from this chat; ask a member to add you back.'
+
+  it('says so when the owner removes the reader from the open chat', async () => {
+    await openChat('busy')
+    frame({ type: 'removed', uri: 'busy', reason: 'removed' })
+    expect(store.openError).toBe(REMOVED)
+    expect(store.rooms.map((r) => r.uri)).toEqual(['quiet'])
+  })
+
+  it('sends someone removed from a named room to its owner', async () => {
+    server.chats.push(chat('general', { name: 'general', is_private: false }))
+    await openChat('general')
+    frame({ type: 'removed', uri: 'general', reason: 'removed' })
+    expect(store.openError).toBe('You were removed from this chat; ask its owner to add you back.')
+  })
+
+  it('says the chat is no longer theirs when they left it from another tab', async () => {
+    await openChat('busy')
+    frame({ type: 'removed', uri: 'busy', reason: 'left' })
+    expect(store.openError).toBe('You are no longer a member of this chat.')
+  })
+
+  it("shows the server's refusal, and does not join, when the link is opened again", async () => {
+    server.joinRefusal = REMOVED
+    await openChat('elsewhere')
+    expect(store.openError).toBe(REMOVED)
+    expect(store.rooms.map((r) => r.uri)).toEqual(['busy', 'quiet'])
+    await openChat('elsewhere')
+    expect(store.openError).toBe(REMOVED)
+  })
+})
+
+describe('a chat that moved to a new address', () => {
+  it('keeps its messages, unread count, unsent sends and members under the new address', async () => {
+    await openChat('quiet')
+    frame(message('busy'))
+    sendMessage('busy', 'on its way')
+    store.details.busy = { members: [ME, ANN] }
+    frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ANN.id] })
+    const held = store.logs.busy.messages.length
+    frame({ type: 'moved', uri: 'busy', new_uri: 'moved-to' })
+    expect(store.rooms.map((r) => r.uri)).toEqual(['moved-to', 'quiet'])
+    expect(unreadCount('moved-to')).toBe(4)
+    expect(store.logs.busy).toBeUndefined()
+    expect(store.logs['moved-to'].messages).toHaveLength(held)
+    expect(store.logs['moved-to'].pending.map((p) => p.uri)).toEqual(['moved-to'])
+    expect(store.details['moved-to'].members).toEqual([ME, ANN])
+    expect(store.online['moved-to']).toEqual([ANN.id])
+    expect(server.renamed).toEqual([['busy', 'moved-to']])
+    // A later send and a retry go to the address that works.
+    sendMessage('moved-to', 'after the move')
+    const sends = server.sent.filter((f) => f.type === 'send')
+    expect(sends.map((f) => f.uri)).toEqual(['busy', 'moved-to'])
+    // The open chat was another one: the address bar stays where it is.
+    expect(store.openUri).toBe('quiet')
+  })
+
+  it('takes the address bar of an open chat along', async () => {
+    await openChat('busy')
+    frame({ type: 'moved', uri: 'busy', new_uri: 'moved-to' })
+    expect(store.openUri).toBe('moved-to')
+    expect(window.location.pathname).toBe('/chats/moved-to/')
+  })
+
+  it("follows the owner's own change once, though the server also sends the frame", async () => {
+    await openChat('busy')
+    const uri = await changeAddress('busy')
+    expect(uri).toBe('fresh-address')
+    expect(store.addressChanged).toBe('fresh-address')
+    frame({ type: 'moved', uri: 'busy', new_uri: 'fresh-address' })
+    expect(store.rooms.map((r) => r.uri)).toEqual(['fresh-address', 'quiet'])
+    expect(store.openUri).toBe('fresh-address')
+    expect(window.location.pathname).toBe('/chats/fresh-address/')
   })
 })
 

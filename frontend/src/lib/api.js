@@ -75,6 +75,10 @@ export const api = {
   openNamed: (name) => request('POST', '/api/chats/', { name }),
   chat: (uri) => request('GET', chat(uri)),
   join: (uri) => request('PATCH', chat(uri), {}),
+  addMember: (uri, username) => request('POST', `${chat(uri)}members/`, { username }),
+  removeMember: (uri, username) =>
+    request('DELETE', `${chat(uri)}members/${encodeURIComponent(username)}/`),
+  changeAddress: (uri) => request('POST', `${chat(uri)}address/`),
   history(uri, { before, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) })
     if (before) query.set('before', String(before))

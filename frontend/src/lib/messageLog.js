@@ -95,3 +95,10 @@ export function clearMessages(log) {
   log.hasMore = null
   log.loaded = false
 }
+
+// The chat moved to a new address: its messages and waiting sends say so, so that a
+// resend goes to the address that works.
+export function moveLog(log, uri) {
+  for (const message of log.messages) message.uri = uri
+  for (const entry of log.pending) entry.uri = uri
+}

@@ -7,6 +7,7 @@ import {
   clearMessages,
   createRoomLog,
   failPending,
+  moveLog,
   newestId,
   oldestId,
   visibleMessages,
@@ -94,5 +95,16 @@ describe('a room log', () => {
     clearMessages(log)
     expect(log.messages).toEqual([])
     expect(log.pending).toHaveLength(1)
+  })
+})
+
+describe('a chat that moved', () => {
+  it('names the new address in its messages and in the sends still waiting', () => {
+    const log = createRoomLog()
+    addMessages(log, [msg(1), msg(2)])
+    addPending(log, { client_id: 'c-1', uri: 'general', message: 'later' })
+    moveLog(log, 'elsewhere')
+    expect(log.messages.map((m) => m.uri)).toEqual(['elsewhere', 'elsewhere'])
+    expect(log.pending.map((p) => [p.uri, p.status])).toEqual([['elsewhere', 'sending']])
   })
 })

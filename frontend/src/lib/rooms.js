@@ -48,6 +48,23 @@ export function applyMembership(room, detail, { event, user }) {
   if (detail && room) room.member_count = detail.members.length
 }
 
+// The chat's owner gave it a new address: the same chat, under the new one. Returns the
+// chat, or null if the list does not hold it (any more).
+export function moveRoom(rooms, from, to) {
+  const room = findRoom(rooms, from)
+  if (!room) return null
+  room.uri = to
+  if (room.last_message) room.last_message = { ...room.last_message, uri: to }
+  return room
+}
+
+// Moves what a map keeps for one chat to its new address.
+export function renameKey(map, from, to) {
+  if (!Object.hasOwn(map, from)) return
+  map[to] = map[from]
+  delete map[from]
+}
+
 export function unreadTotal(rooms) {
   return rooms.reduce((sum, room) => sum + (room.unread || 0), 0)
 }

@@ -4,7 +4,9 @@ import {
   findRoom,
   MEMBERS_PREVIEW,
   memberPreview,
+  moveRoom,
   noteLastMessage,
+  renameKey,
   unreadTotal,
 } from './rooms.js'
 
@@ -41,6 +43,24 @@ describe('the chat list', () => {
     const rooms = [room('a')]
     noteLastMessage(rooms, { id: 4, uri: 'elsewhere' })
     expect(rooms).toEqual([room('a')])
+  })
+
+  it('keeps a chat that moved to a new address in its place, under the new one', () => {
+    const rooms = [room('a'), room('old', { unread: 2, last_message: { id: 3, uri: 'old' } })]
+    expect(moveRoom(rooms, 'old', 'new')).toBe(rooms[1])
+    expect(rooms.map((r) => r.uri)).toEqual(['a', 'new'])
+    expect(rooms[1].last_message).toEqual({ id: 3, uri: 'new' })
+    expect(rooms[1].unread).toBe(2)
+    // Told twice (the answer to the owner's request, then the frame): the second finds nothing.
+    expect(moveRoom(rooms, 'old', 'new')).toBe(null)
+  })
+
+  it('moves what a map keeps for a chat, and leaves a map without it alone', () => {
+    const map = { old: [1], other: [2] }
+    renameKey(map, 'old', 'new')
+    expect(map).toEqual({ new: [1], other: [2] })
+    renameKey(map, 'old', 'new')
+    expect(map).toEqual({ new: [1], other: [2] })
   })
 
   it('adds up the unread counts of every chat', () => {

@@ -130,6 +130,15 @@ export function createSocket(options = {}) {
     lastIds[uri] = id
   }
 
+  // The chat's address changed: the server keeps the subscription (it follows the room,
+  // not its address), so only what a reconnect will ask for changes.
+  function rename(from, to) {
+    if (!rooms.delete(from)) return
+    rooms.add(to)
+    if (lastIds[from] !== undefined) lastIds[to] = Math.max(lastIds[to] || 0, lastIds[from])
+    delete lastIds[from]
+  }
+
   function unsubscribe(uri) {
     if (!rooms.delete(uri)) return
     delete lastIds[uri]
@@ -167,6 +176,7 @@ export function createSocket(options = {}) {
     sendIfOpen,
     subscribe,
     resumeFrom,
+    rename,
     unsubscribe,
     reconnectNow,
     close,

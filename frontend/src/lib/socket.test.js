@@ -134,6 +134,23 @@ describe('createSocket', () => {
     ])
   })
 
+  it('follows a room to its new address without a frame, and resumes it there', () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.subscribe('old', 4)
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'message', uri: 'old', id: 7, message: 'a' })
+    latest().sent = []
+    socket.rename('old', 'new')
+    socket.rename('old', 'new')
+    expect(latest().sent).toEqual([])
+    latest().receive({ type: 'message', uri: 'new', id: 9, message: 'b' })
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'new', after: 9 }])
+  })
+
   it('subscribes at once to a room added while open', () => {
     const { socket, latest } = harness()
     socket.connect()
