@@ -13,7 +13,7 @@ import time
 
 import tornado.web
 
-from appliance import __version__, backup, gctune, systemd
+from appliance import __version__, backup, dbfile, gctune, systemd
 from appliance.config import UsageError, parse, usage
 from appliance.lock import Busy, ServerLock
 from appliance.options import options
@@ -207,6 +207,9 @@ async def main():
         await shutdown(server, app)
         return 0
     finally:
+        # After the writer thread closed its connection: the database file alone then
+        # holds every commit, and is whole before another server may take the lock.
+        dbfile.fold_and_close()
         lock.release()
 
 
