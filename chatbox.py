@@ -156,9 +156,10 @@ async def main():
         return 1
     paths = Paths.from_options(options)
     paths.make()
-    lock = ServerLock(paths.lock)
+    lock = ServerLock(paths.db, paths.lock)
     try:
-        lock.acquire()
+        # Only a missing file becomes a new box.
+        lock.acquire(make=lambda path: dbfile.make(path, init_db))
     except Busy:
         log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
         return 1

@@ -32,6 +32,9 @@ def open_db(paths):
             f"there is no database at {paths.db}; check --data-dir/--db "
             "(the server creates it on first start)"
         )
+    # Asked before SQLite opens the file: closing the probe's descriptor afterwards would
+    # drop the locks SQLite holds on it in this process.
+    running = lock.holder(paths.db, paths.lock) is not None
     version = models.init_db(paths.db, upgrade=False)
     if version > SCHEMA_VERSION:
         raise CommandError(
@@ -39,7 +42,7 @@ def open_db(paths):
             f"{SCHEMA_VERSION}. Run the newer chatbox."
         )
     if version < SCHEMA_VERSION:
-        if lock.holder(paths.lock) is not None:
+        if running:
             raise CommandError(
                 "the running server uses an older schema; restart it (it upgrades the "
                 "database after a backup), then run this command again"
@@ -126,17 +129,20 @@ def cmd_backup(args, paths):
 
 def cmd_restore(args, paths):
     source = os.path.abspath(one_argument(args, "backup file"))
-    guard = lock.ServerLock(paths.lock)
+    backup.vet(source)
+    guard = lock.ServerLock(paths.db, paths.lock)
     try:
-        guard.acquire()  # held until done, so no server can start halfway through
+        # Held until done, so no server can start halfway through. Without a database,
+        # the backup becomes it, locked before it takes the name.
+        made = guard.acquire(make=lambda temp: backup.prepare(source, temp))
     except lock.Busy:
-        holder = lock.holder(paths.lock) or {}
+        holder = lock.holder(paths.db, paths.lock) or {}
         raise CommandError(
             f"a chatbox server (pid {holder.get('pid', '?')}) is running on {paths.db}; "
             "stop it first (sudo systemctl stop chatbox), then restore"
         ) from None
     try:
-        kept = backup.restore(source, paths.db)
+        kept = None if made else backup.restore(source, paths.db)
     finally:
         guard.release()
     print(f"Restored {source} to {paths.db}.")
@@ -171,9 +177,14 @@ def human_duration(seconds):
 
 def cmd_status(args, paths):
     print(f"chatbox {__version__}")
-    info = lock.holder(paths.lock)
+    info = lock.holder(paths.db, paths.lock)
     if info is None:
         print("server: not running")
+    elif not info:
+        print(
+            f"server: running, but it reached {paths.db} by another path (a link), so "
+            "its pid and port are noted there"
+        )
     else:
         try:
             health = ask_server(info)

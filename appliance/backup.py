@@ -119,12 +119,8 @@ def before_upgrade(db_path, directory, version):
     return path
 
 
-def restore(backup_path, db_path):
-    """Put ``backup_path`` in place of the database; the caller holds the server lock.
-
-    Refuses a file that fails ``PRAGMA integrity_check``. The database it replaces is
-    kept (consistently copied) as ``<db>.before-restore``. Returns that path or None.
-    """
+def vet(backup_path):
+    """Refuse a file that is missing, fails ``PRAGMA integrity_check`` or is not chatbox's."""
     if not os.path.isfile(backup_path):
         raise BackupError(f"there is no file at {backup_path}")
     verdict = integrity(backup_path)
@@ -139,15 +135,30 @@ def restore(backup_path, db_path):
         con.close()
     if not has_users:
         raise BackupError(f"{backup_path} is not a chatbox database")
-    kept = None
-    if os.path.exists(db_path):
-        kept = copy(db_path, db_path + ".before-restore")
-    incoming = db_path + ".restoring"
-    shutil.copyfile(backup_path, incoming)
-    with open(incoming, "rb+") as f:
+
+
+def prepare(backup_path, dest):
+    """Copy a vetted backup to ``dest``, on disk and private, ready to become the database."""
+    shutil.copyfile(backup_path, dest)
+    with open(dest, "rb+") as f:
         os.fsync(f.fileno())
-    os.chmod(incoming, 0o600)
-    give_to_owner_of(incoming, os.path.dirname(os.path.abspath(db_path)))
+    os.chmod(dest, 0o600)
+    give_to_owner_of(dest, os.path.dirname(os.path.abspath(dest)))
+
+
+def restore(backup_path, db_path):
+    """Put the vetted ``backup_path`` in place of the database at ``db_path``.
+
+    The caller holds the server lock on that database (a missing database is made from
+    the backup while taking the lock instead: see ``ServerLock.acquire``). The database
+    it replaces is kept (consistently copied) as ``<db>.before-restore``; returns that path.
+    """
+    # The file a symlink leads to: SQLite names its -wal after it, and a server through
+    # the link must open the restored file, not find the link replaced by it.
+    db_path = os.path.realpath(db_path)
+    kept = copy(db_path, db_path + ".before-restore")
+    incoming = db_path + ".restoring"
+    prepare(backup_path, incoming)
     # A -wal left beside the old file would be replayed into the restored one.
     for suffix in ("-wal", "-shm"):
         if os.path.exists(db_path + suffix):

@@ -1,4 +1,4 @@
-"""The database file itself: made whole on a clean stop.
+"""The database file itself: made whole, before it has a name and at a clean stop.
 
 In WAL mode a commit lands in ``chatbox.db-wal`` and reaches ``chatbox.db`` only at a
 checkpoint. A server that stops with the log still full leaves a database file that
@@ -36,3 +36,14 @@ def fold_and_close(database=db):
                 "its -wal file, which the next start replays"
             )
     database.close()
+
+
+def make(path, init_db):
+    """Write a new chatbox database at ``path``, whole in that one file.
+
+    ``path`` is a temporary name: the new file takes the database's name only once it
+    holds the schema (see ``ServerLock.acquire``), so a file under that name is always
+    a chatbox database, never an empty file a crash left behind.
+    """
+    init_db(path)
+    fold_and_close()
