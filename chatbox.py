@@ -120,6 +120,7 @@ def make_app(cookie_secret, debug=False):
         debug=debug,
     )
     app.messenger = messenger
+    app.database_health = dbfile.Health()
     app.started = time.time()
     return app
 
@@ -164,6 +165,11 @@ async def main():
         log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
         return 1
     try:
+        try:
+            dbfile.check(paths.db)
+        except dbfile.Unsound as exc:
+            log.error("not starting: %s", exc)
+            return 1
         try:
             version = init_db(
                 paths.db,

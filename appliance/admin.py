@@ -9,14 +9,18 @@ import datetime
 import getpass
 import json
 import os
+import sqlite3
 import ssl
 import sys
+import urllib.error
 import urllib.request
+
+import peewee
 
 from appliance.options import options
 
 import models
-from appliance import __version__, backup, lock, systemd
+from appliance import __version__, backup, dbfile, lock, systemd
 from appliance.paths import Paths
 from models import SCHEMA_VERSION, Message, Room, User, ValidationError, db
 
@@ -35,6 +39,8 @@ def open_db(paths):
     # Asked before SQLite opens the file: closing the probe's descriptor afterwards would
     # drop the locks SQLite holds on it in this process.
     running = lock.holder(paths.db, paths.lock) is not None
+    # Before peewee opens it: an empty file would otherwise get a fresh schema.
+    dbfile.check(paths.db)
     version = models.init_db(paths.db, upgrade=False)
     if version > SCHEMA_VERSION:
         raise CommandError(
@@ -120,6 +126,9 @@ def cmd_backup(args, paths):
     dest = os.path.abspath(one_argument(args, "backup file"))
     if os.path.isdir(dest):
         dest = backup.stamped_name(dest)
+    # What the file is, not whether every page is sound: copying a damaged database is
+    # how its undamaged parts are saved (the check of the copy below says what is wrong).
+    dbfile.check(paths.db, thorough=False)
     backup.copy(paths.db, dest)
     verdict = backup.integrity(dest)
     if verdict != "ok":
@@ -159,8 +168,13 @@ def ask_server(info):
     url = f"{info.get('scheme', 'http')}://{host}:{info.get('port')}/healthz"
     # Our own box on loopback: its certificate is for the LAN name, not for 127.0.0.1.
     context = ssl._create_unverified_context() if url.startswith("https") else None
-    with urllib.request.urlopen(url, timeout=3, context=context) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code != 503:
+            raise
+        return json.load(error)  # running, and saying what is wrong
 
 
 def human_size(size):
@@ -193,6 +207,8 @@ def cmd_status(args, paths):
                 f"{human_duration(health['uptime_s'])}, {health['connections']} sockets "
                 f"open, {health['users_online']} users online"
             )
+            if health.get("status") != "ok":
+                print(f"server: FAILING: {health.get('reason', health.get('status'))}")
         except (OSError, ValueError, KeyError) as exc:
             print(f"server: running (pid {info.get('pid')}) but not answering: {exc}")
     if not os.path.exists(paths.db):
@@ -281,8 +297,13 @@ def run(words, flags, script):
     paths = Paths.from_options(options)
     try:
         ACTIONS[command](args, paths, flags, script)
-    except (CommandError, backup.BackupError) as exc:
+    except (CommandError, backup.BackupError, dbfile.Unsound) as exc:
         print(f"chatbox {command}: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.DatabaseError, peewee.DatabaseError) as exc:
+        # Damage the start-up check cannot see (an index that disagrees with its table)
+        # shows only when a query meets it.
+        print(f"chatbox {command}: the database failed: {exc}", file=sys.stderr)
         return 1
     finally:
         if not db.is_closed():

@@ -137,9 +137,9 @@ def vet(backup_path):
         raise BackupError(f"{backup_path} is not a chatbox database")
 
 
-def prepare(backup_path, dest):
-    """Copy a vetted backup to ``dest``, on disk and private, ready to become the database."""
-    shutil.copyfile(backup_path, dest)
+def prepare(source, dest):
+    """Copy the file ``source`` byte for byte to ``dest``, on disk and private to the box."""
+    shutil.copyfile(source, dest)
     with open(dest, "rb+") as f:
         os.fsync(f.fileno())
     os.chmod(dest, 0o600)
@@ -156,7 +156,15 @@ def restore(backup_path, db_path):
     # The file a symlink leads to: SQLite names its -wal after it, and a server through
     # the link must open the restored file, not find the link replaced by it.
     db_path = os.path.realpath(db_path)
-    kept = copy(db_path, db_path + ".before-restore")
+    kept = db_path + ".before-restore"
+    try:
+        copy(db_path, kept)
+    except (sqlite3.DatabaseError, BackupError):
+        # Not a database SQLite can read (a damaged or foreign file, as likely as not
+        # the reason for this restore): keep its bytes as they are.
+        for suffix in ("", "-wal"):
+            if os.path.exists(db_path + suffix):
+                prepare(db_path + suffix, kept + suffix)
     incoming = db_path + ".restoring"
     prepare(backup_path, incoming)
     # A -wal left beside the old file would be replayed into the restored one.

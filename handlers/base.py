@@ -200,6 +200,10 @@ class BaseHandler(Authenticated, tornado.web.RequestHandler):
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
             return
+        # A damaged database shows first as a failing query; /healthz reports it from now.
+        health = getattr(self.application, "database_health", None)
+        if health is not None:
+            health.noticed(value)
         super().log_exception(typ, value, tb)
 
     def write_error(self, status_code, **kwargs):

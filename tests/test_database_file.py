@@ -1,11 +1,12 @@
 """The database file as an owner handles it: copied after a stop, damaged, linked to."""
 import os
+import random
 import shutil
 import sqlite3
 
 import pytest
 
-from boxes import Box, free_port, run
+from boxes import PASSWORD, Box, free_port, run
 
 
 def post_messages(box, token, room, count, size=20):
@@ -70,3 +71,139 @@ def test_a_second_server_reaching_the_database_through_a_link_refuses_to_start(
         assert "server: running" in run("status", f"--db={alias}").stdout
         assert box.call("GET", "/api/me/", token=token)[0] == 200
         assert box.terminate() == 0
+
+
+def message_pages(db):
+    """Page numbers of the leaves of the message table, in file order."""
+    con = sqlite3.connect(db)
+    try:
+        # Everything into the file itself, so damage written there is what SQLite reads.
+        assert con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
+        size = con.execute("PRAGMA page_size").fetchone()[0]
+        pages = [row[0] for row in con.execute(
+            "SELECT pageno FROM dbstat WHERE name = 'message' AND pagetype = 'leaf' "
+            "ORDER BY pageno"
+        )]
+    finally:
+        con.close()
+    return size, pages
+
+
+def damage(db, pages, size):
+    """Overwrite whole pages with noise, as a failing SD card might."""
+    noise = random.Random(1)
+    with open(db, "r+b") as f:
+        for page in pages:
+            f.seek((page - 1) * size)
+            f.write(bytes(noise.getrandbits(8) for _ in range(size)))
+
+
+@pytest.fixture
+def full_box(tmp_path):
+    """A data dir holding a stopped box with a few hundred kilobytes of messages."""
+    box = Box(tmp_path / "box", "--durability=normal")
+    with box:
+        token = box.signup("alice")
+        post_messages(box, token, "general", 120, size=1000)
+        assert box.terminate() == 0
+    return box
+
+
+def error_lines(output):
+    return [line for line in output.splitlines() if line.startswith(("[E", "[C"))]
+
+
+def test_a_database_with_damaged_pages_is_refused_at_start_and_a_backup_cures_it(
+    full_box, tmp_path
+):
+    data = full_box.data_dir
+    good = str(tmp_path / "good.db")
+    assert run("backup", good, f"--data-dir={data}").returncode == 0
+    db = os.path.join(data, "chatbox.db")
+    size, pages = message_pages(db)
+    middle = len(pages) // 2
+    damage(db, pages[middle : middle + 3], size)
+    result = serve(f"--data-dir={data}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = error_lines(result.stderr)
+    assert "not starting" in line and "is damaged" in line and "restore a backup" in line
+    for command in ("status", "users"):
+        result = run(command, f"--data-dir={data}")
+        assert result.returncode == 1
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert "is damaged" in result.stderr
+    result = run("restore", good, f"--data-dir={data}")
+    assert result.returncode == 0, result.stderr
+    with Box(data) as box:
+        status, data, _ = box.call(
+            "POST", "/auth/token/login/", {"username": "alice", "password": PASSWORD}
+        )
+        token = data["auth_token"]
+        status, data, _ = box.call("GET", "/api/chats/general/messages/?limit=200",
+                                   token=token)
+        assert status == 200 and len(data["messages"]) == 120
+        assert box.terminate() == 0
+
+
+NOT_CHATBOX = {
+    "an empty file": b"",
+    "a file of noise": bytes(random.Random(2).getrandbits(8) for _ in range(65536)),
+}
+
+
+@pytest.mark.parametrize("kind", [*NOT_CHATBOX, "another program's database"])
+def test_a_file_that_is_not_a_chatbox_database_is_refused_not_made_a_new_box(
+    tmp_path, kind
+):
+    db = tmp_path / "chatbox.db"
+    if kind in NOT_CHATBOX:
+        db.write_bytes(NOT_CHATBOX[kind])
+    else:
+        con = sqlite3.connect(db)
+        con.execute("CREATE TABLE note (id INTEGER PRIMARY KEY, text TEXT)")
+        con.commit()
+        con.close()
+    before = db.read_bytes()
+    result = serve(f"--data-dir={tmp_path}")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    [line] = error_lines(result.stderr)
+    assert "not starting" in line and str(db) in line
+    # The commands that open the database refuse it too, in one line each.
+    for command in (["status"], ["users"], ["backup", str(tmp_path / "copy.db")],
+                    ["deactivate", "alice"]):
+        result = run(*command, f"--data-dir={tmp_path}")
+        assert result.returncode == 1, (command, result.stdout)
+        assert "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1, result.stderr
+        assert str(db) in result.stderr
+    assert db.read_bytes() == before
+    assert not (tmp_path / "copy.db").exists()
+    # A backup goes back over it, and the file it replaced is kept.
+    with Box(tmp_path / "donor") as donor:
+        donor.signup("alice")
+        good = str(tmp_path / "good.db")
+        assert run("backup", good, f"--data-dir={donor.data_dir}").returncode == 0
+    result = run("restore", good, f"--data-dir={tmp_path}")
+    assert result.returncode == 0, result.stderr
+    kept = (tmp_path / "chatbox.db.before-restore").read_bytes()
+    assert kept == before or kind == "an empty file"
+    assert "alice" in run("users", f"--data-dir={tmp_path}").stdout
+
+
+def test_healthz_reports_a_database_whose_pages_are_damaged_while_it_runs(tmp_path):
+    with Box(tmp_path / "box", "--durability=normal") as box:
+        token = box.signup("alice")
+        post_messages(box, token, "general", 120, size=1000)
+        assert box.call("GET", "/healthz")[0] == 200
+        db = os.path.join(box.data_dir, "chatbox.db")
+        size, pages = message_pages(db)
+        damage(db, pages, size)
+        status, _, _ = box.call("GET", "/api/chats/general/messages/", token=token)
+        assert status == 500
+        status, data, _ = box.call("GET", "/healthz")
+        assert status == 503
+        assert data["status"] == "failing"
+        assert "malformed" in data["reason"]
+        assert "FAILING" in run("status", f"--data-dir={box.data_dir}").stdout
