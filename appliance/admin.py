@@ -214,7 +214,13 @@ def cmd_status(args, paths):
     if not os.path.exists(paths.db):
         print(f"database: none yet at {paths.db}")
         return
-    open_db(paths)
+    try:
+        open_db(paths)
+    except dbfile.Unsound as exc:
+        # Still say what the backups hold: a restore is the cure.
+        print(f"database: {exc}")
+        print_backups(paths)
+        raise
     size = os.path.getsize(paths.db)
     wal = os.path.getsize(paths.db + "-wal") if os.path.exists(paths.db + "-wal") else 0
     print(
@@ -226,10 +232,22 @@ def cmd_status(args, paths):
     print(f"users: {users} ({inactive} deactivated)")
     print(f"rooms: {Room.select().count()}")
     print(f"messages: {Message.select().count()}")
-    if os.path.isdir(paths.backups):
-        copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
-        newest = f", newest {copies[-1]}" if copies else ""
-        print(f"backups: {len(copies)} in {paths.backups}{newest}")
+    print_backups(paths)
+
+
+def print_backups(paths):
+    if not os.path.isdir(paths.backups):
+        return
+    copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
+    newest = f", newest {copies[-1]}" if copies else ""
+    print(f"backups: {len(copies)} in {paths.backups}{newest}")
+    outcome = backup.last_outcome(paths.backups)
+    if outcome is not None:
+        verdict = "ok" if outcome.get("ok") else "FAILED"
+        print(
+            f"last automatic backup: {str(outcome.get('time', '?')).replace('T', ' ')}, "
+            f"{verdict}: {outcome.get('detail', '')}"
+        )
 
 
 # Options that describe this box's files or this command, not how the service runs.

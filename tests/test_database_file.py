@@ -3,9 +3,11 @@ import os
 import random
 import shutil
 import sqlite3
+import time
 
 import pytest
 
+from appliance import backup
 from boxes import PASSWORD, Box, free_port, run
 
 
@@ -42,6 +44,15 @@ def test_after_a_clean_stop_the_database_file_alone_holds_every_message(tmp_path
         assert [row[0] for row in con.execute("SELECT id FROM message ORDER BY id")] == ids
     finally:
         con.close()
+
+
+def wait_until(condition, timeout=30):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
 
 
 def serve(*args, timeout=30):
@@ -207,3 +218,29 @@ def test_healthz_reports_a_database_whose_pages_are_damaged_while_it_runs(tmp_pa
         assert data["status"] == "failing"
         assert "malformed" in data["reason"]
         assert "FAILING" in run("status", f"--data-dir={box.data_dir}").stdout
+
+
+def test_the_periodic_backup_finds_damage_no_request_has_met_and_keeps_the_good_copies(
+    tmp_path,
+):
+    # A backup every 1.8 s (the option is in hours), so a few run within the test.
+    box = Box(tmp_path / "box", "--durability=normal", "--backup-every=0.0005",
+              "--backup-keep=10")
+    backups = os.path.join(box.data_dir, "backups")
+    with box:
+        token = box.signup("alice")
+        post_messages(box, token, "general", 120, size=1000)
+        assert wait_until(lambda: any(n.endswith(".db") for n in os.listdir(backups)))
+        db = os.path.join(box.data_dir, "chatbox.db")
+        size, pages = message_pages(db)
+        damage(db, pages[len(pages) // 2 :][:3], size)
+        assert wait_until(lambda: box.call("GET", "/healthz")[0] == 503)
+        status, data, _ = box.call("GET", "/healthz")
+        assert data["status"] == "failing" and "damaged" in data["reason"]
+        report = run("status", f"--data-dir={box.data_dir}").stdout
+        assert "FAILED: the database is damaged" in report
+        kept = [name for name in os.listdir(backups) if name.endswith(".db")]
+        assert kept
+        for name in kept:  # every copy kept is a good one
+            assert backup.integrity(os.path.join(backups, name)) == "ok"
+        assert box.terminate() == 0
