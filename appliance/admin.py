@@ -139,6 +139,8 @@ def cmd_backup(args, paths):
 def cmd_restore(args, paths):
     source = os.path.abspath(one_argument(args, "backup file"))
     backup.vet(source)
+    if not os.path.isdir(os.path.dirname(os.path.realpath(paths.db))):
+        raise CommandError(f"there is no folder for {paths.db}; check --data-dir/--db")
     guard = lock.ServerLock(paths.db, paths.lock)
     try:
         # Held until done, so no server can start halfway through. Without a database,

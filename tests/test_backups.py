@@ -47,6 +47,7 @@ def fill(directory, leave=8192):
         f.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
 
 
+# Generous: the machine running the tests may be busy with other work.
 def wait_until(condition, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

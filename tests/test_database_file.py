@@ -46,6 +46,7 @@ def test_after_a_clean_stop_the_database_file_alone_holds_every_message(tmp_path
         con.close()
 
 
+# Generous: the machine running the tests may be busy with other work.
 def wait_until(condition, timeout=30):
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -56,7 +57,10 @@ def wait_until(condition, timeout=30):
 
 
 def serve(*args, timeout=30):
-    """Run a server that should refuse to start; returns the finished process."""
+    """Run a server that should refuse to start; returns the finished process.
+
+    A server that starts instead runs until ``timeout`` (seconds) and fails the test.
+    """
     return run(f"--port={free_port()}", "--address=127.0.0.1", *args, timeout=timeout)
 
 
@@ -91,10 +95,13 @@ def message_pages(db):
         # Everything into the file itself, so damage written there is what SQLite reads.
         assert con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
         size = con.execute("PRAGMA page_size").fetchone()[0]
-        pages = [row[0] for row in con.execute(
-            "SELECT pageno FROM dbstat WHERE name = 'message' AND pagetype = 'leaf' "
-            "ORDER BY pageno"
-        )]
+        try:
+            pages = [row[0] for row in con.execute(
+                "SELECT pageno FROM dbstat WHERE name = 'message' AND pagetype = 'leaf' "
+                "ORDER BY pageno"
+            )]
+        except sqlite3.OperationalError as exc:
+            pytest.skip(f"this SQLite cannot list pages (dbstat): {exc}")
     finally:
         con.close()
     return size, pages
@@ -111,7 +118,11 @@ def damage(db, pages, size):
 
 @pytest.fixture
 def full_box(tmp_path):
-    """A data dir holding a stopped box with a few hundred kilobytes of messages."""
+    """A data dir holding a stopped box with a few hundred kilobytes of messages.
+
+    120 messages of 1,000 characters fill about 40 leaf pages of the message table:
+    enough for damage in the middle of the file to miss the pages around it.
+    """
     box = Box(tmp_path / "box", "--durability=normal")
     with box:
         token = box.signup("alice")
