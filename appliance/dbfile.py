@@ -6,8 +6,9 @@ why, rather than turned into a new box (whose next sign-up would be its administ
 or served until some query meets the damage. The check is SQLite's ``quick_check``:
 every page of every table and index is read and its structure verified, without the
 cross-checks of ``integrity_check`` that make that one several times slower. On a
-database of 100,000 messages (19 MiB) it takes about 40 ms here (about 180 ms with a
-cold page cache), a fraction of a second on a Raspberry Pi.
+database of 100,000 messages (19 MiB) it takes about 45 ms here, 180 ms with a cold page
+cache (``python bench/disk.py``; docs/operations.md, Figures): a fraction of a second on
+a Raspberry Pi.
 
 While the server runs, damage shows where it is met (a query fails with SQLITE_CORRUPT)
 and when the periodic backup checks its copy; ``Health`` remembers it for ``/healthz``.
