@@ -13,7 +13,7 @@ import time
 
 import tornado.web
 
-from appliance import __version__, backup, gctune, systemd
+from appliance import __version__, backup, dbfile, gctune, systemd
 from appliance.config import UsageError, parse, usage
 from appliance.listener import GuardedHTTPServer, raise_open_file_limit
 from appliance.lock import Busy, ServerLock
@@ -145,6 +145,7 @@ def make_app(cookie_secret, debug=False, allow_origin=()):
         version=__version__,
     )
     app.messenger = messenger
+    app.database_health = dbfile.Health()
     app.started = time.time()
     return app
 
@@ -182,13 +183,19 @@ async def main():
     raise_open_file_limit()
     paths = Paths.from_options(options)
     paths.make()
-    lock = ServerLock(paths.lock)
+    lock = ServerLock(paths.db, paths.lock)
     try:
-        lock.acquire()
+        # Only a missing file becomes a new box.
+        lock.acquire(make=lambda path: dbfile.make(path, init_db))
     except Busy:
         log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
         return 1
     try:
+        try:
+            dbfile.check(paths.db)
+        except dbfile.Unsound as exc:
+            log.error("not starting: %s", exc)
+            return 1
         try:
             version = init_db(
                 paths.db,
@@ -247,6 +254,9 @@ async def main():
         await shutdown(server, app)
         return 0
     finally:
+        # After the writer thread closed its connection: the database file alone then
+        # holds every commit, and is whole before another server may take the lock.
+        dbfile.fold_and_close()
         lock.release()
 
 

@@ -9,14 +9,18 @@ import datetime
 import getpass
 import json
 import os
+import sqlite3
 import ssl
 import sys
+import urllib.error
 import urllib.request
+
+import peewee
 
 from appliance.options import options
 
 import schema
-from appliance import __version__, backup, lock, systemd
+from appliance import __version__, backup, dbfile, lock, systemd
 from appliance.paths import Paths
 from models import Message, Room, User, ValidationError, db
 from schema import SCHEMA_VERSION
@@ -33,6 +37,11 @@ def open_db(paths):
             f"there is no database at {paths.db}; check --data-dir/--db "
             "(the server creates it on first start)"
         )
+    # Asked before SQLite opens the file: closing the probe's descriptor afterwards would
+    # drop the locks SQLite holds on it in this process.
+    running = lock.holder(paths.db, paths.lock) is not None
+    # Before peewee opens it: an empty file would otherwise get a fresh schema.
+    dbfile.check(paths.db)
     version = schema.init_db(paths.db, upgrade=False)
     if version > SCHEMA_VERSION:
         raise CommandError(
@@ -40,7 +49,7 @@ def open_db(paths):
             f"{SCHEMA_VERSION}. Run the newer chatbox."
         )
     if version < SCHEMA_VERSION:
-        if lock.holder(paths.lock) is not None:
+        if running:
             raise CommandError(
                 "the running server uses an older schema; restart it (it upgrades the "
                 "database after a backup), then run this command again"
@@ -144,6 +153,9 @@ def cmd_backup(args, paths):
     dest = os.path.abspath(one_argument(args, "backup file"))
     if os.path.isdir(dest):
         dest = backup.stamped_name(dest)
+    # What the file is, not whether every page is sound: copying a damaged database is
+    # how its undamaged parts are saved (the check of the copy below says what is wrong).
+    dbfile.check(paths.db, thorough=False)
     backup.copy(paths.db, dest)
     verdict = backup.integrity(dest)
     if verdict != "ok":
@@ -153,17 +165,22 @@ def cmd_backup(args, paths):
 
 def cmd_restore(args, paths):
     source = os.path.abspath(one_argument(args, "backup file"))
-    guard = lock.ServerLock(paths.lock)
+    backup.vet(source)
+    if not os.path.isdir(os.path.dirname(os.path.realpath(paths.db))):
+        raise CommandError(f"there is no folder for {paths.db}; check --data-dir/--db")
+    guard = lock.ServerLock(paths.db, paths.lock)
     try:
-        guard.acquire()  # held until done, so no server can start halfway through
+        # Held until done, so no server can start halfway through. Without a database,
+        # the backup becomes it, locked before it takes the name.
+        made = guard.acquire(make=lambda temp: backup.prepare(source, temp))
     except lock.Busy:
-        holder = lock.holder(paths.lock) or {}
+        holder = lock.holder(paths.db, paths.lock) or {}
         raise CommandError(
             f"a chatbox server (pid {holder.get('pid', '?')}) is running on {paths.db}; "
             "stop it first (sudo systemctl stop chatbox), then restore"
         ) from None
     try:
-        kept = backup.restore(source, paths.db)
+        kept = None if made else backup.restore(source, paths.db)
     finally:
         guard.release()
     print(f"Restored {source} to {paths.db}.")
@@ -180,8 +197,13 @@ def ask_server(info):
     url = f"{info.get('scheme', 'http')}://{host}:{info.get('port')}/healthz"
     # Our own box on loopback: its certificate is for the LAN name, not for 127.0.0.1.
     context = ssl._create_unverified_context() if url.startswith("https") else None
-    with urllib.request.urlopen(url, timeout=3, context=context) as response:
-        return json.load(response)
+    try:
+        with urllib.request.urlopen(url, timeout=3, context=context) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        if error.code != 503:
+            raise
+        return json.load(error)  # running, and saying what is wrong
 
 
 def human_size(size):
@@ -198,9 +220,14 @@ def human_duration(seconds):
 
 def cmd_status(args, paths):
     print(f"chatbox {__version__}")
-    info = lock.holder(paths.lock)
+    info = lock.holder(paths.db, paths.lock)
     if info is None:
         print("server: not running")
+    elif not info:
+        print(
+            f"server: running, but it reached {paths.db} by another path (a link), so "
+            "its pid and port are noted there"
+        )
     else:
         try:
             health = ask_server(info)
@@ -209,12 +236,20 @@ def cmd_status(args, paths):
                 f"{human_duration(health['uptime_s'])}, {health['connections']} sockets "
                 f"open, {health['users_online']} users online"
             )
+            if health.get("status") != "ok":
+                print(f"server: FAILING: {health.get('reason', health.get('status'))}")
         except (OSError, ValueError, KeyError) as exc:
             print(f"server: running (pid {info.get('pid')}) but not answering: {exc}")
     if not os.path.exists(paths.db):
         print(f"database: none yet at {paths.db}")
         return
-    open_db(paths)
+    try:
+        open_db(paths)
+    except dbfile.Unsound as exc:
+        # Still say what the backups hold: a restore is the cure.
+        print(f"database: {exc}")
+        print_backups(paths)
+        raise
     size = os.path.getsize(paths.db)
     wal = os.path.getsize(paths.db + "-wal") if os.path.exists(paths.db + "-wal") else 0
     print(
@@ -226,10 +261,22 @@ def cmd_status(args, paths):
     print(f"users: {users} ({inactive} deactivated)")
     print(f"rooms: {Room.select().count()}")
     print(f"messages: {Message.select().count()}")
-    if os.path.isdir(paths.backups):
-        copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
-        newest = f", newest {copies[-1]}" if copies else ""
-        print(f"backups: {len(copies)} in {paths.backups}{newest}")
+    print_backups(paths)
+
+
+def print_backups(paths):
+    if not os.path.isdir(paths.backups):
+        return
+    copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
+    newest = f", newest {copies[-1]}" if copies else ""
+    print(f"backups: {len(copies)} in {paths.backups}{newest}")
+    outcome = backup.last_outcome(paths.backups)
+    if outcome is not None:
+        verdict = "ok" if outcome.get("ok") else "FAILED"
+        print(
+            f"last automatic backup: {str(outcome.get('time', '?')).replace('T', ' ')}, "
+            f"{verdict}: {outcome.get('detail', '')}"
+        )
 
 
 # Options that describe this box's files or this command, not how the service runs.
@@ -298,8 +345,13 @@ def run(words, flags, script):
     paths = Paths.from_options(options)
     try:
         ACTIONS[command](args, paths, flags, script)
-    except (CommandError, backup.BackupError) as exc:
+    except (CommandError, backup.BackupError, dbfile.Unsound) as exc:
         print(f"chatbox {command}: {exc}", file=sys.stderr)
+        return 1
+    except (sqlite3.DatabaseError, peewee.DatabaseError) as exc:
+        # Damage the start-up check cannot see (an index that disagrees with its table)
+        # shows only when a query meets it.
+        print(f"chatbox {command}: the database failed: {exc}", file=sys.stderr)
         return 1
     finally:
         if not db.is_closed():

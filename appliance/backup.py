@@ -3,21 +3,50 @@
 Copies use SQLite's online backup API through a connection of their own: it reads one
 snapshot (in WAL mode the server's writer carries on meanwhile), so the copy is exactly
 the database as of one commit, never a torn file as ``cp`` could give.
+
+A copy is written under a ``.partial`` name and renamed once complete; a copy that
+fails (a full disk, most often) is removed, so failures never pile up on the disk they
+are short of. The automatic backups note their latest outcome for ``status``.
 """
 import datetime
+import errno
 import glob
+import json
 import logging
 import os
 import shutil
 import sqlite3
+import time
 
 from appliance.paths import give_to_owner_of
 
 log = logging.getLogger("chatbox.backup")
 
+# SQLite's primary result code for "database or disk is full".
+SQLITE_FULL = 13
+# Where the automatic backups note their latest outcome, inside the backups folder.
+OUTCOME = "last-backup.json"
+# The note is rewritten in place; kept under one 4 KiB block so that rewriting it never
+# needs a block the full disk cannot give.
+OUTCOME_DETAIL_MAX = 1000
+# A partial copy left untouched this long was abandoned by a crash or a power cut: the
+# largest box copies in seconds, so one still being written is never this old.
+STALE_PARTIAL = 3600
+
 
 class BackupError(Exception):
     pass
+
+
+class Damaged(BackupError):
+    """The copy, and so the database it came from, failed its check (``verdict``)."""
+
+    def __init__(self, verdict):
+        super().__init__(
+            f"the database is damaged ({verdict}); the copy was deleted and the older "
+            "ones kept"
+        )
+        self.verdict = verdict
 
 
 def _fsync_dir(path):
@@ -28,32 +57,59 @@ def _fsync_dir(path):
         os.close(fd)
 
 
-def integrity(path):
-    """``"ok"`` or SQLite's description of what is wrong with the file at ``path``."""
+def integrity(path, quick=False):
+    """``"ok"`` or SQLite's description of what is wrong with the file at ``path``.
+
+    ``quick``: ``PRAGMA quick_check``, which reads every page but skips the slower
+    cross-checks of indexes against their tables, and stops at the first problem.
+    """
+    pragma = "quick_check(1)" if quick else "integrity_check"
     try:
         con = sqlite3.connect(path, timeout=30)
     except sqlite3.Error as exc:
         return str(exc)
     try:
-        rows = con.execute("PRAGMA integrity_check").fetchall()
-        return "; ".join(str(row[0]) for row in rows)
+        rows = con.execute(f"PRAGMA {pragma}").fetchall()
+        # One line: a row may hold several, under a "*** in database main ***" heading.
+        return "; ".join(
+            line.strip()
+            for row in rows
+            for line in str(row[0]).splitlines()
+            if line.strip() and not line.startswith("***")
+        )
     except sqlite3.Error as exc:
         return str(exc)
     finally:
         con.close()
 
 
-def copy(source, dest):
-    """Write a consistent copy of the database ``source`` to ``dest``, atomically."""
-    if not os.path.exists(source):
-        raise BackupError(f"there is no database at {source}")
-    partial = dest + ".partial"
-    if os.path.exists(partial):
-        os.unlink(partial)
+def _why(exc):
+    """The reason a copy failed, in words an owner acts on."""
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
+        return "the disk is full"
+    if getattr(exc, "sqlite_errorcode", 0) & 0xFF == SQLITE_FULL:
+        return "the disk is full"
+    return str(exc)
+
+
+def _remove_partial(partial):
+    # With the journal SQLite may have made beside it while writing.
+    for leftover in (partial, partial + "-journal", partial + "-wal", partial + "-shm"):
+        try:
+            os.unlink(leftover)
+        except FileNotFoundError:
+            pass
+
+
+def _write_copy(source, partial):
     src = sqlite3.connect(source, timeout=30)
     try:
         out = sqlite3.connect(partial)
         try:
+            # The copy inherits the database's WAL mode until switched back below; with
+            # an exclusive lock SQLite keeps the WAL index in memory instead of a -shm
+            # file, which a nearly full disk may have no room to grow.
+            out.execute("PRAGMA locking_mode=EXCLUSIVE")
             # One step (pages=-1): the whole copy comes from a single read snapshot.
             src.backup(out)
             # A self-contained single file: no -wal beside it to lose when copied away.
@@ -64,9 +120,27 @@ def copy(source, dest):
         src.close()
     with open(partial, "rb+") as f:
         os.fsync(f.fileno())
-    os.chmod(partial, 0o600)
-    give_to_owner_of(partial, os.path.dirname(os.path.abspath(dest)))
-    os.replace(partial, dest)
+
+
+def copy(source, dest):
+    """Write a consistent copy of the database ``source`` to ``dest``, atomically.
+
+    Raises BackupError if it cannot; a failed copy leaves no file behind.
+    """
+    if not os.path.exists(source):
+        raise BackupError(f"there is no database at {source}")
+    partial = dest + ".partial"
+    _remove_partial(partial)
+    try:
+        _write_copy(source, partial)
+        os.chmod(partial, 0o600)
+        give_to_owner_of(partial, os.path.dirname(os.path.abspath(dest)))
+        os.replace(partial, dest)
+    except BaseException as exc:
+        _remove_partial(partial)
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            raise BackupError(f"could not copy {source} to {dest}: {_why(exc)}") from exc
+        raise
     _fsync_dir(dest)
     return dest
 
@@ -102,11 +176,79 @@ def make_dir(directory):
         give_to_owner_of(directory, os.path.dirname(os.path.abspath(directory)))
 
 
+def sweep_partials(directory, now=None):
+    """Delete partial copies a crash or a power cut abandoned; returns them."""
+    now = time.time() if now is None else now
+    swept = []
+    for path in glob.glob(os.path.join(directory, "chatbox-*.partial*")):
+        try:
+            if now - os.stat(path).st_mtime > STALE_PARTIAL:
+                os.unlink(path)
+                swept.append(path)
+        except FileNotFoundError:
+            pass  # a copy finishing or failing just now
+    return swept
+
+
+def note_outcome(directory, ok, detail):
+    """Note the latest automatic backup's outcome in ``<directory>/last-backup.json``.
+
+    Rewritten in place, not replaced: when the disk is full a new file cannot be made,
+    but the block the note already has can be written again.
+    """
+    path = os.path.join(directory, OUTCOME)
+    data = json.dumps(
+        {
+            "time": datetime.datetime.now().isoformat(timespec="seconds"),
+            "ok": ok,
+            "detail": detail[:OUTCOME_DETAIL_MAX],
+        }
+    ).encode()
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            os.pwrite(fd, data, 0)
+            os.ftruncate(fd, len(data))
+        finally:
+            os.close(fd)
+        give_to_owner_of(path, directory)
+    except OSError as exc:
+        log.warning("could not note the backup's outcome in %s: %s", path, exc)
+
+
+def last_outcome(directory):
+    """What ``note_outcome`` noted last: ``{time, ok, detail}``, or None."""
+    try:
+        with open(os.path.join(directory, OUTCOME), "rb") as f:
+            outcome = json.loads(f.read(8192))
+    except (OSError, ValueError):
+        return None
+    return outcome if isinstance(outcome, dict) else None
+
+
 def periodic(db_path, directory, keep):
-    """One scheduled backup plus pruning; runs on a worker thread."""
+    """One scheduled backup, checked, then pruning; runs on a worker thread.
+
+    Whatever happens, the outcome is noted for ``status``, no partial copy stays, and
+    no more than ``keep`` copies remain. A failed copy never costs a good one: pruning
+    removes only copies beyond the newest ``keep`` good ones, which a failure does not
+    add to. The copy is checked page by page (``quick_check``), which also checks the
+    database it came from; a damaged copy is deleted and raises Damaged.
+    """
     make_dir(directory)
-    path = copy(db_path, stamped_name(directory))
-    prune(directory, keep)
+    sweep_partials(directory)
+    try:
+        path = copy(db_path, stamped_name(directory))
+        verdict = integrity(path, quick=True)
+        if verdict != "ok":
+            os.unlink(path)
+            raise Damaged(verdict)
+    except BackupError as exc:
+        note_outcome(directory, False, str(exc))
+        raise
+    finally:
+        prune(directory, keep)
+    note_outcome(directory, True, os.path.basename(path))
     log.info("backed up the database to %s", path)
     return path
 
@@ -119,12 +261,8 @@ def before_upgrade(db_path, directory, version):
     return path
 
 
-def restore(backup_path, db_path):
-    """Put ``backup_path`` in place of the database; the caller holds the server lock.
-
-    Refuses a file that fails ``PRAGMA integrity_check``. The database it replaces is
-    kept (consistently copied) as ``<db>.before-restore``. Returns that path or None.
-    """
+def vet(backup_path):
+    """Refuse a file that is missing, fails ``PRAGMA integrity_check`` or is not chatbox's."""
     if not os.path.isfile(backup_path):
         raise BackupError(f"there is no file at {backup_path}")
     verdict = integrity(backup_path)
@@ -139,15 +277,38 @@ def restore(backup_path, db_path):
         con.close()
     if not has_users:
         raise BackupError(f"{backup_path} is not a chatbox database")
-    kept = None
-    if os.path.exists(db_path):
-        kept = copy(db_path, db_path + ".before-restore")
-    incoming = db_path + ".restoring"
-    shutil.copyfile(backup_path, incoming)
-    with open(incoming, "rb+") as f:
+
+
+def prepare(source, dest):
+    """Copy the file ``source`` byte for byte to ``dest``, on disk and private to the box."""
+    shutil.copyfile(source, dest)
+    with open(dest, "rb+") as f:
         os.fsync(f.fileno())
-    os.chmod(incoming, 0o600)
-    give_to_owner_of(incoming, os.path.dirname(os.path.abspath(db_path)))
+    os.chmod(dest, 0o600)
+    give_to_owner_of(dest, os.path.dirname(os.path.abspath(dest)))
+
+
+def restore(backup_path, db_path):
+    """Put the vetted ``backup_path`` in place of the database at ``db_path``.
+
+    The caller holds the server lock on that database (a missing database is made from
+    the backup while taking the lock instead: see ``ServerLock.acquire``). The database
+    it replaces is kept (consistently copied) as ``<db>.before-restore``; returns that path.
+    """
+    # The file a symlink leads to: SQLite names its -wal after it, and a server through
+    # the link must open the restored file, not find the link replaced by it.
+    db_path = os.path.realpath(db_path)
+    kept = db_path + ".before-restore"
+    try:
+        copy(db_path, kept)
+    except (sqlite3.DatabaseError, BackupError):
+        # Not a database SQLite can read (a damaged or foreign file, as likely as not
+        # the reason for this restore): keep its bytes as they are.
+        for suffix in ("", "-wal"):
+            if os.path.exists(db_path + suffix):
+                prepare(db_path + suffix, kept + suffix)
+    incoming = db_path + ".restoring"
+    prepare(backup_path, incoming)
     # A -wal left beside the old file would be replayed into the restored one.
     for suffix in ("-wal", "-shm"):
         if os.path.exists(db_path + suffix):

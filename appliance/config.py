@@ -21,7 +21,7 @@ COMMANDS = {
     "rename USER NEW": "give an account a new name (USER may be #ID, the id users lists)",
     "backup FILE": "consistent copy of the database, safe while the server runs",
     "restore FILE": "put a backup back (the server must be stopped)",
-    "status": "version, uptime, counts, connected sockets, database size",
+    "status": "version, uptime, counts, connected sockets, database size, last backup",
     "install-service": "write a hardened systemd unit (see --user, --output)",
 }
 COMMAND_NAMES = frozenset(usage.split()[0] for usage in COMMANDS)

@@ -15,6 +15,27 @@ def give_to_owner_of(path, reference):
     os.chown(path, st.st_uid, st.st_gid)
 
 
+def put_in_place(prepared, path):
+    """Give the complete file ``prepared`` the name ``path``, unless ``path`` exists.
+
+    Raises FileExistsError (and leaves ``prepared``) if something took the name first:
+    two processes making the same new database never overwrite each other, and a name
+    that exists only ever holds a complete file.
+    """
+    try:
+        os.link(prepared, path)
+    except FileExistsError:
+        raise
+    except OSError:
+        # A filesystem without hard links (FAT on a USB stick): a rename, which cannot
+        # refuse an existing name, after a last look.
+        if os.path.lexists(path):
+            raise FileExistsError(path) from None
+        os.rename(prepared, path)
+    else:
+        os.unlink(prepared)
+
+
 # Where a box keeps its data when told nothing: beside chatbox.py.
 DEFAULT_DATA_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -30,8 +51,9 @@ class Paths:
         self.data_dir = os.path.abspath(data_dir)
         self.db = os.path.abspath(db) if db else os.path.join(self.data_dir, "chatbox.db")
         self.secret = os.path.join(self.data_dir, "chatbox.secret")
-        # Beside the database it guards, so two data dirs sharing one --db still clash.
-        self.lock = self.db + ".lock"
+        # The running server's note (pid, port) for status; the lock itself is on the
+        # database file. Beside the file the path leads to, so a symlink finds it too.
+        self.lock = os.path.realpath(self.db) + ".lock"
         self.uploads = os.path.join(self.data_dir, "uploads")
         self.backups = os.path.join(self.data_dir, "backups")
 
@@ -43,7 +65,3 @@ class Paths:
         """Create the directories a server writes to; private to the service user."""
         for path in (self.data_dir, self.uploads, self.backups):
             os.makedirs(path, mode=0o700, exist_ok=True)
-        # SQLite gives its -wal and -shm files the database file's mode: a new database
-        # starts as an empty 0600 file so messages and password hashes stay private.
-        if not os.path.exists(self.db):
-            os.close(os.open(self.db, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))

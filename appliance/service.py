@@ -62,10 +62,14 @@ class Chores:
         )
         self._backup_running.add_done_callback(self._backup_done)
 
-    @staticmethod
-    def _backup_done(future):
-        if not future.cancelled() and future.exception() is not None:
-            log.error("the periodic backup failed: %s", future.exception())
+    def _backup_done(self, future):
+        if future.cancelled() or future.exception() is None:
+            return
+        error = future.exception()
+        log.error("the periodic backup failed: %s", error)
+        if isinstance(error, backup.Damaged):
+            # The copy's check read every page of the database: report what it found.
+            self.app.database_health.failed(error.verdict)
 
     def stop(self):
         for callback in self._callbacks:

@@ -107,6 +107,10 @@ class JSONErrors:
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
             return
+        # A damaged database shows first as a failing query; /healthz reports it from now.
+        health = getattr(self.application, "database_health", None)
+        if health is not None:
+            health.noticed(value)
         # Tornado's line for an uncaught exception prints the address, twice.
         self.request.uri = redacted(self.request.uri)
         super().log_exception(typ, value, tb)

@@ -37,24 +37,34 @@ class StaticHandler(tornado.web.StaticFileHandler):
 
 
 class HealthHandler(BaseHandler):
-    """Liveness plus in-memory counts; nothing here may scan a table (it stays fast)."""
+    """Liveness plus in-memory counts; nothing here may scan a table (it stays fast).
+
+    A damaged database file answers 503 with SQLite's reason. Reading every page here
+    would be slow, so the app's ``database_health`` remembers what other requests and
+    the periodic backup's check of its copy have met.
+    """
 
     def get(self):
+        health = getattr(self.application, "database_health", None)
         try:
             version = schema_version()
-        except Exception:
-            self.send_json({"status": "unavailable"}, 503)
-            return
+        except Exception as exc:
+            if health is None or not health.noticed(exc):
+                self.send_json({"status": "unavailable"}, 503)
+                return
+            version = None
         started = getattr(self.application, "started", time.time())
-        self.send_json(
-            dict(
-                self.hub.stats(),
-                status="ok",
-                schema_version=version,
-                version=self.settings["version"],
-                uptime_s=round(time.time() - started, 1),
-            )
+        problem = health.problem if health is not None else None
+        body = dict(
+            self.hub.stats(),
+            status="failing" if problem else "ok",
+            schema_version=version,
+            version=self.settings["version"],
+            uptime_s=round(time.time() - started, 1),
         )
+        if problem:
+            body["reason"] = f"the database file is damaged: {problem}"
+        self.send_json(body, 503 if problem else 200)
 
 
 class OpenAPIHandler(BaseHandler):
