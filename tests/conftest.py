@@ -9,11 +9,16 @@ import tornado.websocket
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
+from boxes import Box  # noqa: E402
+
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
 from schema import init_db  # noqa: E402
 
 PASSWORD = "correct horse battery"
+# Any value works as the _xsrf cookie: what matters is that the X-XSRFToken header
+# repeats it, which a page on another site cannot do.
+XSRF = "2|00000000|" + "ab" * 16 + "|1"
 
 # bcrypt's lowest cost for the accounts tests make in this process: the rules under test
 # do not depend on the cost, and the production cost would spend most of the suite's
@@ -89,6 +94,9 @@ class API:
 
     def __init__(self, base_url, source=None):
         self.base_url = base_url
+        # Bad input must always be the client's error: any 5xx fails the test, but for
+        # the statuses a test provokes on purpose and lists here (a full disk's 503).
+        self.server_errors_expected = set()
         # The address to call from: any of 127.0.0.0/8 reaches the server over
         # loopback, so one test can play people on several machines.
         self.source = source
@@ -117,6 +125,12 @@ class API:
         )
         data = json.loads(response.body) if response.body else None
         self.last_response = response
+        assert response.code < 500 or response.code in self.server_errors_expected, (
+            method,
+            path,
+            response.code,
+            data,
+        )
         return response.code, data
 
     async def signup(self, username, password=PASSWORD, email=None):
@@ -142,3 +156,46 @@ class API:
 @pytest.fixture
 def api(http_server, base_url):
     return API(base_url)
+
+
+# --- The browser tests' fixtures (helpers in browser.py) --------------------------------
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``python chatbox.py`` on a free loopback port over a fresh SQLite file."""
+    box = Box(tmp_path_factory.mktemp("ui"), "--logging=warning")
+    box.start()
+    yield box
+    box.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from browser import CHROMIUM, chromium
+
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("Chromium is not installed at /usr/bin/chromium")
+    with chromium() as launched:
+        yield launched
+
+
+@pytest.fixture
+def people(browser, server):
+    """Makes people (browser contexts); checks each asked no other host and logged no error."""
+    from browser import DESKTOP, Visitor
+
+    made = []
+
+    def make(viewport=DESKTOP, **options):
+        visitor = Visitor(browser, server, viewport, **options)
+        made.append(visitor)
+        return visitor
+
+    yield make
+    for visitor in made:
+        foreign = visitor.foreign_requests()
+        errors = visitor.errors
+        visitor.close()
+        assert foreign == [], "the page asked another host for something"
+        assert errors == [], "the page logged errors"

@@ -3,8 +3,7 @@ import asyncio
 import json
 
 import tornado.httpclient
-
-from conftest import PASSWORD
+from conftest import PASSWORD, XSRF
 
 # Long enough for a loaded two-core machine, short enough that a missing frame fails fast.
 READ_TIMEOUT = 5
@@ -101,7 +100,7 @@ async def handshake_status(api, path, **headers):
 
 async def session_cookie(api, username):
     """Log in as the browser does and return the ``Cookie`` header it would send."""
-    xsrf = "2|00000000|" + "ab" * 16 + "|1"
+    xsrf = XSRF
     status, _ = await api.call(
         "POST",
         "/auth/session/",

@@ -1,7 +1,6 @@
 """Administration over REST: who may call it, accounts, sign-up policy, invitations."""
 import pytest
 import tornado.httpclient
-
 from conftest import PASSWORD
 
 

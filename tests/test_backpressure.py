@@ -6,9 +6,9 @@ import socket
 import urllib.parse
 
 import pytest
+from realtime import drain, read_type, send, ui_socket, until
 
 from handlers import sockets, wsio
-from realtime import drain, read_type, send, ui_socket, until
 
 # How much the kernel buffers for a connection before the server's own buffer grows
 # depends on the machine (send buffers autotune up to megabytes on loopback), so

@@ -1,20 +1,33 @@
 """Automatic backups when their disk fills up: nothing piles up, retention holds, status says so.
 
 The backups folder gets a disk of its own, a 1 MiB tmpfs mounted over it, which takes
-root (or CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why.
-"""
+root (or CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why."""
 import os
 import sqlite3
 import subprocess
 import time
 
 import pytest
-
-from appliance import backup
 from boxes import Box, run
 
-# 1.8 s between automatic backups (the option is in hours): a few runs fit in a test.
+import models
+import schema
+from appliance import backup
+
+
+def test_periodic_backups_keep_only_the_newest_ones(tmp_path):
+    db = str(tmp_path / "chatbox.db")
+    schema.init_db(db)
+    models.db.close()
+    made = [backup.periodic(db, str(tmp_path / "backups"), keep=2) for _ in range(3)]
+    copies = [name for name in os.listdir(tmp_path / "backups") if name.endswith(".db")]
+    assert sorted(copies) == sorted(os.path.basename(p) for p in made[1:])
+    assert backup.integrity(made[-1]) == "ok"
+
+
 EVERY = "0.0005"
+
+
 PERIOD = 1.8
 
 

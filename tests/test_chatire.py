@@ -9,7 +9,6 @@ line changed in Chatire is its socket's address, as docs/chatire.md says.
 import asyncio
 
 import pytest
-
 from conftest import PASSWORD
 from elsewhere import CHATIRE, Blocked, Page
 from realtime import drain, read, read_type, ui_socket

@@ -1,6 +1,7 @@
 """The command line behaves like every other tool's: values joined or spaced, clear refusals."""
-from appliance import admin, config
 from boxes import Box, run
+
+from appliance import admin, config
 
 
 def test_an_option_value_may_follow_the_option_as_the_next_argument(tmp_path):

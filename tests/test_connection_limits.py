@@ -7,10 +7,10 @@ import socket
 import time
 
 import psutil
+from boxes import Box, run
 
 from appliance.listener import AddressTally
 from appliance.options import options
-from boxes import Box, run
 
 # Headers that never end: what a stalled or hostile client leaves on the line.
 HALF_REQUEST = b"GET /healthz HTTP/1.1\r\nHost: chatbox\r\n"

@@ -1,6 +1,5 @@
 """An acknowledged message survives ``kill -9``: a real chatbox process, killed for real."""
 import pytest
-
 from boxes import Box
 from conftest import API
 from realtime import read, read_type, send

@@ -3,12 +3,12 @@ import json
 import urllib.request
 
 import pytest
-
 from boxes import Box, run
 from elsewhere import CHATIRE, Blocked, Page
+from realtime import handshake_status, read, session_cookie
+
 from handlers.cors import CrossOrigin, parse_origin
 from models import Room, User
-from realtime import handshake_status, read, session_cookie
 
 EVIL = "http://evil.example"
 

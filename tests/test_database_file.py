@@ -6,9 +6,9 @@ import sqlite3
 import time
 
 import pytest
+from boxes import PASSWORD, Box, free_port, run
 
 from appliance import backup
-from boxes import PASSWORD, Box, free_port, run
 
 
 def post_messages(box, token, room, count, size=20):

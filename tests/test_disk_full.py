@@ -46,6 +46,7 @@ def fill(directory, leave=8192):
 async def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers(
     api, small_disk, db_path
 ):
+    api.server_errors_expected.add(503)
     alice = await api.signup("alice")
     uri = await alice.start_chat("general")
     acked = [(await alice.say(uri, "before the disk filled"))["id"]]

@@ -6,6 +6,7 @@ import pytest
 
 from appliance.gctune import Freezer
 
+
 @pytest.fixture
 def clean_freeze():
     gc.unfreeze()

@@ -9,11 +9,11 @@ import urllib.parse
 
 import bcrypt
 import pytest
-
-import models
 from boxes import Box, run
 from conftest import PASSWORD
 from realtime import read, read_type, room_socket, send, ui_socket
+
+import models
 
 
 def snapshot():

@@ -1,8 +1,6 @@
 """Read markers kept on the server, and the chat list built from a few queries."""
 import pytest
-
 from playhouse.test_utils import count_queries
-
 from realtime import chat_between, drain, read_type, send, ui_socket
 
 

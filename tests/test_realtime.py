@@ -2,24 +2,24 @@
 import json
 
 import pytest
-
-from models import Message, Room, User
 from realtime import (
     apply_presence,
     chat_between,
-    presence_settled,
     closed,
-    handshake_status,
-    session_cookie,
     drain,
+    handshake_status,
+    presence_settled,
     read,
     read_type,
     room_socket,
     send,
+    session_cookie,
     subscribe,
     ui_socket,
     until,
 )
+
+from models import Message, Room, User
 
 
 def messages_of(frames):

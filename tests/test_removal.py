@@ -7,8 +7,7 @@ owner gives the chat a new address: the old one leads nowhere, and every member'
 sockets follow to the new one.
 """
 import pytest
-
-from models import Room, User
+from conftest import XSRF
 from realtime import (
     chat_between,
     drain,
@@ -23,11 +22,11 @@ from realtime import (
     ui_socket,
 )
 
+from models import Room, User
+
 REMOVED = "You were removed from this chat; ask a member to add you back."
 # Anyone may join a named room, so only its owner can let a removed person back in.
 REMOVED_FROM_ROOM = "You were removed from this chat; ask its owner to add you back."
-# Any value works as the _xsrf cookie as long as the header repeats it.
-XSRF = "2|00000000|" + "ab" * 16 + "|1"
 
 
 def browser_headers(cookie, api):

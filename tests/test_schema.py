@@ -10,12 +10,12 @@ import sys
 
 import bcrypt
 import pytest
+from boxes import Box
 from peewee import SQL, CharField, TextField
 
 import models
 import schema
 from appliance.paths import Paths
-from boxes import Box
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAST_VERSIONS = [1, 2, 3, 4, 5]

@@ -12,17 +12,9 @@ from urllib.parse import urlsplit
 
 import bcrypt
 import pytest
-
 from boxes import Box
-
-from test_ui import (  # noqa: F401 (browser and people are fixtures)
-    PASSWORD,
-    api_call,
-    browser,
-    expect,
-    people,
-    token_for,
-)
+from browser import api_call, expect, token_for
+from conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
 

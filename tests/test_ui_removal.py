@@ -8,13 +8,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-
-from test_ui import (  # noqa: F401 (browser, people and server are fixtures)
-    browser,
-    expect,
-    people,
-    server,
-)
+from browser import expect
 
 pytestmark = pytest.mark.browser
 

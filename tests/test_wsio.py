@@ -10,9 +10,9 @@ import socket
 import pytest
 import tornado.iostream
 import tornado.websocket
+from realtime import drain, read, read_type, room_socket, ui_socket
 
 from handlers import wsio
-from realtime import drain, read, read_type, room_socket, ui_socket
 
 
 @pytest.mark.gen_test(timeout=30)

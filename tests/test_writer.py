@@ -5,9 +5,9 @@ import time
 
 import pytest
 from peewee import OperationalError
+from realtime import read, read_type, send
 
 from models import Message, Room, User, ValidationError, db
-from realtime import read, read_type, send
 
 
 class CountedCommits:
