@@ -7,6 +7,7 @@ gains a field (creating that column early, so that a later step fails on an old 
 The tests build a database of every past version and check that upgrading it ends in
 exactly the schema a new database gets.
 """
+
 import logging
 import unicodedata
 
@@ -65,7 +66,6 @@ _TO_VERSION_4 = (
 )
 
 
-
 def _username_key_v5(username):
     """The key as version 5 defines it, written out here so that a later change to
     models.username_key cannot change what this step did."""
@@ -95,7 +95,12 @@ def _rekey_users_v5(execute):
             log.warning(
                 "accounts %d %s and %d %s are one name apart from case or width; "
                 "%d keeps it, %d answers only to its exact name until it is renamed",
-                first_id, ascii(first_name), user_id, ascii(username), first_id, user_id,
+                first_id,
+                ascii(first_name),
+                user_id,
+                ascii(username),
+                first_id,
+                user_id,
             )
             key = f"{key}#{user_id}"
             while key in owners:  # only a name written into the file by hand gets here

@@ -4,6 +4,7 @@ Writes from the event loop are queued and run on a single thread, which commits 
 has piled up in one transaction (group commit). Reads run wherever they are called: in
 WAL mode readers never wait for the writer.
 """
+
 import asyncio
 import logging
 import sqlite3
@@ -93,7 +94,7 @@ class WriteQueue:
                     (False, DiskFull()) if not ok and is_disk_full(value) else (ok, value)
                     for ok, value in results
                 ]
-                for (_, _, future), (ok, value) in zip(batch, results):
+                for (_, _, future), (ok, value) in zip(batch, results, strict=True):
                     if future.done():
                         continue
                     if ok:

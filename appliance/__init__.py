@@ -2,4 +2,5 @@
 
 Nothing here serves chat; ``chatbox.py`` wires these pieces around the application.
 """
+
 __version__ = "0.1.0"

@@ -5,6 +5,7 @@ busy_timeout makes a write wait for the server's short transactions rather than 
 and each command writes in one short transaction of its own. A running server notices
 deactivations and password resets within two seconds (see handlers/revocation.py).
 """
+
 import datetime
 import getpass
 import json
@@ -17,10 +18,9 @@ import urllib.request
 
 import peewee
 
-from appliance.options import options
-
 import schema
 from appliance import __version__, backup, dbfile, lock, systemd
+from appliance.options import options
 from appliance.paths import Paths
 from models import Message, Room, User, ValidationError, db
 from schema import SCHEMA_VERSION
@@ -97,7 +97,11 @@ def cmd_users(args, paths):
         )
     widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
     for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip())
+        print(
+            "  ".join(
+                cell.ljust(width) for cell, width in zip(row, widths, strict=True)
+            ).rstrip()
+        )
     for user in User.misnamed():
         print(f"#{user.id} {shown(user)}: {user.name_problem()} (rename '#{user.id}' NEW)")
 
@@ -160,7 +164,9 @@ def cmd_backup(args, paths):
     verdict = backup.integrity(dest)
     if verdict != "ok":
         raise CommandError(f"the copy at {dest} failed its integrity check: {verdict}")
-    print(f"Backed up {paths.db} to {dest} ({os.path.getsize(dest):,} bytes, integrity ok).")
+    print(
+        f"Backed up {paths.db} to {dest} ({os.path.getsize(dest):,} bytes, integrity ok)."
+    )
 
 
 def cmd_restore(args, paths):
@@ -253,8 +259,7 @@ def cmd_status(args, paths):
     size = os.path.getsize(paths.db)
     wal = os.path.getsize(paths.db + "-wal") if os.path.exists(paths.db + "-wal") else 0
     print(
-        f"database: {paths.db}, schema {schema.schema_version()}, "
-        f"{human_size(size + wal)}"
+        f"database: {paths.db}, schema {schema.schema_version()}, {human_size(size + wal)}"
     )
     users = User.select().count()
     inactive = User.select().where(User.is_active == False).count()  # noqa: E712
@@ -285,7 +290,8 @@ NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile"}
 
 def cmd_install_service(args, paths, flags, script):
     forwarded = [
-        flag for flag in flags
+        flag
+        for flag in flags
         if flag.lstrip("-").split("=")[0].replace("-", "_") not in NOT_FORWARDED
     ]
     credentials = []

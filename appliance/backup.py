@@ -8,6 +8,7 @@ A copy is written under a ``.partial`` name and renamed once complete; a copy th
 fails (a full disk, most often) is removed, so failures never pile up on the disk they
 are short of. The automatic backups note their latest outcome for ``status``.
 """
+
 import datetime
 import errno
 import glob
@@ -159,8 +160,11 @@ def stamped_name(directory, label=""):
 def prune(directory, keep):
     """Delete the oldest periodic backups beyond the newest ``keep``; returns them."""
     periodic = sorted(
-        (p for p in glob.glob(os.path.join(directory, "chatbox-*.db"))
-         if "-before-" not in os.path.basename(p)),
+        (
+            p
+            for p in glob.glob(os.path.join(directory, "chatbox-*.db"))
+            if "-before-" not in os.path.basename(p)
+        ),
         # Oldest first by time written: names made within one second do not sort.
         key=lambda p: (os.stat(p).st_mtime_ns, p),
     )

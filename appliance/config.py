@@ -4,10 +4,12 @@
 the options name the command and its arguments. The config file uses Tornado's format,
 which is Python assignments (``port = 8080``, ``data_dir = "/var/lib/chatbox"``).
 """
+
 import io
 import sys
 
 import tornado.options
+
 from appliance.listener import check_networks
 from appliance.options import options
 from handlers.cors import CrossOrigin

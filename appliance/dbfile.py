@@ -18,6 +18,7 @@ checkpoint. A server that stops with the log still full leaves a database file t
 means nothing without its companion, and an owner who stops the service and copies
 ``chatbox.db`` alone would copy an old or empty box: a clean stop folds the log in.
 """
+
 import logging
 import os
 import sqlite3
@@ -117,11 +118,14 @@ def damage(exc):
             continue
         seen.add(id(exc))
         if isinstance(exc, sqlite3.DatabaseError) and _primary_code(exc) in (
-            SQLITE_CORRUPT, SQLITE_NOTADB,
+            SQLITE_CORRUPT,
+            SQLITE_NOTADB,
         ):
             return str(exc)
         todo.extend([exc.__cause__, exc.__context__])
-        todo.extend(arg for arg in getattr(exc, "args", ()) if isinstance(arg, BaseException))
+        todo.extend(
+            arg for arg in getattr(exc, "args", ()) if isinstance(arg, BaseException)
+        )
     return None
 
 

@@ -13,6 +13,7 @@ unreachable are still freed by reference counting; only those caught in referenc
 wait. So that such garbage cannot pile up, every ``THAW_SECONDS`` everything is thawed
 and the next full collection walks (and frees) all of it once, then freezing resumes.
 """
+
 import gc
 import time
 

@@ -18,6 +18,7 @@ Only public Tornado API is used: ``HTTPServer.initialize``, ``add_sockets``, ``s
 and ``handle_stream`` are its documented extension points, and a stream subclass may
 override ``close_fd``, which every way of closing a stream goes through.
 """
+
 import errno
 import functools
 import ipaddress
@@ -97,7 +98,8 @@ class AddressTally:
                 log.warning(
                     "%s has %d connections open, the most one address may have "
                     "(--max-connections-per-address); refusing more from it",
-                    host, count,
+                    host,
+                    count,
                 )
             return False
         self.open[host] = count + 1
@@ -257,7 +259,9 @@ class Acceptor:
             log.warning(
                 "out of file descriptors (%s; open-file limit %d): new connections wait "
                 "until some close, open ones carry on%s",
-                self.describe(), resource.getrlimit(resource.RLIMIT_NOFILE)[0], again,
+                self.describe(),
+                resource.getrlimit(resource.RLIMIT_NOFILE)[0],
+                again,
             )
         else:
             log.error("cannot accept connections: %s; retrying%s", exc, again)
@@ -307,7 +311,9 @@ class GuardedHTTPServer(HTTPServer):
         if self.ssl_options is not None:
             try:
                 connection = ssl_wrap_socket(
-                    connection, self.ssl_options, server_side=True,
+                    connection,
+                    self.ssl_options,
+                    server_side=True,
                     do_handshake_on_connect=False,
                 )
             except OSError:  # the client hung up already; ssl.SSLError is an OSError
@@ -318,8 +324,10 @@ class GuardedHTTPServer(HTTPServer):
         else:
             kind = CountedStream
         stream = kind(
-            connection, release,
-            max_buffer_size=self.max_buffer_size, read_chunk_size=self.read_chunk_size,
+            connection,
+            release,
+            max_buffer_size=self.max_buffer_size,
+            read_chunk_size=self.read_chunk_size,
         )
         try:
             self.handle_stream(stream, address)

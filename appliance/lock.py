@@ -19,6 +19,7 @@ checks that the file it locked is still the one the path names.
 Beside the database the holder writes a note, ``<db>.lock``, with its pid, port and start
 time for ``status``. The note is information only; the lock is on the database.
 """
+
 import fcntl
 import json
 import logging

@@ -1,4 +1,5 @@
 """Where a box keeps its state, all derived from ``--data-dir`` (and ``--db``)."""
+
 import os
 
 

@@ -1,4 +1,5 @@
 """What a running server does besides serving: TLS, systemd pings, sweeps, backups."""
+
 import asyncio
 import logging
 import ssl

@@ -4,6 +4,7 @@ The notification protocol is one datagram of ``KEY=VALUE`` lines to the AF_UNIX 
 named in $NOTIFY_SOCKET; it is a few lines, so chatbox speaks it itself rather than
 depending on libsystemd.
 """
+
 import functools
 import logging
 import os
@@ -66,13 +67,18 @@ def watchdog_period(environ=os.environ):
 class JournalFormatter(logging.Formatter):
     """journald stamps each line itself and reads a ``<N>`` syslog priority prefix."""
 
-    PRIORITIES = {logging.CRITICAL: 2, logging.ERROR: 3, logging.WARNING: 4, logging.INFO: 6}
+    PRIORITIES = {
+        logging.CRITICAL: 2,
+        logging.ERROR: 3,
+        logging.WARNING: 4,
+        logging.INFO: 6,
+    }
 
     def __init__(self):
         super().__init__("%(name)s: %(message)s")
 
     def format(self, record):
-        prefix = "<%d>" % self.PRIORITIES.get(record.levelno, 7)
+        prefix = f"<{self.PRIORITIES.get(record.levelno, 7)}>"
         # Each line becomes its own journal entry; keep tracebacks at the same priority.
         return "\n".join(prefix + line for line in super().format(record).splitlines())
 
@@ -104,7 +110,9 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
     """
     # "%" starts a systemd specifier: escape it in everything but our own "%d/" paths.
     command = [
-        part if part.startswith(("--certfile=%d/", "--keyfile=%d/")) else part.replace("%", "%%")
+        part
+        if part.startswith(("--certfile=%d/", "--keyfile=%d/"))
+        else part.replace("%", "%%")
         for part in (python, script, f"--data-dir={STATE_DIR}", *args)
     ]
     if user:
@@ -115,7 +123,8 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
     lines = [
         "[Unit]",
         "Description=chatbox, a chat server for the local network",
-        "Documentation=file://" + os.path.join(os.path.dirname(script), "docs", "operations.md"),
+        "Documentation=file://"
+        + os.path.join(os.path.dirname(script), "docs", "operations.md"),
         "After=network-online.target",
         "Wants=network-online.target",
         "",

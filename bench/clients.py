@@ -6,6 +6,7 @@ and generator share (one machine). A receiver records receive time minus send ti
 for each sender in its room expects the counts 1, 2, 3, ... with nothing skipped and
 nothing twice: the server delivers a room's messages in order, once each.
 """
+
 import asyncio
 import base64
 import json
@@ -14,11 +15,10 @@ import socket
 import struct
 import time
 
+from harness import HOST, source_address
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.frames import Opcode
-
-from harness import HOST, source_address
 
 
 class Tally:
@@ -110,9 +110,7 @@ class Client:
         async with asyncio.timeout(timeout):
             hello = json.loads(await self.conn.recv())
             assert hello["type"] == "hello", hello
-            await self.conn.send(
-                json.dumps({"type": "subscribe", "uri": self.person.uri})
-            )
+            await self.conn.send(json.dumps({"type": "subscribe", "uri": self.person.uri}))
             while True:
                 frame = json.loads(await self.conn.recv())
                 if frame.get("type") == "subscribed":
@@ -170,7 +168,12 @@ class Client:
         text = f"{self.index} {self.seq} {sent_at}{padding}"
         client_id = f"b{self.index}.{self.seq}-{sent_at}"
         if self.kind == "ws":
-            frame = {"type": "send", "uri": self.person.uri, "client_id": client_id, "text": text}
+            frame = {
+                "type": "send",
+                "uri": self.person.uri,
+                "client_id": client_id,
+                "text": text,
+            }
         else:
             frame = {"message": text, "client_id": client_id}
         window = self.run.window
@@ -190,7 +193,7 @@ class Client:
         if self.conn is not None:
             try:
                 await asyncio.wait_for(self.conn.close(), 3)
-            except (asyncio.TimeoutError, OSError):
+            except (TimeoutError, OSError):
                 pass
         if self.reader is not None:
             self.reader.cancel()
@@ -209,7 +212,9 @@ async def open_all(people, run, base_url, kind="ws", concurrency=100, deadline=6
         results = await asyncio.gather(*(one(c) for c in clients), return_exceptions=True)
     failures = [r for r in results if isinstance(r, BaseException)]
     if failures:
-        raise RuntimeError(f"{len(failures)} of {len(clients)} failed to connect: {failures[0]!r}")
+        raise RuntimeError(
+            f"{len(failures)} of {len(clients)} failed to connect: {failures[0]!r}"
+        )
     return clients
 
 
@@ -264,7 +269,7 @@ def drained_to_eof(sock, limit_bytes=64 * 2**20, seconds=10):
     while time.monotonic() < deadline and total < limit_bytes:
         try:
             chunk = sock.recv(65536)
-        except socket.timeout:
+        except TimeoutError:
             return False, total
         except ConnectionResetError:
             return True, total

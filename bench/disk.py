@@ -6,6 +6,7 @@ start-up check of them.
 Not a test (no pass/fail): it prints figures docs/operations.md reports. Start-up time,
 memory and login time come from bench/startup.py.
 """
+
 import argparse
 import datetime
 import os
@@ -22,11 +23,56 @@ import models  # noqa: E402
 import schema  # noqa: E402
 from appliance import backup, dbfile  # noqa: E402
 
-WORDS = (
-    "ok yes no thanks see you later lunch meeting today tomorrow at the room "
-    "is anyone here coming who has the key where are we now I think that sounds good "
-    "great idea let me check and get back to you in ten minutes please send file photo"
-).split()
+WORDS = [
+    "ok",
+    "yes",
+    "no",
+    "thanks",
+    "see",
+    "you",
+    "later",
+    "lunch",
+    "meeting",
+    "today",
+    "tomorrow",
+    "at",
+    "the",
+    "room",
+    "is",
+    "anyone",
+    "here",
+    "coming",
+    "who",
+    "has",
+    "the",
+    "key",
+    "where",
+    "are",
+    "we",
+    "now",
+    "I",
+    "think",
+    "that",
+    "sounds",
+    "good",
+    "great",
+    "idea",
+    "let",
+    "me",
+    "check",
+    "and",
+    "get",
+    "back",
+    "to",
+    "you",
+    "in",
+    "ten",
+    "minutes",
+    "please",
+    "send",
+    "file",
+    "photo",
+]
 
 
 def sentence():
@@ -52,7 +98,9 @@ def disk_per(count, data_dir):
         texts += len(text.encode())
         rows.append(
             dict(
-                room=random.choice(rooms), author=random.choice(users), text=text,
+                room=random.choice(rooms),
+                author=random.choice(users),
+                text=text,
                 client_id=secrets.token_urlsafe(16),
                 created_at=start + datetime.timedelta(seconds=n * 7),
             )
@@ -73,9 +121,11 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as data_dir:
         grown, texts = disk_per(args.messages, data_dir)
-        print(f"{args.messages:,} messages: database grew {grown / 2**20:.1f} MiB "
-              f"({grown / args.messages:.0f} bytes/message; text itself "
-              f"{texts / args.messages:.0f} bytes/message)")
+        print(
+            f"{args.messages:,} messages: database grew {grown / 2**20:.1f} MiB "
+            f"({grown / args.messages:.0f} bytes/message; text itself "
+            f"{texts / args.messages:.0f} bytes/message)"
+        )
         began = time.monotonic()
         backup.copy(os.path.join(data_dir, "bulk.db"), os.path.join(data_dir, "copy.db"))
         print(f"online backup of that database: {time.monotonic() - began:.2f} s")
@@ -84,8 +134,10 @@ def main():
             began = time.monotonic()
             dbfile.check(os.path.join(data_dir, "bulk.db"))
             times.append(time.monotonic() - began)
-        print(f"start-up check of that database (quick_check), median of 5: "
-              f"{sorted(times)[2] * 1000:.0f} ms")
+        print(
+            f"start-up check of that database (quick_check), median of 5: "
+            f"{sorted(times)[2] * 1000:.0f} ms"
+        )
 
 
 if __name__ == "__main__":

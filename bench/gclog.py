@@ -6,6 +6,7 @@ Each line of LOG: wall-clock time, generation, pause in seconds, objects freed.
 Generation-2 collections are always logged, younger ones only from 5 ms up (there are
 thousands of those and they are short). The bench uses it with ``--gc-log``.
 """
+
 import gc
 import os
 import runpy

@@ -8,6 +8,7 @@ opens the sockets (a few tabs per user, all subscribed to one room), posts the m
 from ten sender sockets, waits until every socket has every message, then stops the
 server with SIGTERM and prints where its time went. Bounded in count and time.
 """
+
 import argparse
 import asyncio
 import json
@@ -76,9 +77,16 @@ async def sender(person, uri, numbers):
     ws = await person.socket("/ws")
     await ws.read_message()
     for n in numbers:
-        ws.write_message(json.dumps(
-            {"type": "send", "uri": uri, "client_id": f"p-{n}", "text": f"message {n} " + "x" * 80}
-        ))
+        ws.write_message(
+            json.dumps(
+                {
+                    "type": "send",
+                    "uri": uri,
+                    "client_id": f"p-{n}",
+                    "text": f"message {n} " + "x" * 80,
+                }
+            )
+        )
         while '"type":"ack"' not in await read_or_fail(ws):
             pass
 
@@ -129,15 +137,24 @@ def main():
         profile = os.path.join(tmp, "server.prof")
         profiler = [] if args.plain else ["-m", "cProfile", "-o", profile]
         server = subprocess.Popen(
-            [sys.executable, *profiler, os.path.join(ROOT, "chatbox.py"),
-             f"--port={port}", "--address=127.0.0.1", f"--db={os.path.join(tmp, 'p.db')}",
-             "--logging=warning"],
+            [
+                sys.executable,
+                *profiler,
+                os.path.join(ROOT, "chatbox.py"),
+                f"--port={port}",
+                "--address=127.0.0.1",
+                f"--db={os.path.join(tmp, 'p.db')}",
+                "--logging=warning",
+            ],
             cwd=ROOT,
         )
         try:
+
             async def run():
                 await wait_healthy(url, server)
-                await asyncio.wait_for(drive(url, args.sockets, args.messages, server.pid), DEADLINE)
+                await asyncio.wait_for(
+                    drive(url, args.sockets, args.messages, server.pid), DEADLINE
+                )
 
             asyncio.run(run())
         finally:

@@ -6,6 +6,7 @@ Starts ``chatbox.py`` as a separate process on a free loopback port, each time o
 database file, and polls /healthz until it answers 200. Everything stays on 127.0.0.1,
 every loop is bounded, and each server is stopped with SIGTERM before the next starts.
 """
+
 import argparse
 import json
 import os
@@ -19,7 +20,6 @@ import urllib.error
 import urllib.request
 
 import psutil
-
 from harness import free_port
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -44,8 +44,14 @@ def start(db_path):
     port = free_port()
     began = time.perf_counter()
     process = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "chatbox.py"), f"--port={port}",
-         "--address=127.0.0.1", f"--db={db_path}", "--logging=warning"],
+        [
+            sys.executable,
+            os.path.join(ROOT, "chatbox.py"),
+            f"--port={port}",
+            "--address=127.0.0.1",
+            f"--db={db_path}",
+            "--logging=warning",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
     )
@@ -94,12 +100,20 @@ def main():
         process, port, _ = start(os.path.join(tmp, "logins.db"))
         try:
             password = "correct horse battery"
-            request(port, "POST", "/auth/users/create/", {"username": "bench", "password": password})
+            request(
+                port,
+                "POST",
+                "/auth/users/create/",
+                {"username": "bench", "password": password},
+            )
             logins = []
             for _ in range(args.logins):
                 began = time.perf_counter()
                 status, _ = request(
-                    port, "POST", "/auth/token/create/", {"username": "bench", "password": password}
+                    port,
+                    "POST",
+                    "/auth/token/create/",
+                    {"username": "bench", "password": password},
                 )
                 logins.append(time.perf_counter() - began)
                 assert status == 200
@@ -107,12 +121,22 @@ def main():
         finally:
             stop(process)
 
-    ms = lambda values: f"median {statistics.median(values) * 1000:.0f} ms " \
-        f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
-    mib = lambda b: f"{b / 2**20:.1f} MiB"
-    print(f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}")
+    def ms(values):
+        return (
+            f"median {statistics.median(values) * 1000:.0f} ms "
+            f"(min {min(values) * 1000:.0f}, max {max(values) * 1000:.0f})"
+        )
+
+    def mib(size):
+        return f"{size / 2**20:.1f} MiB"
+
+    print(
+        f"python {sys.version.split()[0]}, {os.cpu_count()} cores, load {os.getloadavg()[0]:.2f}"
+    )
     print(f"start to first /healthz 200, new database ({args.runs} runs): {ms(fresh)}")
-    print(f"start to first /healthz 200, existing database ({args.runs} runs): {ms(reopened)}")
+    print(
+        f"start to first /healthz 200, existing database ({args.runs} runs): {ms(reopened)}"
+    )
     print(f"RSS right after start: median {mib(statistics.median(rss))}")
     print(f"RSS after {args.logins} logins: {mib(rss_after_logins)}")
     print(f"POST /auth/token/create/ ({args.logins} logins, bcrypt cost 10): {ms(logins)}")

@@ -1,38 +1,56 @@
 """Print a run saved in bench/results/ as Markdown tables (for RESULTS.md).
 
-    python bench/summarize.py bench/results/s2-full-ws-*.json
+python bench/summarize.py bench/results/s2-full-ws-*.json
 """
+
 import json
 import sys
 
 COLUMNS = {
     "rate": [
-        ("target_rate", "target msg/s"), ("inbound_per_s", "inbound msg/s"),
-        ("delivered_per_s", "delivered msg/s"), ("fanout_p50_ms", "p50 ms"),
-        ("fanout_p95_ms", "p95 ms"), ("fanout_p99_ms", "p99 ms"), ("fanout_max_ms", "max ms"),
-        ("ack_p99_ms", "ack p99 ms"), ("lost", "lost"), ("duplicates", "dup"),
-        ("server_cpu_pct", "server CPU %"), ("server_rss_mib", "server RSS MiB"),
-        ("generator_cpu_pct", "generator CPU %"), ("cores_busy_pct", "cores busy %"),
+        ("target_rate", "target msg/s"),
+        ("inbound_per_s", "inbound msg/s"),
+        ("delivered_per_s", "delivered msg/s"),
+        ("fanout_p50_ms", "p50 ms"),
+        ("fanout_p95_ms", "p95 ms"),
+        ("fanout_p99_ms", "p99 ms"),
+        ("fanout_max_ms", "max ms"),
+        ("ack_p99_ms", "ack p99 ms"),
+        ("lost", "lost"),
+        ("duplicates", "dup"),
+        ("server_cpu_pct", "server CPU %"),
+        ("server_rss_mib", "server RSS MiB"),
+        ("generator_cpu_pct", "generator CPU %"),
+        ("cores_busy_pct", "cores busy %"),
     ],
     "room": [
-        ("clients", "clients"), ("send_to_all_p50_ms", "send-to-all p50 ms"),
-        ("send_to_all_p95_ms", "p95 ms"), ("send_to_all_max_ms", "max ms"),
-        ("first_receiver_p50_ms", "first receiver p50 ms"), ("incomplete", "incomplete"),
-        ("lost", "lost"), ("server_busy_in_bursts_pct", "server busy in bursts %"),
+        ("clients", "clients"),
+        ("send_to_all_p50_ms", "send-to-all p50 ms"),
+        ("send_to_all_p95_ms", "p95 ms"),
+        ("send_to_all_max_ms", "max ms"),
+        ("first_receiver_p50_ms", "first receiver p50 ms"),
+        ("incomplete", "incomplete"),
+        ("lost", "lost"),
+        ("server_busy_in_bursts_pct", "server busy in bursts %"),
         ("generator_busy_in_bursts_pct", "generator busy in bursts %"),
-        ("server_rss_mib", "server RSS MiB"), ("cores_busy_pct", "cores busy %"),
+        ("server_rss_mib", "server RSS MiB"),
+        ("cores_busy_pct", "cores busy %"),
     ],
 }
 
 
 def table(rows, columns):
-    lines = ["| " + " | ".join(title for _, title in columns) + " |",
-             "|" + "---|" * len(columns)]
+    lines = [
+        "| " + " | ".join(title for _, title in columns) + " |",
+        "|" + "---|" * len(columns),
+    ]
     for row in rows:
         cells = []
         for key, _ in columns:
             value = row.get(key, "")
-            cells.append("/".join(map(str, value)) if isinstance(value, list) else str(value))
+            cells.append(
+                "/".join(map(str, value)) if isinstance(value, list) else str(value)
+            )
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
@@ -42,8 +60,10 @@ def main(paths):
         with open(path) as f:
             run = json.load(f)
         header = run["header"]
-        print(f"### {path}\n\n`{' '.join(header['argv'])}` — load avg at start "
-              f"{header['load_avg']}\n")
+        print(
+            f"### {path}\n\n`{' '.join(header['argv'])}` — load avg at start "
+            f"{header['load_avg']}\n"
+        )
         timed = [r for r in run["results"] if "target_rate" in r]
         rooms = [r for r in run["results"] if "send_to_all_p95_ms" in r]
         if timed:

@@ -3,8 +3,9 @@
 Only administrators may call these (401 anonymous, 403 anyone else). The first account
 created on a box is its administrator.
 """
-from handlers.revocation import sweep
+
 from handlers.base import APIError, BaseHandler, bad_request
+from handlers.revocation import sweep
 from models import Setting, User
 
 

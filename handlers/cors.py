@@ -7,6 +7,7 @@ the browser's session cookie: a page elsewhere may use a token it holds, never a
 visitor's login. That is also why no answer ever says
 ``Access-Control-Allow-Credentials``.
 """
+
 import urllib.parse
 
 ALLOWED_HEADERS = "Authorization, Content-Type"

@@ -14,6 +14,7 @@ next to the traffic those sockets carry, and it catches every way a login can en
 including ones added later. The admin REST endpoint also sweeps at once, so a
 deactivation from the web UI takes effect immediately.
 """
+
 import logging
 
 from models import Token, User

@@ -1,4 +1,5 @@
 """Counting recent events per key, in memory that stays bounded whatever the keys."""
+
 import array
 import collections
 import time

@@ -11,6 +11,7 @@ Both go through the connection's ``stream`` and, for the count, the stream's pri
 ``_write_buffer``. tests/test_wsio.py names exactly these, so a Tornado upgrade that
 changes them fails one clearly named test instead of misbehaving quietly.
 """
+
 import struct
 
 from tornado.iostream import StreamClosedError

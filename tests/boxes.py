@@ -1,4 +1,5 @@
 """A chatbox run as a separate process, the way systemd runs it, for appliance tests."""
+
 import json
 import os
 import resource
@@ -57,7 +58,7 @@ class Notifications:
             self.sock.settimeout(remaining)
             try:
                 datagram = self.sock.recv(4096)
-            except socket.timeout:
+            except TimeoutError:
                 continue
             self.seen.extend(datagram.decode().split("\n"))
         return self.seen
@@ -111,7 +112,7 @@ class Box:
             self.notifications.wait_for("READY=1")
         except AssertionError:
             self.kill()
-            raise AssertionError(self.output())
+            raise AssertionError(self.output()) from None
         return self
 
     def _limit_open_files(self):

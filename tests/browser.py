@@ -1,5 +1,6 @@
 """Driving the web app in Debian's Chromium: people as browser contexts, and the calls
 the browser tests make beside them. The fixtures built on these are in conftest.py."""
+
 import contextlib
 import json
 import os

@@ -5,6 +5,7 @@ GET or POST, or a header such as Authorization), and hands the page an answer on
 its CORS headers name the page's origin. ``Page`` does the same and fails the test
 where the browser would have blocked the page.
 """
+
 import json
 import urllib.parse
 
@@ -42,7 +43,9 @@ def needs_preflight(method, headers):
 
 
 def listed(header_value):
-    return {item.strip().lower() for item in (header_value or "").split(",") if item.strip()}
+    return {
+        item.strip().lower() for item in (header_value or "").split(",") if item.strip()
+    }
 
 
 class Page:
@@ -111,7 +114,9 @@ class Page:
         headers.update(FETCH_METADATA, Origin=self.origin, Accept="*/*")
         response = await self.raw(method, path, body=body, headers=headers)
         if not self.readable(response):
-            raise Blocked(f"the answer to {method} {path} ({response.code}) is not readable")
+            raise Blocked(
+                f"the answer to {method} {path} ({response.code}) is not readable"
+            )
         return response.code, (json.loads(response.body) if response.body else None)
 
     async def websocket(self, url, subprotocols=None):

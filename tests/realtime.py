@@ -1,4 +1,5 @@
 """Helpers for talking to chatbox's websockets in tests: every read has a deadline."""
+
 import asyncio
 import json
 

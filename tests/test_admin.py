@@ -1,4 +1,5 @@
 """Administration over REST: who may call it, accounts, sign-up policy, invitations."""
+
 import pytest
 import tornado.httpclient
 from conftest import PASSWORD
@@ -100,7 +101,9 @@ async def test_sign_up_is_open_by_default(api):
 @pytest.mark.gen_test
 async def test_invite_only_sign_up_refuses_without_the_link_and_accepts_with_it(api):
     ada, _ = await admin_and_member(api)
-    status, data = await ada.call("PATCH", "/api/admin/settings", {"signup_policy": "invite"})
+    status, data = await ada.call(
+        "PATCH", "/api/admin/settings", {"signup_policy": "invite"}
+    )
     assert status == 200 and data["signup_policy"] == "invite"
     code = data["invite_code"]
     body = {"username": "carol", "password": PASSWORD}

@@ -2,6 +2,7 @@
 
 The backups folder gets a disk of its own, a 1 MiB tmpfs mounted over it, which takes
 root (or CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why."""
+
 import os
 import sqlite3
 import subprocess
@@ -39,7 +40,8 @@ def data_dir(tmp_path):
     backups.mkdir(parents=True)
     result = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(backups)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()}")
@@ -49,7 +51,9 @@ def data_dir(tmp_path):
 
 def copies(backups):
     """The automatic backups, oldest first."""
-    names = [n for n in os.listdir(backups) if n.startswith("chatbox-") and n.endswith(".db")]
+    names = [
+        n for n in os.listdir(backups) if n.startswith("chatbox-") and n.endswith(".db")
+    ]
     return sorted(names, key=lambda n: os.stat(os.path.join(backups, n)).st_mtime_ns)
 
 

@@ -6,6 +6,7 @@ socket at the same moment), from its own origin through a browser's CORS rules. 
 versions: the end of the tutorial's Part 5 (DRF tokens) and Part 7 (JWT). The only
 line changed in Chatire is its socket's address, as docs/chatire.md says.
 """
+
 import asyncio
 
 import pytest
@@ -157,7 +158,9 @@ async def test_chatire_signs_up_starts_a_chat_shares_it_and_talks_in_real_time(a
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_chatire_socket_that_arrives_before_its_join_is_joined_and_hears_everything(api):
+async def test_a_chatire_socket_that_arrives_before_its_join_is_joined_and_hears_everything(
+    api,
+):
     alice, bob = ChatireTab(api), ChatireTab(api)
     await alice.sign_up("alice", "alice@example.com")
     await bob.sign_up("bob", "bob@example.com")
@@ -171,7 +174,9 @@ async def test_a_chatire_socket_that_arrives_before_its_join_is_joined_and_hears
     assert (await bob.on_message())["message"] == "are you there?"
     history = await bob.join_chat_session()
     assert [m["message"] for m in history] == ["are you there?"]
-    status, chat = await api.call("GET", f"/api/chats/{uri}/", token=bob.session["authToken"])
+    status, chat = await api.call(
+        "GET", f"/api/chats/{uri}/", token=bob.session["authToken"]
+    )
     assert [m["username"] for m in chat["members"]] == ["alice", "bob"]
 
 
@@ -241,7 +246,9 @@ async def test_refresh_and_verify_return_a_working_token_and_refuse_a_revoked_on
     token = data["token"]
     for path in ("/auth/jwt/refresh/", "/auth/jwt/verify/"):
         status, answer = await api.call(
-            "POST", path, raw=f"token={token}",
+            "POST",
+            path,
+            raw=f"token={token}",
             headers={"Content-Type": "application/x-www-form-urlencoded"},
         )
         assert (status, answer) == (200, {"token": token})

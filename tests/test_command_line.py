@@ -1,4 +1,5 @@
 """The command line behaves like every other tool's: values joined or spaced, clear refusals."""
+
 from boxes import Box, run
 
 from appliance import admin, config
@@ -6,7 +7,14 @@ from appliance import admin, config
 
 def test_an_option_value_may_follow_the_option_as_the_next_argument(tmp_path):
     box = Box(tmp_path)
-    box.args = ["--data-dir", str(tmp_path), "--port", str(box.port), "--address", "127.0.0.1"]
+    box.args = [
+        "--data-dir",
+        str(tmp_path),
+        "--port",
+        str(box.port),
+        "--address",
+        "127.0.0.1",
+    ]
     with box:
         status, body, _ = box.call("GET", "/healthz")
         assert status == 200, body
@@ -47,7 +55,7 @@ def test_an_option_missing_its_value_is_refused():
 
 
 def test_help_lists_every_command_and_every_command_has_an_action():
-    assert config.COMMAND_NAMES == set(admin.ACTIONS)
+    assert set(admin.ACTIONS) == config.COMMAND_NAMES
     result = run("--help")
     assert result.returncode == 0
     for command in config.COMMANDS:

@@ -1,5 +1,6 @@
 """Connections cannot take the box down: mute ones time out, one address has a cap, and
 running out of file descriptors is ridden out quietly."""
+
 import contextlib
 import json
 import os
@@ -112,8 +113,9 @@ def test_one_address_may_hold_no_more_connections_than_the_cap_websockets_includ
     tmp_path,
 ):
     # 127.0.0.2 stands for an exempt address (a reverse proxy); 127.0.0.1 is capped.
-    with Box(tmp_path, "--max-connections-per-address=3",
-             "--max-connections-exempt=127.0.0.2") as box:
+    with Box(
+        tmp_path, "--max-connections-per-address=3", "--max-connections-exempt=127.0.0.2"
+    ) as box:
         token = box.signup("alice")
         with contextlib.ExitStack() as open_sockets:
             sockets = [open_sockets.enter_context(box.socket(token)) for _ in range(3)]
@@ -164,8 +166,12 @@ def test_the_service_unit_gives_the_box_more_open_files_than_the_default(tmp_pat
 
 
 def test_running_out_of_descriptors_is_logged_once_and_the_box_carries_on(tmp_path):
-    box = Box(tmp_path, "--idle-timeout=60", env={"WATCHDOG_USEC": "2000000"},
-              open_files=(FEW_FILES, FEW_FILES))
+    box = Box(
+        tmp_path,
+        "--idle-timeout=60",
+        env={"WATCHDOG_USEC": "2000000"},
+        open_files=(FEW_FILES, FEW_FILES),
+    )
     with box:
         token = box.signup("alice")
         server = psutil.Process(box.proc.pid)

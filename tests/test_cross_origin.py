@@ -1,4 +1,5 @@
 """Pages served elsewhere (--allow-origin): what they may call, and what stays the web app's."""
+
 import json
 import urllib.request
 
@@ -32,7 +33,9 @@ def assert_no_cors(response):
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_a_preflight_from_an_allowed_origin_allows_the_token_call_without_credentials(api):
+async def test_a_preflight_from_an_allowed_origin_allows_the_token_call_without_credentials(
+    api,
+):
     page = Page(api)
     response = await page.raw("OPTIONS", "/api/chats/", headers=preflight_headers(CHATIRE))
     assert response.code == 204
@@ -62,16 +65,22 @@ async def test_a_preflight_from_any_other_origin_is_refused(api):
 
 @pytest.mark.gen_test(timeout=30)
 @pytest.mark.parametrize("allow_origin", [()])
-async def test_without_allow_origin_no_page_elsewhere_may_read_any_answer(api, allow_origin):
+async def test_without_allow_origin_no_page_elsewhere_may_read_any_answer(
+    api, allow_origin
+):
     alice = await api.signup("alice")
     page = Page(api)
     response = await page.raw("OPTIONS", "/api/chats/", headers=preflight_headers(CHATIRE))
     assert response.code == 403
     assert_no_cors(response)
     with pytest.raises(Blocked):
-        await page.ajax("POST", "/auth/token/create/", {"username": "alice", "password": "x"})
+        await page.ajax(
+            "POST", "/auth/token/create/", {"username": "alice", "password": "x"}
+        )
     with pytest.raises(Blocked):
-        await page.ajax("GET", "/api/chats/", headers={"Authorization": f"Token {alice.token}"})
+        await page.ajax(
+            "GET", "/api/chats/", headers={"Authorization": f"Token {alice.token}"}
+        )
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -82,7 +91,9 @@ async def test_an_allowed_origin_reads_token_calls_and_their_errors(api):
         "GET", "/api/chats/", headers={"Authorization": f"Token {alice.token}"}
     )
     assert (status, data) == (200, {"chats": []})
-    status, data = await page.ajax("GET", "/api/chats/", headers={"Authorization": "Token nope"})
+    status, data = await page.ajax(
+        "GET", "/api/chats/", headers={"Authorization": "Token nope"}
+    )
     assert status == 401
     status, data = await page.ajax("POST", "/auth/token/create/", {"username": "alice"})
     assert (status, data) == (400, {"password": ["This field is required."]})
@@ -99,7 +110,9 @@ async def test_a_cross_origin_cookie_request_is_still_refused(api):
     page = Page(api)
     # The browser sends the cookie only if the page asks for credentials; the box never
     # allows those, and does not even name the origin for a call carrying it.
-    response = await page.raw("GET", "/api/me", headers={"Origin": CHATIRE, "Cookie": cookie})
+    response = await page.raw(
+        "GET", "/api/me", headers={"Origin": CHATIRE, "Cookie": cookie}
+    )
     assert_no_cors(response)
     response = await page.raw(
         "POST", "/api/chats/", body="", headers={"Origin": CHATIRE, "Cookie": cookie}
@@ -114,7 +127,9 @@ async def test_the_web_apps_login_and_page_are_never_shared_with_other_origins(a
     await api.signup("alice")
     page = Page(api)
     response = await page.raw(
-        "OPTIONS", "/auth/session/", headers=preflight_headers(CHATIRE, "POST", "content-type")
+        "OPTIONS",
+        "/auth/session/",
+        headers=preflight_headers(CHATIRE, "POST", "content-type"),
     )
     assert response.code == 403
     assert_no_cors(response)
@@ -132,7 +147,9 @@ async def test_the_web_apps_login_and_page_are_never_shared_with_other_origins(a
 
 @pytest.mark.gen_test(timeout=30)
 @pytest.mark.parametrize("allow_origin", [("*",)])
-async def test_a_star_lets_any_page_call_with_a_token_but_never_with_the_cookie(api, allow_origin):
+async def test_a_star_lets_any_page_call_with_a_token_but_never_with_the_cookie(
+    api, allow_origin
+):
     alice = await api.signup("alice")
     cookie = await session_cookie(api, "alice")
     page = Page(api, EVIL)
@@ -159,7 +176,9 @@ async def test_an_options_request_that_is_no_preflight_is_still_not_allowed(api)
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_an_allowed_origin_may_open_sockets_with_a_token_but_never_with_the_cookie(api):
+async def test_an_allowed_origin_may_open_sockets_with_a_token_but_never_with_the_cookie(
+    api,
+):
     alice = await api.signup("alice")
     uri = await alice.start_chat()
     cookie = await session_cookie(api, "alice")
@@ -168,9 +187,12 @@ async def test_an_allowed_origin_may_open_sockets_with_a_token_but_never_with_th
         assert await handshake_status(api, query, Origin=CHATIRE) == 101
         assert await handshake_status(api, path, token=alice.token, Origin=CHATIRE) == 101
         assert await handshake_status(api, path, Cookie=cookie, Origin=CHATIRE) == 403
-        assert await handshake_status(
-            api, path, Cookie=cookie, Origin=CHATIRE, **{"Sec-Fetch-Site": "same-site"}
-        ) == 403
+        assert (
+            await handshake_status(
+                api, path, Cookie=cookie, Origin=CHATIRE, **{"Sec-Fetch-Site": "same-site"}
+            )
+            == 403
+        )
         assert await handshake_status(api, query, Origin=EVIL) == 403
 
 
@@ -189,7 +211,9 @@ async def test_a_refused_socket_on_a_private_address_joins_nobody(api):
     await api.signup("mallory")
     uri = await alice.start_chat()
     cookie = await session_cookie(api, "mallory")
-    assert await handshake_status(api, f"/ws/chat/{uri}", Cookie=cookie, Origin=CHATIRE) == 403
+    assert (
+        await handshake_status(api, f"/ws/chat/{uri}", Cookie=cookie, Origin=CHATIRE) == 403
+    )
     assert await handshake_status(api, f"/ws/chat/{uri}?token=wrong", Origin=CHATIRE) == 401
     assert not User.by_username("mallory").is_member(Room.by_uri(uri))
 
@@ -211,8 +235,16 @@ def test_an_origin_is_compared_as_browsers_write_it():
     assert parse_origin("HTTP://Box.LAN:80/") == "http://box.lan"
     assert parse_origin("https://box.lan:8443") == "https://box.lan:8443"
     assert parse_origin("http://[FE80::1]:8080") == "http://[fe80::1]:8080"
-    for bad in ("box.lan", "ftp://box.lan", "http://box.lan/app", "http://box.lan:99999",
-                "http://u@box.lan", "http://box.lan?x=1", "null", ""):
+    for bad in (
+        "box.lan",
+        "ftp://box.lan",
+        "http://box.lan/app",
+        "http://box.lan:99999",
+        "http://u@box.lan",
+        "http://box.lan?x=1",
+        "null",
+        "",
+    ):
         with pytest.raises(ValueError):
             parse_origin(bad)
     policy = CrossOrigin(["http://localhost:8080/", " http://box.lan "])

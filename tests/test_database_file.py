@@ -1,4 +1,5 @@
 """The database file as an owner handles it: copied after a stop, damaged, linked to."""
+
 import os
 import random
 import shutil
@@ -79,8 +80,12 @@ def test_a_second_server_reaching_the_database_through_a_link_refuses_to_start(
         assert second.returncode == 1, second.stderr
         assert "another chatbox (or a restore) is using" in second.stderr
         # Nor may a restore through the link pull the file from under the server.
-        assert run("backup", str(tmp_path / "copy.db"), f"--data-dir={box.data_dir}"
-                   ).returncode == 0
+        assert (
+            run(
+                "backup", str(tmp_path / "copy.db"), f"--data-dir={box.data_dir}"
+            ).returncode
+            == 0
+        )
         restore = run("restore", str(tmp_path / "copy.db"), f"--db={alias}")
         assert restore.returncode == 1 and "is running" in restore.stderr
         assert "server: running" in run("status", f"--db={alias}").stdout
@@ -96,10 +101,13 @@ def message_pages(db):
         assert con.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()[0] == 0
         size = con.execute("PRAGMA page_size").fetchone()[0]
         try:
-            pages = [row[0] for row in con.execute(
-                "SELECT pageno FROM dbstat WHERE name = 'message' AND pagetype = 'leaf' "
-                "ORDER BY pageno"
-            )]
+            pages = [
+                row[0]
+                for row in con.execute(
+                    "SELECT pageno FROM dbstat WHERE name = 'message' AND pagetype = 'leaf' "
+                    "ORDER BY pageno"
+                )
+            ]
         except sqlite3.OperationalError as exc:
             pytest.skip(f"this SQLite cannot list pages (dbstat): {exc}")
     finally:
@@ -162,8 +170,9 @@ def test_a_database_with_damaged_pages_is_refused_at_start_and_a_backup_cures_it
             "POST", "/auth/token/login/", {"username": "alice", "password": PASSWORD}
         )
         token = data["auth_token"]
-        status, data, _ = box.call("GET", "/api/chats/general/messages/?limit=200",
-                                   token=token)
+        status, data, _ = box.call(
+            "GET", "/api/chats/general/messages/?limit=200", token=token
+        )
         assert status == 200 and len(data["messages"]) == 120
         assert box.terminate() == 0
 
@@ -193,8 +202,12 @@ def test_a_file_that_is_not_a_chatbox_database_is_refused_not_made_a_new_box(
     [line] = error_lines(result.stderr)
     assert "not starting" in line and str(db) in line
     # The commands that open the database refuse it too, in one line each.
-    for command in (["status"], ["users"], ["backup", str(tmp_path / "copy.db")],
-                    ["deactivate", "alice"]):
+    for command in (
+        ["status"],
+        ["users"],
+        ["backup", str(tmp_path / "copy.db")],
+        ["deactivate", "alice"],
+    ):
         result = run(*command, f"--data-dir={tmp_path}")
         assert result.returncode == 1, (command, result.stdout)
         assert "Traceback" not in result.stderr
@@ -235,8 +248,9 @@ def test_the_periodic_backup_finds_damage_no_request_has_met_and_keeps_the_good_
     tmp_path,
 ):
     # A backup every 1.8 s (the option is in hours), so a few run within the test.
-    box = Box(tmp_path / "box", "--durability=normal", "--backup-every=0.0005",
-              "--backup-keep=10")
+    box = Box(
+        tmp_path / "box", "--durability=normal", "--backup-every=0.0005", "--backup-keep=10"
+    )
     backups = os.path.join(box.data_dir, "backups")
     with box:
         token = box.signup("alice")

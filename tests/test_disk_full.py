@@ -3,6 +3,7 @@
 Needs a tiny filesystem to fill: the test mounts a 1 MiB tmpfs, which takes root (or
 CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why.
 """
+
 import json
 import os
 import sqlite3
@@ -19,7 +20,8 @@ def small_disk(tmp_path):
     mountpoint.mkdir()
     result = subprocess.run(
         ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)],
-        capture_output=True, text=True,
+        capture_output=True,
+        text=True,
     )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()}")
@@ -67,20 +69,26 @@ async def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers(
 
     ws = await alice.socket()
     await ws.read_message()  # hello
-    ws.write_message(json.dumps(
-        {"type": "send", "uri": uri, "text": text, "client_id": "c1", "ref": 7}
-    ))
+    ws.write_message(
+        json.dumps({"type": "send", "uri": uri, "text": text, "client_id": "c1", "ref": 7})
+    )
     frame = json.loads(await ws.read_message())
-    assert frame == {"type": "error", "code": "disk_full",
-                     "detail": DISK_FULL["detail"], "ref": 7}
+    assert frame == {
+        "type": "error",
+        "code": "disk_full",
+        "detail": DISK_FULL["detail"],
+        "ref": 7,
+    }
 
     # Reading still works, and holds every acknowledged message.
     assert [m["id"] for m in await alice.history(uri, "?limit=200")] == acked
 
     os.unlink(filler)
-    ws.write_message(json.dumps(
-        {"type": "send", "uri": uri, "text": "space again", "client_id": "c1", "ref": 8}
-    ))
+    ws.write_message(
+        json.dumps(
+            {"type": "send", "uri": uri, "text": "space again", "client_id": "c1", "ref": 8}
+        )
+    )
     frame = json.loads(await ws.read_message())
     while frame.get("type") != "ack":
         frame = json.loads(await ws.read_message())

@@ -1,4 +1,5 @@
 """Freezing long-lived objects so full collections stay short, and thawing them again."""
+
 import gc
 import weakref
 
@@ -13,6 +14,7 @@ def clean_freeze():
     yield
     gc.unfreeze()
 
+
 class Clock:
     def __init__(self):
         self.now = 1000.0
@@ -20,16 +22,19 @@ class Clock:
     def __call__(self):
         return self.now
 
+
 def test_a_full_collection_freezes_its_survivors(clean_freeze):
     freezer = Freezer(thaw_seconds=60, clock=Clock())
     freezer.after_collection("stop", {"generation": 2, "collected": 0, "uncollectable": 0})
     assert gc.get_freeze_count() > 0
+
 
 def test_younger_collections_and_start_events_freeze_nothing(clean_freeze):
     freezer = Freezer(thaw_seconds=60, clock=Clock())
     freezer.after_collection("stop", {"generation": 1, "collected": 0, "uncollectable": 0})
     freezer.after_collection("start", {"generation": 2, "collected": 0, "uncollectable": 0})
     assert gc.get_freeze_count() == 0
+
 
 def test_after_the_thaw_period_everything_is_thawed_for_one_full_collection(clean_freeze):
     clock = Clock()
@@ -47,6 +52,7 @@ def test_after_the_thaw_period_everything_is_thawed_for_one_full_collection(clea
     clock.now += 30
     freezer.after_collection("stop", done)
     assert gc.get_freeze_count() > 0
+
 
 def test_frozen_cyclic_garbage_is_freed_after_a_thaw(clean_freeze):
     class Node:

@@ -1,4 +1,5 @@
 """RoomHub on its own: plain function calls, fake subscribers, no IOLoop anywhere."""
+
 from collections import namedtuple
 from types import SimpleNamespace
 

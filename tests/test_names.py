@@ -4,6 +4,7 @@ A username is checked whole (a trailing newline once slipped past a "$"), is mad
 visible ASCII only, and is one account whatever its case or Unicode width. The same
 whole-string check holds for client ids and e-mail addresses.
 """
+
 import sqlite3
 import urllib.parse
 
@@ -260,7 +261,7 @@ def test_the_rename_command_renames_by_name_or_by_id_and_refuses_bad_names(tmp_p
         connection = sqlite3.connect(tmp_path / "chatbox.db")
         with connection:
             connection.execute(
-                'INSERT INTO "user" VALUES (9, ?, ?, ?, \'\', \'\', \'\','
+                "INSERT INTO \"user\" VALUES (9, ?, ?, ?, '', '', '',"
                 " '2025-01-02 03:04:05', 0, 1)",
                 ("ada\n", "ada\n", an_old_hash()),
             )

@@ -3,6 +3,7 @@
 The routes are read from the Application itself, so adding a route or a method without
 describing it (or describing one that does not exist) fails here.
 """
+
 import json
 import os
 import re
@@ -13,7 +14,9 @@ import tornado.web
 from handlers.base import NotFoundHandler
 from handlers.pages import AppShellHandler
 
-DOC_PATH = os.path.join(os.path.dirname(os.path.dirname(__file__)), "handlers", "openapi.json")
+DOC_PATH = os.path.join(
+    os.path.dirname(os.path.dirname(__file__)), "handlers", "openapi.json"
+)
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
 # Catch-alls, not endpoints: unknown API paths (JSON 404) and the UI's pages.
 FALLBACKS = (NotFoundHandler, AppShellHandler)
@@ -107,7 +110,9 @@ def served_paths(app):
     served = {}
     for rule in app.wildcard_router.rules:
         # Static files (Tornado adds /static/, /favicon.ico, /robots.txt) are not API.
-        if rule.target in FALLBACKS or issubclass(rule.target, tornado.web.StaticFileHandler):
+        if rule.target in FALLBACKS or issubclass(
+            rule.target, tornado.web.StaticFileHandler
+        ):
             continue
         pattern = rule.matcher.regex.pattern.rstrip("$")
         for path in expand(pattern):

@@ -1,5 +1,6 @@
 """Presence: who is online in a room, counted per user across tabs, and sent in batches
 (first through real sockets, then the batching on its own with the timer driven by hand)."""
+
 import asyncio
 import json
 from types import SimpleNamespace

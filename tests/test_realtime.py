@@ -1,4 +1,5 @@
 """The real-time layer through real sockets on a real server: delivery, resume, presence."""
+
 import json
 
 import pytest
@@ -36,7 +37,10 @@ async def test_two_seed_sockets_each_receive_every_message_once_in_order_with_th
     api,
 ):
     alice, bob = await api.signup("alice"), await api.signup("bob")
-    sockets = {"alice": await room_socket(alice, "general"), "bob": await room_socket(bob, "general")}
+    sockets = {
+        "alice": await room_socket(alice, "general"),
+        "bob": await room_socket(bob, "general"),
+    }
     received = {"alice": [], "bob": []}
     sent = []
     for n in range(4):
@@ -97,9 +101,12 @@ async def test_two_ui_sockets_receive_each_message_once_and_the_sender_gets_mess
     frames += await drain(a)
     kinds = [(f["type"], f.get("client_id")) for f in frames if f["type"] != "presence"]
     assert kinds == [
-        ("message", "a-0"), ("ack", "a-0"),
-        ("message", "a-1"), ("ack", "a-1"),
-        ("message", "a-2"), ("ack", "a-2"),
+        ("message", "a-0"),
+        ("ack", "a-0"),
+        ("message", "a-1"),
+        ("ack", "a-1"),
+        ("message", "a-2"),
+        ("ack", "a-2"),
     ]
     acks = [f for f in frames if f["type"] == "ack"]
     assert all(f["duplicate"] is False and f["uri"] == uri for f in acks)
@@ -169,7 +176,10 @@ async def test_a_resume_gap_of_more_than_500_gets_a_reset_and_no_replay(api, app
     assert (await read(ws))["type"] == "subscribed"
     frames = await drain(ws)
     assert [f["type"] for f in frames if f["type"] != "presence"] == ["reset"]
-    assert frames[-1] == {"type": "reset", "uri": uri} or {"type": "reset", "uri": uri} in frames
+    assert (
+        frames[-1] == {"type": "reset", "uri": uri}
+        or {"type": "reset", "uri": uri} in frames
+    )
     # Exactly 500 behind is still replayed.
     ws2 = await ui_socket(alice)
     send(ws2, {"type": "subscribe", "uri": uri, "after": first["id"] + 1})
@@ -218,7 +228,10 @@ async def test_messages_posted_over_rest_reach_both_kinds_of_socket(api):
     for frame in (await read_type(ui, "message"), await read(seed)):
         assert frame["id"] == posted["id"] and frame["message"] == "over rest"
         assert frame["user"] == {
-            "id": alice.id, "username": "alice", "first_name": "", "last_name": ""
+            "id": alice.id,
+            "username": "alice",
+            "first_name": "",
+            "last_name": "",
         }
 
 
@@ -248,8 +261,10 @@ async def test_typing_in_a_room_not_subscribed_is_refused(api):
     ws = await ui_socket(alice)
     send(ws, {"type": "typing", "uri": uri, "ref": 3})
     assert await read(ws) == {
-        "type": "error", "code": "not_subscribed",
-        "detail": "Subscribe to the room first.", "ref": 3,
+        "type": "error",
+        "code": "not_subscribed",
+        "detail": "Subscribe to the room first.",
+        "ref": 3,
     }
 
 
@@ -276,11 +291,15 @@ async def test_presence_counts_a_user_once_across_two_tabs(api, app):
     tab2.close()
     presence = await read_type(b, "presence")
     assert presence == {
-        "type": "presence", "uri": uri, "came_online": [], "went_offline": [alice.id]
+        "type": "presence",
+        "uri": uri,
+        "came_online": [],
+        "went_offline": [alice.id],
     }
     status, chat = await bob.call("GET", f"/api/chats/{uri}/")
     assert {m["username"]: m["online"] for m in chat["members"]} == {
-        "alice": False, "bob": True
+        "alice": False,
+        "bob": True,
     }
 
 
@@ -307,7 +326,9 @@ async def test_a_new_member_appears_to_others_at_once(api):
     await bob.join(uri)
     member = await read_type(a, "member")
     assert member == {
-        "type": "member", "uri": uri, "event": "joined",
+        "type": "member",
+        "uri": uri,
+        "event": "joined",
         "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
     }
     await bob.join(uri)  # joining again is no news
@@ -326,12 +347,20 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
     await drain(watcher)
     status, _ = await alice.call("DELETE", f"/api/chats/{uri}/members/bob/")
     assert status == 204
-    assert await read_type(ui, "removed") == {"type": "removed", "uri": uri, "reason": "removed"}
+    assert await read_type(ui, "removed") == {
+        "type": "removed",
+        "uri": uri,
+        "reason": "removed",
+    }
     assert await closed(seed) == 4403
     await presence_settled(app)
     news = await drain(watcher)
-    assert {"type": "member", "uri": uri, "event": "left",
-            "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""}} in news
+    assert {
+        "type": "member",
+        "uri": uri,
+        "event": "left",
+        "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
+    } in news
     for frame in news:
         if frame["type"] == "presence":
             online = apply_presence(online, frame)
@@ -340,7 +369,9 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
     assert messages_of(await drain(ui)) == []
     send(ui, {"type": "subscribe", "uri": uri, "ref": "s"})
     assert (await read(ui))["code"] == "forbidden"
-    send(ui, {"type": "send", "uri": uri, "client_id": "x1", "text": "let me in", "ref": "t"})
+    send(
+        ui, {"type": "send", "uri": uri, "client_id": "x1", "text": "let me in", "ref": "t"}
+    )
     error = await read(ui)
     assert (error["type"], error["code"], error["ref"]) == ("error", "forbidden", "t")
     assert [m["message"] for m in await alice.history(uri)] == ["bob is gone"]
@@ -354,7 +385,11 @@ async def test_a_member_who_leaves_by_themselves_gets_removed_on_every_tab(api, 
     status, _ = await bob.call("DELETE", f"/api/chats/{uri}/members/bob/")
     assert status == 204
     for tab in (tab1, tab2):
-        assert await read_type(tab, "removed") == {"type": "removed", "uri": uri, "reason": "left"}
+        assert await read_type(tab, "removed") == {
+            "type": "removed",
+            "uri": uri,
+            "reason": "left",
+        }
     assert app.messenger.hub.online(Room.by_uri(uri).id) == []
 
 
@@ -368,7 +403,9 @@ async def test_no_socket_opens_without_authentication(api):
     for path in ("/ws", f"/ws/chat/{uri}/", "/ws/chat/general/"):
         assert await handshake_status(api, path) == 401
         assert await handshake_status(api, path, token="0" * 40) == 401
-        assert await handshake_status(api, path, Authorization="Bearer " + alice.token) == 401
+        assert (
+            await handshake_status(api, path, Authorization="Bearer " + alice.token) == 401
+        )
         assert await handshake_status(api, path, Cookie="chatbox_session=forged") == 401
     status, _ = await alice.call("GET", "/api/chats/general/")
     assert status == 404  # the refused seed handshake created no room
@@ -383,9 +420,12 @@ async def test_a_foreign_origin_is_refused_even_with_valid_credentials(api):
     for path in ("/ws", f"/ws/chat/{uri}/", "/ws/chat/lobby/"):
         assert await handshake_status(api, path, token=alice.token, Origin=evil) == 403
         assert await handshake_status(api, path, Cookie=cookie, Origin=evil) == 403
-        assert await handshake_status(
-            api, path, Cookie=cookie, Origin=evil, **{"Sec-Fetch-Site": "cross-site"}
-        ) == 403
+        assert (
+            await handshake_status(
+                api, path, Cookie=cookie, Origin=evil, **{"Sec-Fetch-Site": "cross-site"}
+            )
+            == 403
+        )
     # A refused handshake changes nothing: the named room was not opened.
     status, _ = await alice.call("GET", "/api/chats/lobby/")
     assert status == 404
@@ -421,7 +461,11 @@ async def test_a_non_member_cannot_subscribe_send_or_type_in_a_private_session(a
     ):
         send(ws, frame)
         error = await read(ws)
-        assert (error["type"], error["code"], error["ref"]) == ("error", "forbidden", frame["ref"])
+        assert (error["type"], error["code"], error["ref"]) == (
+            "error",
+            "forbidden",
+            frame["ref"],
+        )
     assert await alice.history(uri) == []
     status, chat = await alice.call("GET", f"/api/chats/{uri}/")
     assert [m["username"] for m in chat["members"]] == ["alice"]
@@ -486,7 +530,8 @@ BAD_UI_FRAMES = [
 
 @pytest.mark.gen_test(timeout=30)
 async def test_bad_ui_frames_get_error_frames_and_the_sockets_other_rooms_keep_working(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
+    alice = await api.signup("alice")
+    await api.signup("bob")
     await alice.start_chat("general")
     other = await alice.start_chat()
     ws = await ui_socket(alice, other)
@@ -548,11 +593,17 @@ async def test_an_oversized_frame_closes_that_socket_with_1009_and_others_carry_
 
 def test_the_ping_timeout_is_one_tornado_honours(app):
     # Tornado ignores (and warns about) a timeout longer than the ping interval.
-    assert 0 < app.settings["websocket_ping_timeout"] <= app.settings["websocket_ping_interval"]
+    assert (
+        0
+        < app.settings["websocket_ping_timeout"]
+        <= app.settings["websocket_ping_interval"]
+    )
 
 
 @pytest.mark.gen_test(timeout=30)
-async def test_resuming_from_an_id_the_room_never_reached_gets_a_reset_then_live_messages(api):
+async def test_resuming_from_an_id_the_room_never_reached_gets_a_reset_then_live_messages(
+    api,
+):
     alice = await api.signup("alice")
     uri = await alice.start_chat()
     await alice.say(uri, "one")
@@ -579,7 +630,8 @@ async def test_long_and_non_ascii_messages_arrive_intact_on_both_sockets(api):
 
 @pytest.mark.gen_test(timeout=30)
 async def test_a_plain_link_to_a_room_socket_changes_nothing(api):
-    alice, bob = await api.signup("alice"), await api.signup("bob")
+    alice = await api.signup("alice")
+    await api.signup("bob")
     await alice.start_chat("general")
     cookie = await session_cookie(api, "bob")
     # A page can send bob's browser to these addresses; without an upgrade they are
@@ -598,7 +650,9 @@ async def test_a_plain_link_to_a_room_socket_changes_nothing(api):
 async def test_a_private_chat_address_in_capitals_is_not_a_room_name(api):
     alice, mallory = await api.signup("alice"), await api.signup("mallory")
     uri = await alice.start_chat()
-    assert await handshake_status(api, f"/ws/chat/{uri.upper()}/", token=mallory.token) == 404
+    assert (
+        await handshake_status(api, f"/ws/chat/{uri.upper()}/", token=mallory.token) == 404
+    )
     status, _ = await mallory.call("POST", "/api/chats/", {"name": uri})
     assert status == 400
     status, _ = await mallory.call("POST", "/api/chats/", {"name": uri.upper()})

@@ -6,6 +6,7 @@ a member adds them back; leaving by oneself is not a removal. When a link leaks,
 owner gives the chat a new address: the old one leads nowhere, and every member's open
 sockets follow to the new one.
 """
+
 import pytest
 from conftest import XSRF
 from realtime import (
@@ -130,10 +131,18 @@ async def test_the_removed_frame_tells_a_removal_from_leaving(api):
     b = await ui_socket(bob, uri)
     c = await ui_socket(carol, uri)
     await removed_by_owner(alice, bob, uri)
-    assert await read_type(b, "removed") == {"type": "removed", "uri": uri, "reason": "removed"}
+    assert await read_type(b, "removed") == {
+        "type": "removed",
+        "uri": uri,
+        "reason": "removed",
+    }
     status, _ = await carol.call("DELETE", f"/api/chats/{uri}/members/carol/")
     assert status == 204
-    assert await read_type(c, "removed") == {"type": "removed", "uri": uri, "reason": "left"}
+    assert await read_type(c, "removed") == {
+        "type": "removed",
+        "uri": uri,
+        "reason": "left",
+    }
 
 
 # --- Adding people, and adding them back ----------------------------------------------
@@ -149,7 +158,9 @@ async def test_any_member_may_add_a_removed_person_back_and_then_the_link_works_
     watcher = await ui_socket(alice, uri)
     await presence_settled(app)
     await drain(watcher)
-    status, data = await carol.call("POST", f"/api/chats/{uri}/members/", {"username": "Bob"})
+    status, data = await carol.call(
+        "POST", f"/api/chats/{uri}/members/", {"username": "Bob"}
+    )
     assert status == 201
     assert data["message"] == "carol added bob to the chat"
     assert data["user"]["username"] == "bob"
@@ -177,14 +188,19 @@ async def test_only_the_owner_of_a_named_room_may_add_back_someone_they_removed(
     await bob.join("general")
     await carol.join("general")
     await removed_by_owner(alice, bob, "general")
-    status, data = await carol.call("POST", "/api/chats/general/members/", {"username": "bob"})
+    status, data = await carol.call(
+        "POST", "/api/chats/general/members/", {"username": "bob"}
+    )
     assert (status, data) == (
-        403, {"detail": "Only the owner can add back someone they removed."}
+        403,
+        {"detail": "Only the owner can add back someone they removed."},
     )
     assert await member_names(alice, "general") == ["alice", "carol"]
     # Anyone else a member may add, as they could join by themselves.
     dave = await api.signup("dave")
-    status, _ = await carol.call("POST", "/api/chats/general/members/", {"username": "dave"})
+    status, _ = await carol.call(
+        "POST", "/api/chats/general/members/", {"username": "dave"}
+    )
     assert status == 201
     status, _ = await alice.call("POST", "/api/chats/general/members/", {"username": "bob"})
     assert status == 201
@@ -201,7 +217,9 @@ async def test_adding_someone_already_in_the_chat_changes_nothing(api, app):
     watcher = await ui_socket(alice, uri)
     await presence_settled(app)
     await drain(watcher)
-    status, data = await alice.call("POST", f"/api/chats/{uri}/members/", {"username": "bob"})
+    status, data = await alice.call(
+        "POST", f"/api/chats/{uri}/members/", {"username": "bob"}
+    )
     assert status == 200 and data["message"] == "bob is already in the chat"
     assert [f for f in await drain(watcher) if f["type"] == "member"] == []
 
@@ -225,7 +243,10 @@ async def test_only_a_member_may_add_people_and_only_people_with_an_account(api,
     ):
         assert await alice.call("POST", f"/api/chats/{uri}/members/", body) == (400, errors)
     status, _ = await alice.call(
-        "POST", f"/api/chats/{uri}/members/", raw="{", headers={"Content-Type": "application/json"}
+        "POST",
+        f"/api/chats/{uri}/members/",
+        raw="{",
+        headers={"Content-Type": "application/json"},
     )
     assert status == 400
     # A switched-off account cannot be added either.
@@ -235,7 +256,10 @@ async def test_only_a_member_may_add_people_and_only_people_with_an_account(api,
     status, data = await alice.call(
         "POST", f"/api/chats/{uri}/members/", {"username": "mallory"}
     )
-    assert (status, data) == (400, {"username": ["There is no account with that username."]})
+    assert (status, data) == (
+        400,
+        {"username": ["There is no account with that username."]},
+    )
     assert await member_names(alice, uri) == ["alice", "bob"]
 
 
@@ -278,9 +302,10 @@ async def test_a_new_address_retires_the_old_one_everywhere(api):
             status, _ = await person.call(method, path, {} if method != "GET" else None)
             assert status == 404, (person.username, method, path)
         assert await handshake_status(api, f"/ws/chat/{uri}/", token=person.token) == 404
-        assert await handshake_status(
-            api, f"/ws/chat/{uri.upper()}/", token=person.token
-        ) == 404
+        assert (
+            await handshake_status(api, f"/ws/chat/{uri.upper()}/", token=person.token)
+            == 404
+        )
         ws = await ui_socket(person)
         send(ws, {"type": "subscribe", "uri": uri, "ref": 1})
         assert (await read(ws))["code"] == "not_found"
@@ -330,7 +355,12 @@ async def test_members_open_sockets_follow_the_chat_to_its_new_address(api, app)
     send(seed, {"message": "four"})
     # The seed socket's echo is its acknowledgement; "three" comes before it.
     assert [(await read(seed))["message"] for _ in range(2)] == ["three", "four"]
-    assert [m["message"] for m in await alice.history(new)] == ["one", "two", "three", "four"]
+    assert [m["message"] for m in await alice.history(new)] == [
+        "one",
+        "two",
+        "three",
+        "four",
+    ]
     # Resuming on the new address replays from the id the client kept.
     await subscribe(elsewhere, new, after=first["id"])
     replay = [(await read_type(elsewhere, "message"))["message"] for _ in range(3)]

@@ -3,6 +3,7 @@
 Each past version is written out here as SQL, the way chatbox left it on a box, so that
 no change to today's models can change what "an old database" means in these tests.
 """
+
 import os
 import sqlite3
 import subprocess
@@ -72,20 +73,26 @@ CREATE INDEX "membership_room_id" ON "membership" ("room_id");
 CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
 CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
 """
-_MEMBERSHIP_V1 = """
+_MEMBERSHIP_V1 = (
+    """
 CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
   "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
   FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
   FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
-""" + _MEMBERSHIP_INDEXES
+"""
+    + _MEMBERSHIP_INDEXES
+)
 # Version 4 gave memberships their read marker.
-_MEMBERSHIP_V4 = """
+_MEMBERSHIP_V4 = (
+    """
 CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT NULL,
   "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL,
   "last_read_id" INTEGER NOT NULL,
   FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,
   FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE);
-""" + _MEMBERSHIP_INDEXES
+"""
+    + _MEMBERSHIP_INDEXES
+)
 
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
@@ -129,8 +136,16 @@ _CHAT_ROWS = {
 }
 
 _USERS_V1 = [
-    (1, "Alice", "alice", "$2b$10$hash-a", "alice@example.org", "Alice", "A",
-     "2025-01-02 03:04:05"),
+    (
+        1,
+        "Alice",
+        "alice",
+        "$2b$10$hash-a",
+        "alice@example.org",
+        "Alice",
+        "A",
+        "2025-01-02 03:04:05",
+    ),
     (2, "bob", "bob", "$2b$10$hash-b", "", "", "", "2025-01-02 03:05:00"),
     (3, "carol", "carol", "$2b$10$hash-c", "c@example.org", "", "", "2025-01-03 00:00:00"),
 ]
@@ -144,18 +159,18 @@ _READ_MARKERS_V4 = [2, 2, 3, 3, 0]
 
 ROWS = {
     1: {"user": _USERS_V1, **_CHAT_ROWS},
-    2: {"user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)], **_CHAT_ROWS},
+    2: {"user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2, strict=True)], **_CHAT_ROWS},
     3: {
-        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
+        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2, strict=True)],
         **_CHAT_ROWS,
         "setting": _SETTING_ROWS,
     },
     4: {
-        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2)],
+        "user": [u + r for u, r in zip(_USERS_V1, _ROLES_V2, strict=True)],
         **_CHAT_ROWS,
         "membership": [
             m + (marker,)
-            for m, marker in zip(_CHAT_ROWS["membership"], _READ_MARKERS_V4)
+            for m, marker in zip(_CHAT_ROWS["membership"], _READ_MARKERS_V4, strict=True)
         ],
         "setting": _SETTING_ROWS,
     },
@@ -208,7 +223,9 @@ def assert_every_row_kept(path, version):
 def rows_of(path, table, columns="*"):
     connection = sqlite3.connect(path)
     try:
-        return connection.execute(f'SELECT {columns} FROM "{table}" ORDER BY rowid').fetchall()
+        return connection.execute(
+            f'SELECT {columns} FROM "{table}" ORDER BY rowid'
+        ).fetchall()
     finally:
         connection.close()
 
@@ -228,7 +245,13 @@ def schema_of(path):
         ).fetchall()
         for (table,) in tables:
             indexes = [
-                (name, unique, origin, partial, [c for _, _, c in pragma("index_info", name)])
+                (
+                    name,
+                    unique,
+                    origin,
+                    partial,
+                    [c for _, _, c in pragma("index_info", name)],
+                )
                 for _, name, unique, origin, partial in pragma("index_list", table)
             ]
             described[table] = {
@@ -310,7 +333,11 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
         # Read markers start at each room's newest message (none yet: 0), so nothing
         # from before the upgrade turns up unread.
         assert rows_of(path, "membership", "id, last_read_id") == [
-            (1, 2), (2, 2), (3, 3), (4, 3), (5, 0)
+            (1, 2),
+            (2, 2),
+            (3, 3),
+            (4, 3),
+            (5, 0),
         ]
     # Nobody was removed from anything before removals were kept.
     assert rows_of(path, "removal") == []
@@ -336,7 +363,10 @@ def test_upgrading_a_version_1_database_keeps_every_row(tmp_path):
         assert all(u.is_active for u in users)
         assert users[0].email == "alice@example.org" and users[0].first_name == "Alice"
         assert models.Room.by_uri("f" * 32).owner.username == "bob"
-        assert [m.username for m in models.Room.by_uri("f" * 32).members()] == ["bob", "carol"]
+        assert [m.username for m in models.Room.by_uri("f" * 32).members()] == [
+            "bob",
+            "carol",
+        ]
         assert users[1].is_member(models.Room.by_uri("general"))
         assert models.Token.select().count() == 2
         messages = models.Message.page(models.Room.by_uri("general"))
@@ -457,8 +487,18 @@ def a_box_with_names_alike(path):
     ]
     rows = dict(ROWS[4])
     rows["user"] = [
-        (user_id, name, key, hash_of(f"password of {ascii(name)}"), "", "", "",
-         "2025-01-02 03:04:05", is_admin, 1)
+        (
+            user_id,
+            name,
+            key,
+            hash_of(f"password of {ascii(name)}"),
+            "",
+            "",
+            "",
+            "2025-01-02 03:04:05",
+            is_admin,
+            1,
+        )
         for user_id, name, key, is_admin in people
     ]
     build_database(path, 4, rows=rows)
@@ -474,7 +514,10 @@ def test_names_alike_after_folding_keep_working_and_the_upgrade_reports_them(
         assert upgrade(path) == schema.SCHEMA_VERSION
     # The oldest keeps the name; the others keep working under a key with a suffix.
     assert rows_of(path, "user", "id, username_key") == [
-        (1, "alice"), (2, "alice\n"), (3, "alice#3"), (4, "alice#4")
+        (1, "alice"),
+        (2, "alice\n"),
+        (3, "alice#3"),
+        (4, "alice#4"),
     ]
     reports = [r.getMessage() for r in caplog.records]
     assert len(reports) == 2
@@ -492,7 +535,10 @@ def test_renaming_the_account_that_kept_a_name_hands_the_name_to_the_next(tmp_pa
         User = models.User
         User.by_username("Alice").rename("alicia")
         assert rows_of(path, "user", "id, username_key") == [
-            (1, "alicia"), (2, "alice\n"), (3, "alice"), (4, "alice#4")
+            (1, "alicia"),
+            (2, "alice\n"),
+            (3, "alice"),
+            (4, "alice#4"),
         ]
         assert User.by_username("alice").id == 3
         assert User.by_username("ALICE").id == 4
@@ -570,7 +616,9 @@ def test_a_database_newer_than_the_code_is_refused_and_left_alone(tmp_path):
         upgrade(path)
     assert rows_of(path, "user", "id") == [(1,), (2,), (3,)]
     connection = sqlite3.connect(path)
-    assert connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION + 1
+    assert (
+        connection.execute("PRAGMA user_version").fetchone()[0] == schema.SCHEMA_VERSION + 1
+    )
     connection.close()
 
 
@@ -623,7 +671,9 @@ def test_an_upgrade_takes_a_backup_first_and_keeps_the_data(tmp_path, version):
         status, data, _ = box.call("GET", "/healthz")
         assert data["schema_version"] == schema.SCHEMA_VERSION
         status, data, _ = box.call(
-            "POST", "/auth/token/login/", {"username": "alice", "password": "long enough pw"}
+            "POST",
+            "/auth/token/login/",
+            {"username": "alice", "password": "long enough pw"},
         )
         token = data["auth_token"]
         status, data, _ = box.call("GET", "/api/chats/general/messages/", token=token)

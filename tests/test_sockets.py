@@ -1,6 +1,7 @@
 """Socket rules: every send checked again, refused frames that cost nothing, what others
 see when a socket goes away, small frames sent at once, a private chat's socket joining
 like its join call, and tokens a browser can present."""
+
 import json
 import logging
 import socket
@@ -44,7 +45,9 @@ async def test_a_send_to_a_room_that_does_not_exist_is_not_found_and_stores_noth
     ws = await ui_socket(alice, uri)
     # "\ud800" travels as a JSON escape of a lone surrogate, which no UTF-8 text holds.
     for name in ("no-such-room", 7, None, "\ud800"):
-        send(ws, {"type": "send", "uri": name, "client_id": "x-1", "text": "hi", "ref": "n"})
+        send(
+            ws, {"type": "send", "uri": name, "client_id": "x-1", "text": "hi", "ref": "n"}
+        )
         error = await read_type(ws, "error")
         assert (error["type"], error["code"], error["ref"]) == ("error", "not_found", "n")
     assert Message.select().count() == 0
@@ -57,7 +60,9 @@ async def test_a_client_id_reused_in_another_room_over_the_socket_is_refused(api
     ws = await ui_socket(alice, uri, other)
     send(ws, {"type": "send", "uri": uri, "client_id": "same", "text": "here"})
     ack = await read_type(ws, "ack", skip=("message",))
-    send(ws, {"type": "send", "uri": other, "client_id": "same", "text": "there", "ref": "o"})
+    send(
+        ws, {"type": "send", "uri": other, "client_id": "same", "text": "there", "ref": "o"}
+    )
     error = await read_type(ws, "error")
     assert (error["type"], error["code"], error["ref"]) == ("error", "invalid", "o")
     assert "client_id" in error["detail"]
@@ -71,7 +76,9 @@ async def test_a_ref_that_cannot_be_echoed_is_refused_and_the_socket_stays_open(
     bad_refs = ("\ud800", "x" * 65, 2**60, 1.5, [1], {"a": 1}, True)
     for ref in bad_refs:
         for kind in ("ping", "no-such-type", "send"):
-            send(ws, {"type": kind, "uri": uri, "client_id": "c-1", "text": "hi", "ref": ref})
+            send(
+                ws, {"type": kind, "uri": uri, "client_id": "c-1", "text": "hi", "ref": ref}
+            )
             error = await read_type(ws, "error")
             assert (error["code"], error["ref"]) == ("invalid", None)
     assert Message.select().count() == 0
@@ -115,7 +122,9 @@ def server_side_sockets(app):
 
 
 @pytest.mark.gen_test
-async def test_both_websockets_send_small_frames_without_waiting_for_the_clients_ack(app, api):
+async def test_both_websockets_send_small_frames_without_waiting_for_the_clients_ack(
+    app, api
+):
     ada = await api.signup("ada")
     uri = await ada.start_chat("lobby")
     ui = await ada.socket()
@@ -201,10 +210,16 @@ async def test_a_wrong_token_on_the_handshake_is_not_rescued_by_the_cookie(api):
     assert await handshake_status(api, "/ws", Cookie=cookie, Origin=api.base_url) == 101
     for path in ("/ws?token=wrong", "/ws?token=", "/ws/chat/lobby?token=wrong"):
         assert await handshake_status(api, path, Cookie=cookie, Origin=api.base_url) == 401
-    assert await handshake_status(
-        api, "/ws", Cookie=cookie, Origin=api.base_url,
-        **{"Sec-WebSocket-Protocol": "chatbox, token.wrong"},
-    ) == 401
+    assert (
+        await handshake_status(
+            api,
+            "/ws",
+            Cookie=cookie,
+            Origin=api.base_url,
+            **{"Sec-WebSocket-Protocol": "chatbox, token.wrong"},
+        )
+        == 401
+    )
     assert Room.by_uri("lobby") is None
 
 

@@ -1,4 +1,5 @@
 """The login throttle on its own, with a clock the tests move by hand."""
+
 import pytest
 
 from handlers.auth import LoginThrottle

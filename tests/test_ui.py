@@ -4,6 +4,7 @@ Each module run starts ``python chatbox.py`` on a free loopback port over a fres
 SQLite file; the tests drive two browser contexts (two people) with Playwright's sync
 API. Screenshots of the main screens are written to test-artifacts/.
 """
+
 import re
 from urllib.parse import urlsplit
 
@@ -14,12 +15,13 @@ from conftest import PASSWORD
 pytestmark = pytest.mark.browser
 
 
-
 def test_two_people_chat_in_real_time_through_a_shared_link(people):
     alice, bob = people(), people()
     alice.sign_up("alice")
     path = alice.start_chat()
-    expect(alice.page.get_by_text("Share the page URL to invite new friends")).to_be_visible()
+    expect(
+        alice.page.get_by_text("Share the page URL to invite new friends")
+    ).to_be_visible()
 
     # Bob follows the link before he has an account: he is asked to sign up, then joined.
     bob.goto(path)
@@ -36,7 +38,10 @@ def test_two_people_chat_in_real_time_through_a_shared_link(people):
     expect(alice.bubbles("hi alice")).to_have_count(1)
 
     # Own messages sit on the right, the other person's on the left.
-    for visitor, own, other in ((alice, "hello bob", "hi alice"), (bob, "hi alice", "hello bob")):
+    for visitor, own, other in (
+        (alice, "hello bob", "hi alice"),
+        (bob, "hi alice", "hello bob"),
+    ):
         scroller = visitor.page.locator(".scroller").bounding_box()
         mine = visitor.bubbles(own).locator(".bubble").bounding_box()
         theirs = visitor.bubbles(other).locator(".bubble").bounding_box()
@@ -142,7 +147,9 @@ def test_sign_up_and_log_in_explain_what_went_wrong(people):
     expect(visitor.page.get_by_role("tab", name="Log in")).to_be_visible()
 
     visitor.fill_auth("grace", PASSWORD, "Sign up")
-    expect(visitor.page.get_by_text("A user with that username already exists.")).to_be_visible()
+    expect(
+        visitor.page.get_by_text("A user with that username already exists.")
+    ).to_be_visible()
     visitor.fill_auth("grace", "wrong password", "Log in")
     expect(visitor.page.get_by_text("Wrong username or password.")).to_be_visible()
     for _ in range(5):
@@ -194,7 +201,9 @@ def test_screens_at_desktop_and_phone_widths(people):
         alice.goto("/login")
         alice.shot(f"{label}-login")
         alice.sign_up(f"kim-{label}")
-        expect(alice.page.get_by_role("button", name="Start chatting").first).to_be_visible()
+        expect(
+            alice.page.get_by_role("button", name="Start chatting").first
+        ).to_be_visible()
         path = alice.start_chat()
         bob.sign_up(f"lee-{label}", path)
         expect(bob.page.locator("#composer-text")).to_be_enabled()
@@ -202,7 +211,9 @@ def test_screens_at_desktop_and_phone_widths(people):
         bob.say("Sounds good 👍")
         bob.say("I'll bring snacks.\nAnd a second line.")
         alice.say("Great, see you then")
-        expect(alice.bubbles("Great, see you then")).to_have_attribute("data-status", "sent")
+        expect(alice.bubbles("Great, see you then")).to_have_attribute(
+            "data-status", "sent"
+        )
         expect(bob.bubbles("Great, see you then")).to_have_count(1)
         alice.page.locator("#composer-text").focus()
         alice.shot(f"{label}-chat")
@@ -247,7 +258,9 @@ def test_older_messages_load_at_the_top_without_moving_the_view(people, server):
     expect(bob.bubbles("n21").first).not_to_be_in_viewport()
 
     # Reading older messages: a new one does not pull the view down, a button offers it.
-    api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": "fresh news"}, token)
+    api_call(
+        server, "POST", f"/api/chats/{uri}/messages/", {"message": "fresh news"}, token
+    )
     jump = bob.page.get_by_role("button", name="1 new message")
     expect(jump).to_be_visible()
     expect(bob.bubbles("fresh news")).not_to_be_in_viewport()

@@ -4,6 +4,7 @@ Each test gets its own chatbox process (the first account on a box is its
 administrator) and drives Debian's Chromium with Playwright, like tests/test_ui.py,
 whose helpers it shares. Screenshots go to test-artifacts/.
 """
+
 import os
 import re
 import sqlite3
@@ -60,7 +61,9 @@ def server(tmp_path):
 
 
 def sign_up_by_api(server, username):
-    api_call(server, "POST", "/auth/users/create/", {"username": username, "password": PASSWORD})
+    api_call(
+        server, "POST", "/auth/users/create/", {"username": username, "password": PASSWORD}
+    )
     return token_for(server, username)
 
 
@@ -184,7 +187,9 @@ def test_unread_counts_follow_one_user_across_two_browsers(people, server):
     laptop.page.locator("a.brand").click()
     expect(laptop.page.locator(".room")).to_have_count(1)
 
-    api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": "are you there?"}, vic)
+    api_call(
+        server, "POST", f"/api/chats/{uri}/messages/", {"message": "are you there?"}, vic
+    )
     for visitor in (laptop, phone):
         expect(visitor.page.locator(".room .badge")).to_have_text(re.compile(r"^\s*1"))
         expect(visitor.page).to_have_title("(1) chatbox")

@@ -4,6 +4,7 @@ chat gets a new address.
 Drives Debian's Chromium with Playwright against a real chatbox process, with the
 helpers of tests/test_ui.py. Screenshots go to test-artifacts/.
 """
+
 import re
 from urllib.parse import urlsplit
 
@@ -71,7 +72,9 @@ def test_a_removed_member_is_told_so_and_a_reload_does_not_let_them_back_in(peop
     # Someone who does not exist cannot be added, and the form says why.
     panel.get_by_label("Username").fill("nobody-here")
     panel.get_by_role("button", name="Add", exact=True).click()
-    expect(panel.get_by_role("alert")).to_have_text("There is no account with that username.")
+    expect(panel.get_by_role("alert")).to_have_text(
+        "There is no account with that username."
+    )
 
 
 def test_a_new_address_moves_every_open_page_and_retires_the_old_link(people):
@@ -98,7 +101,9 @@ def test_a_new_address_moves_every_open_page_and_retires_the_old_link(people):
     new = urlsplit(alice.page.url).path
     assert urlsplit(bob.page.url).path == new
     expect(alice.page.get_by_role("status").filter(has_text="new address")).to_have_count(1)
-    expect(alice.page.get_by_label("Link to this chat")).to_have_value(alice.server.url + new)
+    expect(alice.page.get_by_label("Link to this chat")).to_have_value(
+        alice.server.url + new
+    )
     alice.shot("address-changed")
 
     # Both pages keep the history and go on talking at the new address.
@@ -114,5 +119,7 @@ def test_a_new_address_moves_every_open_page_and_retires_the_old_link(people):
 
     # The old link leads nowhere, and joins nothing.
     mallory.goto(old)
-    expect(mallory.page.get_by_role("alert")).to_contain_text("There is no chat at this address")
+    expect(mallory.page.get_by_role("alert")).to_contain_text(
+        "There is no chat at this address"
+    )
     expect(mallory.page.locator(".room")).to_have_count(0)

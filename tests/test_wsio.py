@@ -5,6 +5,7 @@ and names it: ``WebSocketProtocol.stream`` (the connection's stream, used to sha
 pre-built frame among every recipient of a broadcast) and ``IOStream._write_buffer``
 (its unsent bytes, used to close clients that stop reading).
 """
+
 import socket
 
 import pytest
