@@ -1,7 +1,7 @@
 #!/bin/sh
 # Sets up everything the tests need (a venv, the Python packages, the frontend's npm
-# packages) and runs every test. Browser tests need Chromium at /usr/bin/chromium
-# (Debian: apt-get install -y chromium).
+# packages), runs both halves' linters and every test. Browser tests need Chromium at
+# /usr/bin/chromium (Debian: apt-get install -y chromium).
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}
@@ -10,4 +10,8 @@ VENV=${VENV:-.venv}
 if [ -f frontend/package.json ]; then
     (cd frontend && npm ci --no-audit --no-fund && npm test && npm run lint)
 fi
+# Lint and format are checked like tests: a violation fails the run (fix with
+# "ruff check --fix ." and "ruff format .").
+"$VENV/bin/ruff" check .
+"$VENV/bin/ruff" format --check .
 "$VENV/bin/python" -m pytest "$@"
