@@ -34,6 +34,7 @@ from handlers.auth import (
     TokenDestroyHandler,
 )
 from handlers.base import NotFoundHandler
+from handlers.budget import Limits
 from handlers.chats import ChatHandler, ChatListHandler, MemberHandler, ReadHandler
 from handlers.messages import MessagesHandler
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
@@ -75,9 +76,15 @@ def load_secret(path):
     return secret
 
 
-def make_app(cookie_secret, debug=False):
-    """The Tornado application; the database must already be initialised."""
-    messenger = Messenger(WriteQueue(), RoomHub())
+def make_app(cookie_secret, debug=False, limits=None):
+    """The Tornado application; the database must already be initialised.
+
+    ``limits`` are the per-person budgets (``handlers.budget.Limits``), the defaults
+    if None.
+    """
+    if limits is None:
+        limits = Limits()
+    messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
     routes = [
@@ -156,6 +163,11 @@ async def main():
     except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
         log.error("cannot serve TLS: %s", exc)
         return 1
+    try:
+        limits = Limits(options.limits)
+    except ValueError as exc:
+        log.error("--limits: %s", exc)
+        return 1
     paths = Paths.from_options(options)
     paths.make()
     lock = ServerLock(paths.lock)
@@ -174,7 +186,7 @@ async def main():
         except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
             log.error("%s", exc)
             return 1
-        app = make_app(load_secret(paths.secret), debug=options.debug)
+        app = make_app(load_secret(paths.secret), debug=options.debug, limits=limits)
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()

@@ -248,19 +248,28 @@ class Presence:
 class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
-    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY):
+    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None):
         self.writer = writer
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
+        # The per-person budgets (handlers/budget.py), or None for none: every message
+        # passes here, whichever way it came, so this is where sending is paid for.
+        self.limits = limits
 
     async def post(self, room, author, text, client_id=None):
         """Store a message and deliver it to the room; returns ``(message, created)``.
 
         A resend of a ``client_id`` returns the original message and delivers nothing
-        again. Raises ``models.ValidationError`` on bad input (nothing stored).
+        again. Raises ``models.ValidationError`` on bad input, and the limits' refusal
+        when the author is over budget (nothing stored either way).
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
+        if self.limits is not None:
+            # A resend pays too: it costs a trip to the writer all the same.
+            self.limits.charge_all(
+                [("send", author.id, 1), ("send-bytes", author.id, len(text.encode()))]
+            )
         try:
             message, created = await self.writer.run(
                 Message.post, room, author, text, client_id

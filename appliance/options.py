@@ -52,3 +52,14 @@ define(
     "(default: /etc/systemd/system/chatbox.service when run as root, else stdout)",
     group="install-service",
 )
+define(
+    "limits",
+    default="",
+    help="per-person budgets, as NAME=AMOUNT/PERIOD separated by commas, e.g. "
+    "send=60/30s,signup=100/10m (AMOUNT at once, refilled over PERIOD; k = thousand; "
+    "period in s, m or h). Names and defaults: send=30/15s (messages per user), "
+    "send-bytes=64k/1m (bytes of text per user), typing=10/10s (per user and chat), "
+    "subscribe=300/30s (per user), replay=5k/1m (messages resent by subscribes, per "
+    "user), new-chat=30/1h (per user), signup=40/10m (per address). NAME=off switches "
+    "one off, off alone all of them",
+)

@@ -117,6 +117,9 @@ class SignupHandler(BaseHandler):
             raise bad_request(
                 {"username": ["A user with that username already exists."]}
             )
+        # Counted per address, and only now, just before the costly part: a flood of
+        # sign-ups is a flood of bcrypt hashes that every login then queues behind.
+        self.limits.charge("signup", self.request.remote_ip)
         password_hash = await run_slowly(User.hash_password, password)
         user = await self.writer.run(User.register, username, password_hash, email)
         self.send_json(

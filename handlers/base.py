@@ -7,6 +7,7 @@ import tornado.web
 from tornado import httputil
 from tornado.web import HTTPError
 
+from handlers.budget import RateLimited
 from models import Room, Token, ValidationError, digest
 from writer import DiskFull
 
@@ -59,7 +60,7 @@ class JSONErrors:
     """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError)):
+        if isinstance(value, (HTTPError, ValidationError, RateLimited)):
             return
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
@@ -78,6 +79,11 @@ class JSONErrors:
             # A model rule refused the input: the client's mistake, not the server's.
             self.set_status(400)
             payload = error.errors
+        elif isinstance(error, RateLimited):
+            # Over a per-person budget: nothing was done, and the wait is known.
+            self.set_status(429)
+            self.set_header("Retry-After", str(error.whole_seconds))
+            payload = {"detail": error.detail}
         elif isinstance(error, DiskFull):
             # The box keeps serving reads; the sender may retry once space is freed.
             self.set_status(503)
@@ -152,6 +158,10 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     @property
     def writer(self):
         return self.messenger.writer
+
+    @property
+    def limits(self):
+        return self.messenger.limits
 
     def set_default_headers(self):
         set_security_headers(self)

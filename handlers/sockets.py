@@ -12,6 +12,7 @@ from tornado.web import HTTPError
 
 from handlers import wsio
 from handlers.base import Authenticated, JSONErrors
+from handlers.budget import RateLimited
 from hub import Frame, encode, message_frame
 from models import MAX_ID, Membership, Message, Room, ValidationError, isoformat
 from writer import DiskFull
@@ -75,6 +76,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     def initialize(self, messenger, **_):
         self.messenger = messenger
         self.hub = messenger.hub
+        self.limits = messenger.limits
         self.opened = False
         # Highest message id sent per room: a message committed while a backlog was
         # being read is then sent once, not twice.
@@ -149,6 +151,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         the socket's other rooms), so every failure becomes a frame instead.
         """
         ref = None
+        extra = {}
         try:
             frame = self.parse(raw)
             ref = frame["ref"] = echoable_ref(frame.get("ref"))
@@ -156,6 +159,9 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             return
         except FrameError as error:
             code, detail = error.code, error.detail
+        except RateLimited as error:
+            code, detail = "rate_limited", error.detail
+            extra["retry_after"] = error.retry_after
         except ValidationError as error:
             code, detail = "invalid", error.errors
         except DiskFull as error:
@@ -163,7 +169,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         except Exception:
             log.exception("a websocket frame failed")
             code, detail = "server", "Server error; nothing was stored."
-        self.send_frame(self.error_frame(code, detail, ref))
+        self.send_frame(dict(self.error_frame(code, detail, ref), **extra))
 
     def open(self, *_):
         self.opened = True
@@ -215,6 +221,10 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
+            if self.room is None:
+                # Connecting creates the room: a new chat, paid for like any other
+                # (refused with 429 before the upgrade, so nothing is made).
+                self.limits.charge("new-chat", self.user_id)
         elif self.room.is_private and not self.is_member(self.room):
             raise HTTPError(403)
         # This protocol has no "subscribed" frame: a client counts itself in the room
@@ -297,6 +307,8 @@ class ClientSocket(Socket):
         return room
 
     async def subscribe(self, frame):
+        # Paid for before anything is read: a flood of subscribes costs a lookup each.
+        self.limits.charge("subscribe", self.user_id)
         room = self.member_room(frame)
         after = frame.get("after")
         if after is not None and (
@@ -313,6 +325,11 @@ class ClientSocket(Socket):
         latest_id = Message.latest_id(room)
         backlog = []
         if after is not None and after <= latest_id:
+            # The replay is paid for by its length, counted on the index before any
+            # message is read; one too long to replay is a reset, which costs nothing.
+            waiting = Message.count_since(room, after, MAX_RESUME + 1)
+            if waiting <= MAX_RESUME:
+                self.limits.charge("replay", self.user_id, waiting)
             backlog = Message.since(room, after, MAX_RESUME)
         self.last_sent[room.id] = latest_id if after is None else min(after, latest_id)
         came_online = self.hub.subscribe(room, self)
@@ -365,6 +382,8 @@ class ClientSocket(Socket):
         room = self.member_room(frame)
         if room.id not in self.hub.rooms_of(self):
             raise FrameError("not_subscribed", "Subscribe to the room first.")
+        # Each notice is copied to every other socket in the room: a burst must not be.
+        self.limits.charge("typing", (self.user_id, room.id))
         self.hub.signal(
             room.id,
             encode(

@@ -11,6 +11,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
+from handlers.budget import Limits  # noqa: E402
 from schema import init_db  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -32,6 +33,13 @@ def app(db_path):
     application.messenger.presence.close()
     application.messenger.writer.close()
     models.db.close()
+
+
+@pytest.fixture
+def unlimited(app):
+    """No per-person budgets, for tests that flood the box on purpose to watch
+    something else (test_budgets.py tests the budgets themselves)."""
+    app.messenger.limits = Limits("off")
 
 
 class Person:
