@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from conftest import API
+from conftest import API, PASSWORD
 from handlers.budget import Limits
 from models import Membership, Message, Room, User
 from realtime import (
@@ -66,7 +66,7 @@ def of_type(frames, kind):
 
 
 @pytest.mark.gen_test
-async def test_sends_over_the_budget_get_rate_limited_frames_and_are_neither_stored_nor_sent(
+async def test_sends_over_the_budget_are_answered_rate_limited_and_neither_stored_nor_sent(
     api, limit
 ):
     limit("send=3/10s")
@@ -317,7 +317,7 @@ async def test_signups_from_one_address_over_the_budget_are_429_and_elsewhere_st
     assert status == 400 and "password" in data
     # Logging in is not signing up.
     status, _ = await api.call(
-        "POST", "/auth/token/create/", {"username": "ann", "password": "correct horse battery"}
+        "POST", "/auth/token/create/", {"username": "ann", "password": PASSWORD}
     )
     assert status == 200
     elsewhere = API(base_url.replace("//localhost:", "//127.0.0.1:"), source="127.0.0.2")
