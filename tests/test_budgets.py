@@ -8,6 +8,7 @@ import json
 
 import pytest
 
+from boxes import Box, run
 from conftest import API, PASSWORD
 from handlers.budget import Limits
 from models import Membership, Message, Room, User
@@ -393,3 +394,18 @@ async def test_a_cursor_that_did_not_come_from_the_list_is_400_never_500(api):
     ):
         status, data = await alice.call("GET", f"/api/chats/?cursor={cursor}")
         assert status == 400 and "cursor" in data, cursor
+
+
+def test_budgets_given_with_the_limits_option_are_the_running_boxs(tmp_path):
+    with Box(tmp_path, "--limits", "new-chat=1/1h,send=off") as box:
+        token = box.signup("alice")
+        status, _, _ = box.call("POST", "/api/chats/", {}, token=token)
+        assert status == 201
+        status, data, headers = box.call("POST", "/api/chats/", {}, token=token)
+        assert status == 429 and headers["Retry-After"] == "3600", data
+
+
+def test_a_limits_spec_the_box_cannot_read_stops_the_start_and_says_why(tmp_path):
+    result = run(f"--data-dir={tmp_path}", "--port=0", "--limits=sends=1/1s")
+    assert result.returncode == 1
+    assert "unknown limit 'sends'" in result.stderr
