@@ -70,7 +70,13 @@ export const api = {
   signup: (fields) => request('POST', '/auth/users/create/', fields),
   login: (username, password) => request('POST', '/auth/session/', { username, password }),
   logout: () => request('DELETE', '/auth/session/'),
-  chats: () => request('GET', '/api/chats/'),
+  // One page of the chat list; `cursor` is the `next` of the page before.
+  chats({ limit, cursor } = {}) {
+    const query = new URLSearchParams()
+    if (limit) query.set('limit', String(limit))
+    if (cursor) query.set('cursor', cursor)
+    return request('GET', `/api/chats/?${query}`)
+  },
   startPrivate: () => request('POST', '/api/chats/', {}),
   openNamed: (name) => request('POST', '/api/chats/', { name }),
   chat: (uri) => request('GET', chat(uri)),
