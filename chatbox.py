@@ -27,6 +27,7 @@ from handlers.admin import (
 )
 from handlers.auth import (
     LoginThrottle,
+    hashing_executor,
     MeHandler,
     SessionHandler,
     SignupHandler,
@@ -190,6 +191,7 @@ async def main():
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()
+        asyncio.get_running_loop().set_default_executor(hashing_executor())
         server = app.listen(
             options.port,
             options.address,

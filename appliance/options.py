@@ -59,7 +59,8 @@ define(
     "send=60/30s,signup=100/10m (AMOUNT at once, refilled over PERIOD; k = thousand; "
     "period in s, m or h). Names and defaults: send=30/15s (messages per user), "
     "send-bytes=64k/1m (bytes of text per user), typing=10/10s (per user and chat), "
-    "subscribe=300/30s (per user), replay=5k/1m (messages resent by subscribes, per "
-    "user), new-chat=30/1h (per user), signup=40/10m (per address). NAME=off switches "
+    "subscribe=300/30s (per user), replay=2k/1m (messages resent by subscribes, per "
+    "user), reads=20/10s (API reads of chats and history, per user), new-chat=30/1h "
+    "(per user), signup=40/10m (per address). NAME=off switches "
     "one off, off alone all of them",
 )

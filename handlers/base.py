@@ -1,4 +1,5 @@
 """What every handler shares: who the caller is, JSON in and out, errors, headers."""
+import asyncio
 import json
 import logging
 import urllib.parse
@@ -14,6 +15,13 @@ from writer import DiskFull
 log = logging.getLogger("chatbox.http")
 
 SESSION_COOKIE = "chatbox_session"
+
+# A client over one of its budgets gets its refusal only after this long (or after the
+# refusal's retry_after, if shorter), and a socket is not read meanwhile. A refusal
+# costs the box about as much as an answer; a client refused in a loop then costs it one
+# a second per connection instead of hundreds, and one that heeds retry_after loses
+# nothing.
+RATE_LIMITED_PAUSE = 1.0
 
 # No inline script and no other origin: everything the page uses is served by the box.
 CONTENT_SECURITY_POLICY = "; ".join(
@@ -143,6 +151,7 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     """JSON API handler: loads the caller in ``prepare``, answers errors as JSON."""
 
     auth_method = None
+    rate_limited_pause = RATE_LIMITED_PAUSE
     # Set on handlers that log a browser in: they need XSRF even without a session
     # cookie, or another site could log a visitor into the attacker's account.
     starts_session = False
@@ -162,6 +171,30 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     @property
     def limits(self):
         return self.messenger.limits
+
+    async def pay(self, name, key, cost=1, turn=True):
+        """Spend ``cost`` of a budget (handlers/budget.py), or refuse after a pause;
+        then, with ``turn``, wait for ``key``'s turn (see ``Turns``), which ends with
+        the request."""
+        try:
+            self.limits.charge(name, key, cost)
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
+        if turn and self._turn is None and self.limits.turns is not None:
+            await self.limits.turns.enter(key)
+            self._turn = key
+
+    _turn = None
+
+    def on_finish(self):
+        if self._turn is not None:
+            self.limits.turns.leave(self._turn)
+            self._turn = None
+
+    async def slow_down(self, error):
+        """Hold a refusal for going over a budget back for a moment (see above)."""
+        await asyncio.sleep(min(error.retry_after, self.rate_limited_pause))
 
     def set_default_headers(self):
         set_security_headers(self)

@@ -8,6 +8,7 @@ more than ``MAX_KEYS`` per budget.
 
 The values below are the defaults; ``--limits`` changes them (see ``Limits.parse``).
 """
+import asyncio
 import collections
 import math
 import re
@@ -38,10 +39,19 @@ TYPING = (10, 10.0)
 # and load more pages, and ten a second refills that within half a minute.
 SUBSCRIBE = (300, 30.0)
 # Messages replayed to a user by subscribes that resume from an id. One resume sends up
-# to 500 messages (beyond that the client is told to refetch); 5,000 at once lets ten
-# busy chats catch up together after a night away, and it refills in a minute. Someone
-# subscribing from message 0 over and over gets 83 messages a second, not 500 a frame.
-REPLAY = (5000, 60.0)
+# to 500 messages (beyond that the client is told to refetch, which costs nothing here);
+# 2,000 at once covers an evening's talk in a dozen chats, and a client refused the rest
+# gets them within a minute. Each replayed message is a frame written in one step of the
+# event loop: someone subscribing from message 0 over and over gets 33 messages a
+# second, not 500 a frame.
+REPLAY = (2000, 60.0)
+# Reads of chats and history over the API per user: a page of the chat list, a chat
+# with its members, a page of history. The web app reads the list when it connects and
+# two things when a chat opens; 20 at once covers clicking through ten chats in a row,
+# and two a second one chat a second after that, or a script polling for new messages.
+# Each read holds the event loop for a few milliseconds: hundreds a second from one
+# account left it to nobody else, and even sixty at once were felt by everyone.
+READS = (20, 10.0)
 # Chats a user creates (private chats, and named rooms that did not exist yet). Thirty
 # at once is a teacher opening one per pupil; then one every two minutes. Every chat
 # makes every chat-list read of its owner a little longer.
@@ -51,12 +61,18 @@ NEW_CHAT = (30, 3600.0)
 # hash, and a flood of them left logins waiting for seconds.
 SIGNUP = (40, 600.0)
 
+# Requests of one account that spend a budget (reads, new chats, sign-ups by address)
+# handled at once; the rest queue (see Turns). One is enough for a person: the web app
+# asks for at most two things at a time, and the second then waits a few milliseconds.
+AT_ONCE = 1
+
 DEFAULTS = {
     "send": SEND,
     "send-bytes": SEND_BYTES,
     "typing": TYPING,
     "subscribe": SUBSCRIBE,
     "replay": REPLAY,
+    "reads": READS,
     "new-chat": NEW_CHAT,
     "signup": SIGNUP,
 }
@@ -68,9 +84,56 @@ REFUSALS = {
     "typing": "Too many typing notices for this chat.",
     "subscribe": "Too many subscribes.",
     "replay": "Too many messages replayed.",
+    "reads": "Too many requests for chats and history.",
     "new-chat": "Too many new chats.",
     "signup": "Too many sign-ups from this address.",
 }
+
+
+class Turns:
+    """Requests of one key (a user) handled ``at_once`` at a time; the others wait their
+    turn, in order, without costing the event loop anything meanwhile.
+
+    A budget limits how much one person does in a minute; this limits how much of the
+    event loop they hold at one moment. Forty requests at once from one account would
+    otherwise all be ready together, and everyone else's frames would wait behind all
+    forty. Keys take memory only while a request of theirs is under way or waiting.
+    """
+
+    def __init__(self, at_once):
+        self.at_once = at_once
+        self._keys = {}  # key -> [requests under way, futures of those waiting, in order]
+
+    def __len__(self):
+        return len(self._keys)
+
+    async def enter(self, key):
+        entry = self._keys.setdefault(key, [0, collections.deque()])
+        if entry[0] < self.at_once and not entry[1]:
+            entry[0] += 1
+            return
+        turn = asyncio.get_running_loop().create_future()
+        entry[1].append(turn)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            # Given up while waiting: pass a turn it was already given on.
+            if turn.done() and not turn.cancelled():
+                self.leave(key)
+            elif turn in entry[1]:
+                entry[1].remove(turn)
+            raise
+
+    def leave(self, key):
+        entry = self._keys[key]
+        while entry[1]:
+            turn = entry[1].popleft()
+            if not turn.done():
+                turn.set_result(None)  # the count stays: the turn passes on
+                return
+        entry[0] -= 1
+        if not entry[0]:
+            del self._keys[key]
 
 
 class RateLimited(Exception):
@@ -152,12 +215,14 @@ class TokenBuckets:
 class Limits:
     """Every budget of a box by name, from a ``--limits`` spec (see ``parse``)."""
 
-    def __init__(self, spec="", clock=time.monotonic, max_keys=MAX_KEYS):
+    def __init__(self, spec="", clock=time.monotonic, max_keys=MAX_KEYS, at_once=AT_ONCE):
         self.spec = spec
         self._budgets = {
             name: TokenBuckets(amount, period, max_keys, clock)
             for name, (amount, period) in self.parse(spec).items()
         }
+        # With every budget off, so are the turns: nothing of one person is limited.
+        self.turns = Turns(at_once) if self._budgets else None
 
     def __len__(self):
         """Keys remembered over every budget: what the memory grows with."""

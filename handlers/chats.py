@@ -42,10 +42,11 @@ def decode_cursor(token):
 
 
 class ChatListHandler(BaseHandler):
-    def get(self):
+    async def get(self):
         """A page of the caller's chats, most recently active first; ``next`` is the
         cursor of the page after it, null on the last."""
         user = self.require_user()
+        await self.pay("reads", user.id)
         limit = self.query_int("limit", default=CHAT_PAGE, high=MAX_CHAT_PAGE)
         after = decode_cursor(self.get_query_argument("cursor", None))
         chats, place = Room.chat_page(user, limit, after)
@@ -55,13 +56,13 @@ class ChatListHandler(BaseHandler):
         user = self.require_user()
         name = self.body().get("name")
         if name in (None, ""):
-            self.limits.charge("new-chat", user.id)
+            await self.pay("new-chat", user.id)
             room = await self.writer.run(Room.start_private, user)
             created = True
         else:
             # Opening a room that exists already makes nothing new to pay for.
             if Room.by_uri(Room.normalise_name(name)) is None:
-                self.limits.charge("new-chat", user.id)
+                await self.pay("new-chat", user.id)
             room, created = await self.messenger.open_named(user, name)
         self.send_json(
             {
@@ -77,7 +78,8 @@ class ChatListHandler(BaseHandler):
 
 
 class ChatHandler(BaseHandler):
-    def get(self, uri):
+    async def get(self, uri):
+        await self.pay("reads", self.require_user().id)
         room = self.member_room(uri)
         # Every member here, with who is online, in place of the list's preview.
         summary = Room.summaries_for(self.current_user, room)[0]

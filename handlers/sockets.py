@@ -4,6 +4,7 @@ Both authenticate on the handshake (session cookie or ``Authorization: Token``),
 Tornado's Origin check, and check membership on every subscribe and send. The UI
 protocol is documented in docs/protocol.md.
 """
+import asyncio
 import json
 import logging
 
@@ -11,7 +12,7 @@ import tornado.websocket
 from tornado.web import HTTPError
 
 from handlers import wsio
-from handlers.base import Authenticated, JSONErrors
+from handlers.base import RATE_LIMITED_PAUSE, Authenticated, JSONErrors
 from handlers.budget import RateLimited
 from hub import Frame, encode, message_frame
 from models import MAX_ID, Membership, Message, Room, ValidationError, isoformat
@@ -72,6 +73,10 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     """What both sockets share: handshake authentication and bounded sending."""
 
     wants_signals = False
+    # After a refusal for going over a budget the socket is not read for a moment: the
+    # client's next frames wait in TCP, so a flood of ten thousand typing notices a
+    # second costs the box one refusal a second.
+    rate_limited_pause = RATE_LIMITED_PAUSE
 
     def initialize(self, messenger, **_):
         self.messenger = messenger
@@ -152,6 +157,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         """
         ref = None
         extra = {}
+        pause = 0
         try:
             frame = self.parse(raw)
             ref = frame["ref"] = echoable_ref(frame.get("ref"))
@@ -162,6 +168,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         except RateLimited as error:
             code, detail = "rate_limited", error.detail
             extra["retry_after"] = error.retry_after
+            pause = min(error.retry_after, self.rate_limited_pause)
         except ValidationError as error:
             code, detail = "invalid", error.errors
         except DiskFull as error:
@@ -170,6 +177,9 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             log.exception("a websocket frame failed")
             code, detail = "server", "Server error; nothing was stored."
         self.send_frame(dict(self.error_frame(code, detail, ref), **extra))
+        if pause:
+            # Tornado reads a socket's next frame only once this one is handled.
+            await asyncio.sleep(pause)
 
     def open(self, *_):
         self.opened = True
@@ -352,6 +362,11 @@ class ClientSocket(Socket):
                 self.deliver(room.id, message.id, message_frame(room, message))
         if came_online:
             self.messenger.presence_changed(room, self.user_id)
+        if backlog:
+            # A replay is up to 500 frames written in one step of the event loop; a
+            # client resuming many rooms at once sends its subscribes together, and
+            # Tornado reads them one after another without letting other sockets in.
+            await asyncio.sleep(0)
 
     async def unsubscribe(self, frame):
         room = self.member_room(frame)

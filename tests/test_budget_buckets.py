@@ -1,7 +1,12 @@
 """The per-person budgets on their own, with a clock the tests move by hand."""
+import asyncio
+import os
+import threading
+
 import pytest
 
-from handlers.budget import DEFAULTS, Limits, RateLimited, TokenBuckets
+from handlers.auth import HASHING_NICENESS, hashing_executor
+from handlers.budget import DEFAULTS, Limits, RateLimited, TokenBuckets, Turns
 
 
 class Clock:
@@ -164,3 +169,66 @@ def test_switched_off_budgets_never_refuse(clock):
         limits.charge("send", 1)
         limits.charge("signup", "10.0.0.7")
     assert len(limits) == 0
+
+
+async def enter_later(turns, key, log, name):
+    await turns.enter(key)
+    log.append(name)
+
+
+@pytest.mark.gen_test
+async def test_one_keys_requests_take_turns_in_order_and_others_do_not_wait():
+    turns = Turns(at_once=1)
+    log = []
+    await turns.enter("ann")
+    waiting = [asyncio.ensure_future(enter_later(turns, "ann", log, n)) for n in (1, 2)]
+    await enter_later(turns, "bob", log, "bob")
+    await asyncio.sleep(0)
+    assert log == ["bob"]
+    turns.leave("ann")
+    await asyncio.sleep(0)
+    assert log == ["bob", 1]
+    turns.leave("ann")
+    await asyncio.sleep(0)
+    assert log == ["bob", 1, 2]
+    await asyncio.gather(*waiting)
+    turns.leave("ann")
+    turns.leave("bob")
+    assert len(turns) == 0
+
+
+@pytest.mark.gen_test
+async def test_a_request_that_gives_up_waiting_does_not_keep_a_turn():
+    turns = Turns(at_once=1)
+    log = []
+    await turns.enter("ann")
+    gone = asyncio.ensure_future(enter_later(turns, "ann", log, "gone"))
+    after = asyncio.ensure_future(enter_later(turns, "ann", log, "after"))
+    await asyncio.sleep(0)
+    gone.cancel()
+    await asyncio.sleep(0)
+    turns.leave("ann")
+    await after
+    assert log == ["after"]
+    turns.leave("ann")
+    assert len(turns) == 0
+
+
+def test_with_every_budget_off_nobody_waits_for_a_turn():
+    assert Limits("off").turns is None
+    assert Limits("send=off").turns.at_once == 1
+
+
+def test_password_hashing_threads_run_at_a_lower_priority_than_the_event_loop():
+    here = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    def priority():
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    executor = hashing_executor()
+    try:
+        there = executor.submit(priority).result(timeout=10)
+    finally:
+        executor.shutdown()
+    assert there == min(19, here + HASHING_NICENESS)
+    assert os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) == here

@@ -3,6 +3,7 @@
 Each test gives the box small budgets and a clock it moves by hand, so a refill takes
 no waiting. The budgets' arithmetic is tested on its own in test_budget_buckets.py.
 """
+import asyncio
 import base64
 import json
 
@@ -10,6 +11,8 @@ import pytest
 
 from boxes import Box, run
 from conftest import API, PASSWORD
+from handlers import sockets
+from handlers.base import BaseHandler
 from handlers.budget import Limits
 from models import Membership, Message, Room, User
 from realtime import (
@@ -42,8 +45,14 @@ def clock():
 
 
 @pytest.fixture
-def limit(app, clock):
-    """Give the running box the budgets of a ``--limits`` spec, on the test's clock."""
+def limit(app, clock, monkeypatch):
+    """Give the running box the budgets of a ``--limits`` spec, on the test's clock.
+
+    A client over a budget is answered only after a moment (see the tests of that
+    below); elsewhere the tests go on at once.
+    """
+    monkeypatch.setattr(sockets.Socket, "rate_limited_pause", 0)
+    monkeypatch.setattr(BaseHandler, "rate_limited_pause", 0)
 
     def install(spec):
         app.messenger.limits = Limits(spec, clock=clock)
@@ -116,6 +125,33 @@ async def test_a_rate_limited_socket_stays_open_and_works_again_once_the_budget_
     for n in range(3, 5):
         post(a, uri, f"c-{n}")
         assert (await read_type(a, "ack", skip=("message",)))["client_id"] == f"c-{n}"
+
+
+@pytest.mark.gen_test
+async def test_a_socket_over_its_budget_is_not_read_for_a_moment_so_a_flood_costs_little(
+    api, limit, monkeypatch
+):
+    limit("typing=1/10s")
+    monkeypatch.setattr(sockets.Socket, "rate_limited_pause", 0.25)
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    a = await ui_socket(alice, uri)
+    b = await ui_socket(bob, uri)
+    await drain(b)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    for _ in range(3):
+        send(a, {"type": "typing", "uri": uri})
+    send(a, {"type": "ping", "ref": "after"})
+    assert (await read_type(a, "error"))["code"] == "rate_limited"
+    # Only the socket that went over waits: the rest of the room goes on meanwhile.
+    send(b, {"type": "typing", "uri": uri})
+    frames = [await read(a)]
+    while frames[-1].get("type") != "pong":
+        frames.append(await read(a))
+    kinds = [f["type"] for f in frames if f["type"] != "presence"]
+    assert kinds == ["typing", "error", "pong"]
+    # Each refusal left the socket unread for a quarter of a second before the next.
+    assert loop.time() - started >= 0.5
 
 
 @pytest.mark.gen_test
@@ -323,6 +359,50 @@ async def test_signups_from_one_address_over_the_budget_are_429_and_elsewhere_st
     assert status == 200
     elsewhere = API(base_url.replace("//localhost:", "//127.0.0.1:"), source="127.0.0.2")
     assert (await elsewhere.signup("dan")).username == "dan"
+
+
+@pytest.mark.gen_test
+async def test_reads_of_chats_and_history_over_the_budget_are_429_until_it_refills(
+    api, limit, clock
+):
+    limit("reads=3/60s")
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    for path in ("/api/chats/", f"/api/chats/{uri}/", f"/api/chats/{uri}/messages/"):
+        status, _ = await alice.call("GET", path)
+        assert status == 200, path
+    for path in ("/api/chats/", f"/api/chats/{uri}/", f"/api/chats/{uri}/messages/"):
+        status, data = await alice.call("GET", path)
+        assert status == 429 and "Too many requests" in data["detail"], path
+        assert api.last_response.headers["Retry-After"] == "20"
+    # Someone else's reads are their own; writing is not reading.
+    bob = await api.signup("bob")
+    assert (await chats_page(bob))["chats"] == []
+    await alice.say(uri, "still allowed")
+    clock.advance(20)
+    assert len((await chats_page(alice))["chats"]) == 1
+
+
+@pytest.mark.gen_test
+async def test_an_api_client_over_a_budget_waits_a_moment_for_its_429(
+    api, limit, monkeypatch
+):
+    limit("new-chat=1/1h")
+    monkeypatch.setattr(BaseHandler, "rate_limited_pause", 0.25)
+    alice = await api.signup("alice")
+    await alice.start_chat()
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    status, _ = await alice.call("POST", "/api/chats/", {})
+    assert status == 429
+    assert loop.time() - started >= 0.25
+    # A write refused for its rate: the same.
+    limit("send=1/1h")
+    uri = await alice.start_chat("lobby")
+    await alice.say(uri, "one")
+    started = loop.time()
+    status, _ = await alice.call("POST", f"/api/chats/{uri}/messages/", {"message": "two"})
+    assert status == 429 and loop.time() - started >= 0.25
 
 
 async def chats_page(person, query=""):
