@@ -27,12 +27,12 @@ from handlers.admin import (
 )
 from handlers.auth import (
     LoginThrottle,
-    hashing_executor,
     MeHandler,
     SessionHandler,
     SignupHandler,
     TokenCreateHandler,
     TokenDestroyHandler,
+    hashing_executor,
 )
 from handlers.base import NotFoundHandler
 from handlers.budget import Limits

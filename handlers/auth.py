@@ -147,8 +147,8 @@ class SignupHandler(BaseHandler):
             )
         # Counted per address, and only now, just before the costly part: a flood of
         # sign-ups is a flood of bcrypt hashes that every login then queues behind.
-        # No turns: a class behind one router signs up together, and the hashing threads
-        # already keep the event loop a core of its own.
+        # No turns: a class behind one router signs up together, and the hashing runs
+        # at a lower priority than the event loop anyway.
         await self.pay("signup", self.request.remote_ip, turn=False)
         password_hash = await run_slowly(User.hash_password, password)
         user = await self.writer.run(User.register, username, password_hash, email)
