@@ -3,6 +3,7 @@
 Run ``python chatbox.py`` and open http://<this box>:8888 in a browser.
 ``python chatbox.py --help`` lists every option and the admin commands.
 """
+
 import asyncio
 import logging
 import os
@@ -36,8 +37,10 @@ from handlers.auth import (
     SignupHandler,
     TokenCreateHandler,
     TokenDestroyHandler,
+    hashing_executor,
 )
 from handlers.base import NotFoundHandler, log_request
+from handlers.budget import Limits
 from handlers.chats import (
     AddMemberHandler,
     AddressHandler,
@@ -88,12 +91,15 @@ def load_secret(path):
     return secret
 
 
-def make_app(cookie_secret, debug=False, allow_origin=()):
+def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
     """The Tornado application; the database must already be initialised.
 
     ``allow_origin``: origins (or ``*``) whose pages may call the API with a token.
+    ``limits``: the per-person budgets (``handlers.budget.Limits``), the defaults if None.
     """
-    messenger = Messenger(WriteQueue(), RoomHub())
+    if limits is None:
+        limits = Limits()
+    messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
     routes = [
@@ -169,7 +175,7 @@ async def shutdown(server, app, grace=3.0):
     writer.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)
-    except asyncio.TimeoutError:
+    except TimeoutError:
         log.warning("some HTTP requests were still open at shutdown")
 
 
@@ -179,6 +185,11 @@ async def main():
         ssl_options = tls_context(options.certfile, options.keyfile)
     except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
         log.error("cannot serve TLS: %s", exc)
+        return 1
+    try:
+        limits = Limits(options.limits)
+    except ValueError as exc:
+        log.error("--limits: %s", exc)
         return 1
     raise_open_file_limit()
     paths = Paths.from_options(options)
@@ -200,7 +211,9 @@ async def main():
             version = init_db(
                 paths.db,
                 synchronous=options.durability.upper(),
-                before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
+                before_upgrade=lambda old: backup.before_upgrade(
+                    paths.db, paths.backups, old
+                ),
             )
         except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
             log.error("%s", exc)
@@ -209,16 +222,21 @@ async def main():
         for user in User.misnamed():
             log.warning(
                 "account %d, %s: %s Rename it: python chatbox.py rename '#%d' NEW",
-                user.id, ascii(user.username), user.name_problem(), user.id,
+                user.id,
+                ascii(user.username),
+                user.name_problem(),
+                user.id,
             )
         app = make_app(
             load_secret(paths.secret),
             debug=options.debug,
             allow_origin=options.allow_origin,
+            limits=limits,
         )
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()
+        asyncio.get_running_loop().set_default_executor(hashing_executor())
         server = GuardedHTTPServer(
             app,
             ssl_options=ssl_options,
@@ -232,13 +250,20 @@ async def main():
         server.listen(options.port, options.address)
         scheme = "https" if ssl_options else "http"
         lock.describe(
-            port=options.port, address=options.address, scheme=scheme,
-            started=app.started, version=__version__,
+            port=options.port,
+            address=options.address,
+            scheme=scheme,
+            started=app.started,
+            version=__version__,
         )
         log.info(
             "chatbox %s listening on %s://%s:%d/ (database %s, schema version %d)",
-            __version__, scheme, options.address or "0.0.0.0", options.port,
-            paths.db, version,
+            __version__,
+            scheme,
+            options.address or "0.0.0.0",
+            options.port,
+            paths.db,
+            version,
         )
         chores = Chores(app, paths, options.backup_every, options.backup_keep)
         stop = asyncio.Event()

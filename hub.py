@@ -8,9 +8,10 @@ transport may also keep its own encoding of it.
 ``Messenger`` joins the hub to the database: a message is stored (and committed) first,
 then published, so nobody ever sees a message the disk does not hold.
 """
+
 import asyncio
 import json
-from typing import Optional, Protocol
+from typing import Protocol
 
 from models import Membership, Message, Room
 from writer import DiskFull
@@ -37,7 +38,9 @@ def message_frame(room, message):
 
 
 def member_frame(room, user, event):
-    return encode({"type": "member", "uri": room.uri, "event": event, "user": user.public()})
+    return encode(
+        {"type": "member", "uri": room.uri, "event": event, "user": user.public()}
+    )
 
 
 class Subscriber(Protocol):
@@ -48,7 +51,7 @@ class Subscriber(Protocol):
     wants_signals: bool
     # The digest of the login behind the connection, re-checked while it stays open
     # (handlers/revocation.py); None when nothing needs checking.
-    credential: Optional[str]
+    credential: str | None
 
     def deliver(self, room_id: int, message_id: int, frame: str) -> None:
         """A stored message of a room it is subscribed to, encoded once for all."""
@@ -60,7 +63,7 @@ class Subscriber(Protocol):
         """Its user's membership of ``room`` ended, by the owner's removal if
         ``kept_out`` (else they left); the hub already unsubscribed it."""
 
-    def close(self, code: Optional[int] = None, reason: Optional[str] = None) -> None:
+    def close(self, code: int | None = None, reason: str | None = None) -> None:
         """End the connection (shutdown, a login that ended)."""
 
 
@@ -261,25 +264,36 @@ class Presence:
 class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
-    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY):
+    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None):
         self.writer = writer
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
+        # The per-person budgets (handlers/budget.py), or None for none: every message
+        # passes here, whichever way it came, so this is where sending is paid for.
+        self.limits = limits
 
     async def post(self, room, author, text, client_id=None):
         """Store a message and deliver it to the room; returns ``(message, created)``.
 
         A resend of a ``client_id`` returns the original message and delivers nothing
-        again. Raises ``models.ValidationError`` on bad input (nothing stored).
+        again. Raises ``models.ValidationError`` on bad input, and the limits' refusal
+        when the author is over budget (nothing stored either way).
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
+        if self.limits is not None:
+            # A resend pays too: it costs a trip to the writer all the same.
+            self.limits.charge_all(
+                [("send", author.id, 1), ("send-bytes", author.id, len(text.encode()))]
+            )
         try:
             message, created = await self.writer.run(
                 Message.post, room, author, text, client_id
             )
         except DiskFull:
-            raise DiskFull("The server's disk is full; the message was not stored.") from None
+            raise DiskFull(
+                "The server's disk is full; the message was not stored."
+            ) from None
         message.author = author
         if created:
             self.hub.publish(room.id, message.id, message_frame(room, message))

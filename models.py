@@ -4,6 +4,7 @@ The database object is created uninitialised so that the command line (or a test
 the file: ``schema.init_db(path)`` opens it and brings its tables up to date. Writes go
 through the writer thread (``writer.WriteQueue``).
 """
+
 import datetime
 import hashlib
 import hmac
@@ -17,8 +18,8 @@ from peewee import (
     CharField,
     DateTimeField,
     ForeignKeyField,
-    IntegrityError,
     IntegerField,
+    IntegrityError,
     Model,
     SqliteDatabase,
     TextField,
@@ -96,7 +97,7 @@ class Removed(Exception):
 
 
 def utcnow():
-    return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
+    return datetime.datetime.now(datetime.UTC).replace(tzinfo=None)
 
 
 def isoformat(moment):
@@ -138,8 +139,10 @@ class User(BaseModel):
             cls.validate_password(password)
         except ValidationError as exc:
             errors.update(exc.errors)
-        if not isinstance(email, str) or len(email) > 254 or (
-            email and (not EMAIL_RE.fullmatch(email) or has_hidden_characters(email))
+        if (
+            not isinstance(email, str)
+            or len(email) > 254
+            or (email and (not EMAIL_RE.fullmatch(email) or has_hidden_characters(email)))
         ):
             errors["email"] = ["Enter a valid email address."]
         if errors:
@@ -163,9 +166,7 @@ class User(BaseModel):
     @staticmethod
     def hash_password(password):
         """Slow on purpose: call it through an executor, never on the event loop."""
-        return bcrypt.hashpw(
-            password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)
-        ).decode()
+        return bcrypt.hashpw(password.encode(), bcrypt.gensalt(BCRYPT_ROUNDS)).decode()
 
     def check_password(self, password):
         """Slow on purpose: call it through an executor, never on the event loop."""
@@ -510,9 +511,7 @@ class Room(BaseModel):
     def keeps_out(self, user):
         """True if the owner removed ``user`` and no member has added them back."""
         return (
-            Removal.select()
-            .where((Removal.room == self) & (Removal.user == user))
-            .exists()
+            Removal.select().where((Removal.room == self) & (Removal.user == user)).exists()
         )
 
     def members(self):
@@ -528,26 +527,55 @@ class Room(BaseModel):
     # draw a few faces, few enough that a list of a hundred chats stays small.
     PREVIEW_MEMBERS = 5
 
+    # The user's chats in the list's order, newest activity first: the time of a chat's
+    # newest message, or its own for a chat without one. SQLite does one index probe
+    # per chat; all the rest is done only for the page asked for.
+    _LIST_ORDER_SQL = (
+        "SELECT active_at, room_id FROM ("
+        ' SELECT m."room_id" AS room_id, COALESCE('
+        '  (SELECT g."created_at" FROM "message" AS g WHERE g."room_id" = m."room_id"'
+        '   ORDER BY g."id" DESC LIMIT 1),'
+        '  r."created_at") AS active_at'
+        ' FROM "membership" AS m JOIN "room" AS r ON r."id" = m."room_id"'
+        ' WHERE m."user_id" = ?)'
+        " WHERE ? IS NULL OR active_at < ? OR (active_at = ? AND room_id < ?)"
+        " ORDER BY active_at DESC, room_id DESC LIMIT ?"
+    )
+
     @classmethod
-    def summaries_for(cls, user, room=None):
-        """The user's chats (or just ``room``) as the chat list shows them, most
-        recently active first.
+    def chat_page(cls, user, limit, after=None):
+        """Up to ``limit`` of the user's chats as the list shows them, continuing after
+        the place ``after`` (from an earlier page) or from the top.
+
+        Returns ``(summaries, place)``: ``place`` is where the next page starts, None
+        after the last one. A place is ``(activity time as stored, room id)``.
+        """
+        mark, room_id = after if after is not None else (None, None)
+        rows = db.execute_sql(
+            cls._LIST_ORDER_SQL, (user.id, mark, mark, mark, room_id, limit + 1)
+        ).fetchall()
+        page = rows[:limit]
+        summaries = cls.summaries_for(user, [row[1] for row in page]) if page else []
+        return summaries, (tuple(page[-1]) if len(rows) > limit else None)
+
+    @classmethod
+    def summaries_for(cls, user, rooms):
+        """Some of the user's chats as the chat list shows them, most recently active
+        first: ``rooms`` is one room, or a list of room ids (a page, see ``chat_page``).
 
         A fixed handful of queries however many chats there are: the memberships with
         their rooms and owners, the newest message of each room, a preview of each
         room's members with their count, and the unread counts.
         """
-        scope = Membership.select(Membership.room).where(Membership.user == user)
-        if room is not None:
-            scope = scope.where(Membership.room == room)
+        ids = [rooms.id] if isinstance(rooms, Room) else list(rooms)
+        mine = (Membership.user == user) & Membership.room.in_(ids)
+        scope = Membership.select(Membership.room).where(mine)
         memberships = (
             Membership.select(Membership, Room, User)
             .join(Room)
             .join(User, on=(Room.owner == User.id))
-            .where(Membership.user == user)
+            .where(mine)
         )
-        if room is not None:
-            memberships = memberships.where(Membership.room == room)
         # One MAX per room, correlated: SQLite answers each from the end of the
         # (room, id) index, where a GROUP BY would read every message of every room.
         newest = scope.select(
@@ -605,7 +633,10 @@ class Membership(BaseModel):
     @classmethod
     def is_active_member(cls, user_id, room_id):
         """True while the user is a member of the room and the account is active."""
-        return db.execute_sql(cls._ACTIVE_MEMBER_SQL, (user_id, room_id)).fetchone() is not None
+        return (
+            db.execute_sql(cls._ACTIVE_MEMBER_SQL, (user_id, room_id)).fetchone()
+            is not None
+        )
 
     @classmethod
     def mark_read(cls, user, room, message_id):
@@ -617,9 +648,7 @@ class Membership(BaseModel):
         moved = (
             cls.update(last_read_id=message_id)
             .where(
-                (cls.user == user)
-                & (cls.room == room)
-                & (cls.last_read_id < message_id)
+                (cls.user == user) & (cls.room == room) & (cls.last_read_id < message_id)
             )
             .execute()
         )
@@ -636,9 +665,7 @@ class Membership(BaseModel):
         of the subquery ``rooms``; rooms with none are left out."""
         return dict(
             Message.select(Message.room, fn.COUNT(Message.id))
-            .join(
-                cls, on=((cls.room == Message.room) & (cls.user == user))
-            )
+            .join(cls, on=((cls.room == Message.room) & (cls.user == user)))
             .where(
                 Message.room.in_(rooms)
                 & (Message.id > cls.last_read_id)
@@ -734,9 +761,7 @@ class Message(BaseModel):
         if client_id is None:
             return None
         if not isinstance(client_id, str) or not CLIENT_ID_RE.fullmatch(client_id):
-            raise ValidationError(
-                {"client_id": ["Use 1 to 64 letters, digits or _ . : -"]}
-            )
+            raise ValidationError({"client_id": ["Use 1 to 64 letters, digits or _ . : -"]})
         return client_id
 
     # Written out once: building the insert with peewee cost more than running it.
@@ -797,6 +822,19 @@ class Message(BaseModel):
         """Messages after ``after_id`` in order, or None if there are more than ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
         return None if len(rows) > limit else rows
+
+    _COUNT_SINCE_SQL = (
+        'SELECT COUNT(*) FROM (SELECT 1 FROM "message"'
+        ' WHERE "room_id" = ? AND "id" > ? LIMIT ?)'
+    )
+
+    @classmethod
+    def count_since(cls, room, after_id, limit):
+        """How many messages of ``room`` follow ``after_id``, counting up to ``limit``:
+        from the (room, id) index alone, without reading a message."""
+        return db.execute_sql(
+            cls._COUNT_SINCE_SQL, (room.id, min(after_id, MAX_ID), limit)
+        ).fetchone()[0]
 
     @classmethod
     def read_marker(cls, room, value):

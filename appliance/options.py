@@ -3,6 +3,7 @@
 Importing this module defines them on Tornado's global ``options``; the command line
 and the config file are read into it by ``appliance.config.parse``.
 """
+
 from tornado.options import define, options
 
 __all__ = ["options"]
@@ -100,4 +101,16 @@ define(
     help="install-service: write the unit to this file, '-' for standard output "
     "(default: /etc/systemd/system/chatbox.service when run as root, else stdout)",
     group="install-service",
+)
+define(
+    "limits",
+    default="",
+    help="per-person budgets, as NAME=AMOUNT/PERIOD separated by commas, e.g. "
+    "send=60/30s,signup=100/10m (AMOUNT at once, refilled over PERIOD; k = thousand; "
+    "period in s, m or h). Names and defaults: send=30/15s (messages per user), "
+    "send-bytes=64k/1m (bytes of text per user), typing=10/10s (per user and chat), "
+    "subscribe=300/30s (per user), replay=2k/1m (messages resent by subscribes, per "
+    "user), reads=20/10s (API reads of chats and history, per user), new-chat=30/1h "
+    "(per user), signup=40/10m (per address). NAME=off switches "
+    "one off, off alone all of them",
 )

@@ -4,6 +4,7 @@ The server runs as a real subprocess (``python chatbox.py``) pinned to one core;
 generator pins itself to the other, so the two do not steal each other's time. Both get a
 high open-file limit: every websocket is a file descriptor on each side.
 """
+
 import os
 import platform
 import resource
@@ -97,14 +98,22 @@ def free_port():
 
 
 class Server:
-    """``python chatbox.py`` on a fresh temporary database, pinned to SERVER_CORE."""
+    """``python chatbox.py`` on a fresh temporary database, pinned to SERVER_CORE.
 
-    def __init__(self, plan, durability="full", profile=None, gc_log=None):
+    ``repo`` is the checkout whose chatbox.py runs (another one gives a before/after
+    figure; its schema must match this one's, which seeds the database), ``args`` more
+    options for it.
+    """
+
+    def __init__(self, plan, durability="full", profile=None, gc_log=None, repo=REPO,
+                 args=()):  # fmt: skip
         self.workdir = tempfile.mkdtemp(prefix="chatbox-bench-")
         self.db = os.path.join(self.workdir, "bench.db")
         self.durability = durability
         self.profile = profile
         self.gc_log = gc_log
+        self.repo = repo
+        self.args = list(args)
         started = time.monotonic()
         self.people = seed(self.db, plan)
         self.seed_seconds = time.monotonic() - started
@@ -123,6 +132,7 @@ class Server:
             "chatbox.py",
             f"--port={self.port}", f"--address={HOST}",
             f"--db={self.db}", f"--durability={self.durability}",
+            *self.args,
         ]  # fmt: skip
 
     @property
@@ -132,7 +142,7 @@ class Server:
     def start(self, timeout=20):
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
-            self.command, cwd=REPO, stdout=self._log, stderr=subprocess.STDOUT
+            self.command, cwd=self.repo, stdout=self._log, stderr=subprocess.STDOUT
         )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -222,7 +232,7 @@ class Meter:
             # own CPU, or core 1 well above the generator's, means other work competed.
             "cores_busy_pct": [
                 round(100 * (1 - (i1 - i0) / max(t1 - t0, 1e-9)), 1)
-                for (i0, t0), (i1, t1) in zip(start[4], end[4])
+                for (i0, t0), (i1, t1) in zip(start[4], end[4], strict=True)
             ],
         }
 

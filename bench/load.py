@@ -7,6 +7,7 @@
 
 ``--quick`` runs a small version of each. See bench/README.md and bench/RESULTS.md.
 """
+
 import argparse
 import asyncio
 import json
@@ -141,8 +142,13 @@ async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5
 async def start_clients(server, people, run, kind, meter):
     started = time.monotonic()
     clients = await open_all(people, run, server.url, kind)
-    report({"connected": len(clients), "seconds": round(time.monotonic() - started, 1),
-            "server_rss_mib": round(meter.mark()[3] / 2**20, 1)})
+    report(
+        {
+            "connected": len(clients),
+            "seconds": round(time.monotonic() - started, 1),
+            "server_rss_mib": round(meter.mark()[3] / 2**20, 1),
+        }
+    )
     return clients
 
 
@@ -171,8 +177,11 @@ async def s2(args, server, meter):
         result = await measure(run, meter, rooms, senders, rate, args.seconds)
         kept_up = result["inbound_per_s"] >= 0.95 * rate
         result["passed"] = (
-            result["fanout_p99_ms"] <= 100 and result["lost"] == 0
-            and result["duplicates"] == 0 and result["error_frames"] == 0 and kept_up
+            result["fanout_p99_ms"] <= 100
+            and result["lost"] == 0
+            and result["duplicates"] == 0
+            and result["error_frames"] == 0
+            and kept_up
         )
         report(result)
         steps.append(result)
@@ -185,9 +194,19 @@ async def s2(args, server, meter):
         "durability": args.durability,
         "ceiling_inbound_per_s": best and best["inbound_per_s"],
         "ceiling_delivered_per_s": best and best["delivered_per_s"],
-        "stopped_by": None if not steps or steps[-1]["passed"] else {
-            k: steps[-1][k] for k in ("target_rate", "fanout_p99_ms", "lost", "valid",
-                                     "inbound_per_s", "generator_cpu_pct")},
+        "stopped_by": None
+        if not steps or steps[-1]["passed"]
+        else {
+            k: steps[-1][k]
+            for k in (
+                "target_rate",
+                "fanout_p99_ms",
+                "lost",
+                "valid",
+                "inbound_per_s",
+                "generator_cpu_pct",
+            )
+        },
     }
     return steps + [ceiling]
 
@@ -208,11 +227,13 @@ async def s3(args, server, meter):
     clients, steps = [], []
     people = server.people
     while len(clients) < len(people):
-        batch = people[len(clients):len(clients) + args.step]
+        batch = people[len(clients) : len(clients) + args.step]
         try:
             joined = await start_clients(server, batch, run, args.socket, meter)
-        except (RuntimeError, OSError, asyncio.TimeoutError) as error:
-            steps.append({"clients": len(clients), "stopped_by": f"connect failed: {error}"})
+        except (TimeoutError, RuntimeError, OSError) as error:
+            steps.append(
+                {"clients": len(clients), "stopped_by": f"connect failed: {error}"}
+            )
             break
         # Newcomers start counting each sender from its messages sent after they joined.
         for client in joined:
@@ -266,7 +287,9 @@ async def s3(args, server, meter):
             "load_avg": load,
         }
         result["passed"] = (
-            result["send_to_all_p95_ms"] < 500 and not incomplete and not result["lost"]
+            result["send_to_all_p95_ms"] < 500
+            and not incomplete
+            and not result["lost"]
             and not run.closed
         )
         # The time to reach the last client is the generator's if it, not the
@@ -277,8 +300,12 @@ async def s3(args, server, meter):
         if not result["passed"]:
             break
     passing = [s for s in steps if s.get("passed")]
-    return steps + [{"most_clients_p95_under_500ms": passing[-1]["clients"] if passing else 0,
-                     "socket": args.socket}]
+    return steps + [
+        {
+            "most_clients_p95_under_500ms": passing[-1]["clients"] if passing else 0,
+            "socket": args.socket,
+        }
+    ]
 
 
 async def quiet(meter, seconds=30, threshold=10.0):
@@ -321,13 +348,18 @@ async def s4(args, server, meter):
     closes_before = server.log_count("stopped reading")
     # Loopback socket buffers soak up a few MiB before the server's own queue grows, so
     # this phase runs long enough to push well past them and the 1 MiB limit.
-    stuck = await measure(run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding)
+    stuck = await measure(
+        run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding
+    )
     stuck["phase"] = "chat with one client that never reads"
     closed_by_server = server.log_count("stopped reading") - closes_before
     eof, unread = drained_to_eof(sock)
     sock.close()
-    stuck.update(stuck_reader_closed_by_server=closed_by_server > 0,
-                 stuck_socket_saw_eof=eof, stuck_socket_unread_bytes=unread)
+    stuck.update(
+        stuck_reader_closed_by_server=closed_by_server > 0,
+        stuck_socket_saw_eof=eof,
+        stuck_socket_unread_bytes=unread,
+    )
     report(stuck)
     return [idle, baseline, stuck]
 
@@ -351,43 +383,76 @@ def parse(argv):
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="a small, short variant")
     parser.add_argument("--durability", choices=["full", "normal"], default="full")
-    parser.add_argument("--socket", choices=["ws", "room"], default="ws",
-                        help="ws: the web app's /ws; room: the seed's /ws/chat/<room>/")
+    parser.add_argument(
+        "--socket",
+        choices=["ws", "room"],
+        default="ws",
+        help="ws: the web app's /ws; room: the seed's /ws/chat/<room>/",
+    )
     parser.add_argument("--clients", type=int)
     parser.add_argument("--room-size", type=int)
     parser.add_argument("--seconds", type=float)
-    parser.add_argument("--every", type=float, default=10.0, help="s1: seconds between a client's messages")
+    parser.add_argument(
+        "--every", type=float, default=10.0, help="s1: seconds between a client's messages"
+    )
     parser.add_argument("--rates", type=lambda s: [float(x) for x in s.split(",")])
     parser.add_argument("--step", type=int, default=500, help="s3: clients added per step")
-    parser.add_argument("--rounds", type=int, default=10, help="s3: rounds of 4 sends per step")
+    parser.add_argument(
+        "--rounds", type=int, default=10, help="s3: rounds of 4 sends per step"
+    )
     parser.add_argument("--round-timeout", type=float, default=10.0)
     parser.add_argument("--rate", type=float, default=200.0, help="s4: chat rate in room 0")
     parser.add_argument("--chatters", type=int, default=10)
-    parser.add_argument("--stuck-seconds", type=float, default=40,
-                        help="s4: how long to chat with the stuck reader present")
-    parser.add_argument("--padding", type=int, default=2000, help="s4: extra characters per message")
-    parser.add_argument("--wait-quiet", type=float, default=60,
-                        help="wait up to this many seconds for other work to calm down first")
-    parser.add_argument("--profile-server", metavar="FILE",
-                        help="run the server under cProfile (event-loop thread) into FILE")
-    parser.add_argument("--gc-log", metavar="FILE", type=os.path.abspath,
-                        help="log the server's garbage-collection pauses into FILE (bench/gclog.py)")
-    parser.add_argument("--deadline", type=float, default=1800, help="hard limit for the run, seconds")
+    parser.add_argument(
+        "--stuck-seconds",
+        type=float,
+        default=40,
+        help="s4: how long to chat with the stuck reader present",
+    )
+    parser.add_argument(
+        "--padding", type=int, default=2000, help="s4: extra characters per message"
+    )
+    parser.add_argument(
+        "--wait-quiet",
+        type=float,
+        default=60,
+        help="wait up to this many seconds for other work to calm down first",
+    )
+    parser.add_argument(
+        "--profile-server",
+        metavar="FILE",
+        help="run the server under cProfile (event-loop thread) into FILE",
+    )
+    parser.add_argument(
+        "--gc-log",
+        metavar="FILE",
+        type=os.path.abspath,
+        help="log the server's garbage-collection pauses into FILE (bench/gclog.py)",
+    )
+    parser.add_argument(
+        "--deadline", type=float, default=1800, help="hard limit for the run, seconds"
+    )
     args = parser.parse_args(argv)
     defaults = {
         "s1": dict(clients=500, room_size=20, seconds=60),
-        "s2": dict(clients=1000, room_size=10, seconds=15,
-                   rates=[50, 100, 150, 200, 250, 300, 350, 400, 500, 600, 800, 1000, 1200, 1600]),
+        "s2": dict(
+            clients=1000,
+            room_size=10,
+            seconds=15,
+            rates=[50, 100, 150, 200, 250, 300, 350, 400, 500, 600, 800, 1000, 1200, 1600],
+        ),
         "s3": dict(clients=20000, room_size=0, seconds=0),
         "s4": dict(clients=19500, room_size=20, seconds=20),
     }[args.scenario]
     if args.quick:
-        defaults.update({
-            "s1": dict(clients=100, seconds=15),
-            "s2": dict(clients=200, seconds=5, rates=[50, 100, 200]),
-            "s3": dict(clients=1000),
-            "s4": dict(clients=1000, seconds=8),
-        }[args.scenario])
+        defaults.update(
+            {
+                "s1": dict(clients=100, seconds=15),
+                "s2": dict(clients=200, seconds=5, rates=[50, 100, 200]),
+                "s3": dict(clients=1000),
+                "s4": dict(clients=1000, seconds=8),
+            }[args.scenario]
+        )
         if args.scenario == "s3":
             args.rounds = min(args.rounds, 5)
     if args.quick and args.scenario == "s4":
@@ -403,7 +468,10 @@ def main(argv=None):
     cores, all_cores = pin_generator()
     fd_limit = raise_fd_limit()
     busy = wait_for_quiet_box(args.wait_quiet) if args.wait_quiet else None
-    server = Server(room_plan(args), args.durability, args.profile_server, args.gc_log)
+    # These scenarios measure capacity: a client here sends faster than the per-person
+    # budgets let anyone (bench/abuse.py measures the budgets at their defaults).
+    server = Server(room_plan(args), args.durability, args.profile_server, args.gc_log,
+                    args=["--limits=off"])  # fmt: skip
     header = {
         "scenario": args.scenario,
         "argv": sys.argv,
@@ -423,8 +491,9 @@ def main(argv=None):
         raise
     meter = Meter(server.ps)
     try:
-        results = asyncio.run(asyncio.wait_for(
-            SCENARIOS[args.scenario](args, server, meter), args.deadline))
+        results = asyncio.run(
+            asyncio.wait_for(SCENARIOS[args.scenario](args, server, meter), args.deadline)
+        )
     finally:
         meter.close()
         log_tail = server.log_tail(5)
@@ -433,7 +502,8 @@ def main(argv=None):
     report(results[-1])
     os.makedirs(RESULTS_DIR, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
-    name = f"{args.scenario}{'-quick' if args.quick else ''}-{args.durability}-{args.socket}-{stamp}.json"
+    quick = "-quick" if args.quick else ""
+    name = f"{args.scenario}{quick}-{args.durability}-{args.socket}-{stamp}.json"
     with open(os.path.join(RESULTS_DIR, name), "w") as f:
         json.dump(summary, f, indent=1)
     return summary

@@ -1,4 +1,6 @@
 """What every handler shares: who the caller is, JSON in and out, errors, headers."""
+
+import asyncio
 import json
 import logging
 import urllib.parse
@@ -8,6 +10,7 @@ from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Finish, HTTPError
 
+from handlers.budget import RateLimited
 from handlers.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, MAX_AGE
 from models import Removed, Room, Token, ValidationError, digest
 from writer import DiskFull
@@ -57,6 +60,13 @@ def log_request(handler):
     )
 
 
+# A client over one of its budgets gets its refusal only after this long (or after the
+# refusal's retry_after, if shorter), and a socket is not read meanwhile. A refusal
+# costs the box about as much as an answer; a client refused in a loop then costs it one
+# a second per connection instead of hundreds, and one that heeds retry_after loses
+# nothing.
+RATE_LIMITED_PAUSE = 1.0
+
 # No inline script and no other origin: everything the page uses is served by the box.
 CONTENT_SECURITY_POLICY = "; ".join(
     [
@@ -102,7 +112,7 @@ class JSONErrors:
     """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError, Removed)):
+        if isinstance(value, (HTTPError, ValidationError, Removed, RateLimited)):
             return
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
@@ -129,6 +139,11 @@ class JSONErrors:
             payload = error.errors
         elif isinstance(error, Removed):
             self.set_status(403)
+            payload = {"detail": error.detail}
+        elif isinstance(error, RateLimited):
+            # Over a per-person budget: nothing was done, and the wait is known.
+            self.set_status(429)
+            self.set_header("Retry-After", str(error.whole_seconds))
             payload = {"detail": error.detail}
         elif isinstance(error, DiskFull):
             # The box keeps serving reads; the sender may retry once space is freed.
@@ -199,6 +214,7 @@ class Authenticated:
 class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     """JSON API handler: loads the caller in ``prepare``, answers errors as JSON."""
 
+    rate_limited_pause = RATE_LIMITED_PAUSE
     # Set on handlers that log a browser in: they need XSRF even without a session
     # cookie, or another site could log a visitor into the attacker's account.
     starts_session = False
@@ -217,6 +233,34 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     @property
     def writer(self):
         return self.messenger.writer
+
+    @property
+    def limits(self):
+        return self.messenger.limits
+
+    async def pay(self, name, key, cost=1, turn=True):
+        """Spend ``cost`` of a budget (handlers/budget.py), or refuse after a pause;
+        then, with ``turn``, wait for ``key``'s turn (see ``Turns``), which ends with
+        the request."""
+        try:
+            self.limits.charge(name, key, cost)
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
+        if turn and self._turn is None and self.limits.turns is not None:
+            await self.limits.turns.enter(key)
+            self._turn = key
+
+    _turn = None
+
+    def on_finish(self):
+        if self._turn is not None:
+            self.limits.turns.leave(self._turn)
+            self._turn = None
+
+    async def slow_down(self, error):
+        """Hold a refusal for going over a budget back for a moment (see above)."""
+        await asyncio.sleep(min(error.retry_after, self.rate_limited_pause))
 
     def set_default_headers(self):
         # Also run again when an error clears the response, so a page elsewhere can
@@ -282,9 +326,7 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
 
     def require_user(self):
         if self.current_user is None:
-            raise APIError(
-                401, {"detail": "Authentication credentials were not provided."}
-            )
+            raise APIError(401, {"detail": "Authentication credentials were not provided."})
         return self.current_user
 
     def member_room(self, uri):
@@ -308,7 +350,10 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
         if not raw.strip():
             return {}
         # curl and some scripts label JSON as a form; a body starting with "{" is JSON.
-        if content_type == "application/x-www-form-urlencoded" and not raw.lstrip().startswith(b"{"):
+        if (
+            content_type == "application/x-www-form-urlencoded"
+            and not raw.lstrip().startswith(b"{")
+        ):
             try:
                 pairs = urllib.parse.parse_qsl(
                     raw.decode("utf-8"), keep_blank_values=True, strict_parsing=True

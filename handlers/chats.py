@@ -1,6 +1,45 @@
 """Chats: start a private session or open a named room, join, list, add, leave, move."""
+
+import base64
+import binascii
+import json
+
 from handlers.base import APIError, BaseHandler, bad_request
-from models import Membership, Room, User
+from models import MAX_ID, Membership, Room, User
+
+# Chats per page of the list: more than any screen shows, and few enough that a page
+# takes a few milliseconds to build however many chats someone has.
+CHAT_PAGE = 100
+MAX_CHAT_PAGE = 200
+
+
+def encode_cursor(place):
+    """A place in the chat list as a token for ``?cursor=`` (None stays None)."""
+    if place is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps(place).encode()).decode().rstrip("=")
+
+
+def decode_cursor(token):
+    """The place a ``?cursor=`` token names; 400 unless it came from ``encode_cursor``."""
+    if token is None:
+        return None
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        mark, room_id = json.loads(raw)
+    except (binascii.Error, UnicodeDecodeError, ValueError, TypeError):
+        mark = room_id = None
+    # Whatever was tampered with must still bind as SQLite parameters: ASCII text (a
+    # time), and an integer SQLite can hold.
+    if (
+        not isinstance(mark, str)
+        or not mark.isascii()
+        or not isinstance(room_id, int)
+        or isinstance(room_id, bool)
+        or not 0 <= room_id <= MAX_ID
+    ):
+        raise bad_request({"cursor": ["Use the next cursor of an earlier page."]})
+    return mark, room_id
 
 
 def members_of(room, hub):
@@ -10,17 +49,27 @@ def members_of(room, hub):
 
 
 class ChatListHandler(BaseHandler):
-    def get(self):
+    async def get(self):
+        """A page of the caller's chats, most recently active first; ``next`` is the
+        cursor of the page after it, null on the last."""
         user = self.require_user()
-        self.send_json({"chats": Room.summaries_for(user)})
+        await self.pay("reads", user.id)
+        limit = self.query_int("limit", default=CHAT_PAGE, high=MAX_CHAT_PAGE)
+        after = decode_cursor(self.get_query_argument("cursor", None))
+        chats, place = Room.chat_page(user, limit, after)
+        self.send_json({"chats": chats, "next": encode_cursor(place)})
 
     async def post(self):
         user = self.require_user()
         name = self.body().get("name")
         if name in (None, ""):
+            await self.pay("new-chat", user.id)
             room = await self.writer.run(Room.start_private, user)
             created = True
         else:
+            # Opening a room that exists already makes nothing new to pay for.
+            if Room.by_uri(Room.normalise_name(name)) is None:
+                await self.pay("new-chat", user.id)
             room, created = await self.messenger.open_named(user, name)
         self.send_json(
             {
@@ -36,7 +85,8 @@ class ChatListHandler(BaseHandler):
 
 
 class ChatHandler(BaseHandler):
-    def get(self, uri):
+    async def get(self, uri):
+        await self.pay("reads", self.require_user().id)
         room = self.member_room(uri)
         # Every member here, with who is online, in place of the list's preview.
         summary = Room.summaries_for(self.current_user, room)[0]

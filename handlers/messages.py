@@ -1,12 +1,15 @@
 """A chat's messages: read history by page, post a message."""
+
 from handlers.base import BaseHandler, bad_request
+from handlers.budget import RateLimited
 from models import Message
 
 MAX_PAGE = 200
 
 
 class MessagesHandler(BaseHandler):
-    def get(self, uri):
+    async def get(self, uri):
+        await self.pay("reads", self.require_user().id)
         room = self.member_room(uri)
         before = self.query_int("before")
         after = self.query_int("after", low=0)
@@ -25,9 +28,13 @@ class MessagesHandler(BaseHandler):
     async def post(self, uri):
         room = self.member_room(uri)
         data = self.body()
-        message, created = await self.messenger.post(
-            room, self.current_user, data.get("message"), data.get("client_id")
-        )
+        try:
+            message, created = await self.messenger.post(
+                room, self.current_user, data.get("message"), data.get("client_id")
+            )
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
         self.send_json(
             dict(message.as_dict(room), status="SUCCESS"), 201 if created else 200
         )

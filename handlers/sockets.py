@@ -5,6 +5,8 @@ Both authenticate on the handshake (session cookie, or an API token in the
 check, and check membership on every subscribe and send. The UI protocol is documented
 in docs/protocol.md.
 """
+
+import asyncio
 import json
 import logging
 
@@ -12,7 +14,8 @@ import tornado.websocket
 from tornado.web import HTTPError
 
 from handlers import wsio
-from handlers.base import Authenticated, JSONErrors
+from handlers.base import RATE_LIMITED_PAUSE, Authenticated, JSONErrors
+from handlers.budget import RateLimited
 from hub import Frame, encode, message_frame
 from models import MAX_ID, Membership, Message, Removed, Room, ValidationError, isoformat
 from writer import DiskFull
@@ -78,10 +81,15 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     """What both sockets share: handshake authentication and bounded sending."""
 
     wants_signals = False
+    # After a refusal for going over a budget the socket is not read for a moment: the
+    # client's next frames wait in TCP, so a flood of ten thousand typing notices a
+    # second costs the box one refusal a second.
+    rate_limited_pause = RATE_LIMITED_PAUSE
 
     def initialize(self, messenger, **_):
         self.messenger = messenger
         self.hub = messenger.hub
+        self.limits = messenger.limits
         self.opened = False
         # Highest message id sent per room: a message committed while a backlog was
         # being read is then sent once, not twice.
@@ -95,7 +103,9 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             raise HTTPError(400, reason="Expected a websocket upgrade")
         offered = self.offered_subprotocols()
         if self.subprotocol_token(offered) is not None and SUBPROTOCOL not in offered:
-            raise HTTPError(400, reason=f"Offer the {SUBPROTOCOL} subprotocol with the token")
+            raise HTTPError(
+                400, reason=f"Offer the {SUBPROTOCOL} subprotocol with the token"
+            )
         self.current_user = self.authenticate()
         if self.current_user is None:
             raise HTTPError(401)
@@ -108,7 +118,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     def subprotocol_token(offered):
         for name in offered:
             if name.startswith(TOKEN_SUBPROTOCOL):
-                return name[len(TOKEN_SUBPROTOCOL):]
+                return name[len(TOKEN_SUBPROTOCOL) :]
         return None
 
     def token_key(self):
@@ -189,6 +199,8 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         the socket's other rooms), so every failure becomes a frame instead.
         """
         ref = None
+        extra = {}
+        pause = 0
         try:
             frame = self.parse(raw)
             ref = frame["ref"] = echoable_ref(frame.get("ref"))
@@ -196,6 +208,10 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             return
         except FrameError as error:
             code, detail = error.code, error.detail
+        except RateLimited as error:
+            code, detail = "rate_limited", error.detail
+            extra["retry_after"] = error.retry_after
+            pause = min(error.retry_after, self.rate_limited_pause)
         except ValidationError as error:
             code, detail = "invalid", error.errors
         except DiskFull as error:
@@ -203,7 +219,10 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         except Exception:
             log.exception("a websocket frame failed")
             code, detail = "server", "Server error; nothing was stored."
-        self.send_frame(self.error_frame(code, detail, ref))
+        self.send_frame(dict(self.error_frame(code, detail, ref), **extra))
+        if pause:
+            # Tornado reads a socket's next frame only once this one is handled.
+            await asyncio.sleep(pause)
 
     def open(self, *_):
         self.opened = True
@@ -260,6 +279,10 @@ class RoomSocket(Socket):
                 # A private chat is reached by its exact address only, never as a
                 # name that happens to normalise to it.
                 raise HTTPError(404)
+            if self.room is None:
+                # Connecting creates the room: a new chat, paid for like any other
+                # (refused with 429 before the upgrade, so nothing is made).
+                self.limits.charge("new-chat", self.user_id)
         if self.room is not None and self.room.keeps_out(self.current_user):
             # Someone the owner removed is told why, and the address lets them in no more.
             raise Removed(self.room)
@@ -354,6 +377,8 @@ class ClientSocket(Socket):
         return room
 
     async def subscribe(self, frame):
+        # Paid for before anything is read: a flood of subscribes costs a lookup each.
+        self.limits.charge("subscribe", self.user_id)
         room = self.member_room(frame)
         after = frame.get("after")
         if after is not None and (
@@ -370,6 +395,11 @@ class ClientSocket(Socket):
         latest_id = Message.latest_id(room)
         backlog = []
         if after is not None and after <= latest_id:
+            # The replay is paid for by its length, counted on the index before any
+            # message is read; one too long to replay is a reset, which costs nothing.
+            waiting = Message.count_since(room, after, MAX_RESUME + 1)
+            if waiting <= MAX_RESUME:
+                self.limits.charge("replay", self.user_id, waiting)
             backlog = Message.since(room, after, MAX_RESUME)
         self.last_sent[room.id] = latest_id if after is None else min(after, latest_id)
         came_online = self.hub.subscribe(room, self)
@@ -392,6 +422,11 @@ class ClientSocket(Socket):
                 self.deliver(room.id, message.id, message_frame(room, message))
         if came_online:
             self.messenger.presence_changed(room, self.user_id)
+        if backlog:
+            # A replay is up to 500 frames written in one step of the event loop; a
+            # client resuming many rooms at once sends its subscribes together, and
+            # Tornado reads them one after another without letting other sockets in.
+            await asyncio.sleep(0)
 
     async def unsubscribe(self, frame):
         room = self.member_room(frame)
@@ -422,17 +457,19 @@ class ClientSocket(Socket):
         room = self.member_room(frame)
         if room.id not in self.hub.rooms_of(self):
             raise FrameError("not_subscribed", "Subscribe to the room first.")
+        # Each notice is copied to every other socket in the room: a burst must not be.
+        self.limits.charge("typing", (self.user_id, room.id))
         self.hub.signal(
             room.id,
-            encode(
-                {"type": "typing", "uri": room.uri, "user": self.current_user.public()}
-            ),
+            encode({"type": "typing", "uri": room.uri, "user": self.current_user.public()}),
             skip=self,
         )
 
     async def read(self, frame):
         room = self.member_room(frame)
-        await self.messenger.mark_read(room, self.current_user, frame.get("id"), origin=self)
+        await self.messenger.mark_read(
+            room, self.current_user, frame.get("id"), origin=self
+        )
 
     async def ping(self, frame):
         self.send_frame({"type": "pong", "ref": frame.get("ref")})

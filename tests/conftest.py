@@ -1,4 +1,5 @@
 """Fixtures: a real chatbox on a port, over a fresh SQLite file, and a tiny API client."""
+
 import json
 import os
 import sys
@@ -13,6 +14,7 @@ from boxes import Box  # noqa: E402
 
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
+from handlers.budget import Limits  # noqa: E402
 from schema import init_db  # noqa: E402
 
 PASSWORD = "correct horse battery"
@@ -51,6 +53,13 @@ def app(db_path, allow_origin):
     models.db.close()
 
 
+@pytest.fixture
+def unlimited(app):
+    """No per-person budgets, for tests that flood the box on purpose to watch
+    something else (test_budgets.py tests the budgets themselves)."""
+    app.messenger.limits = Limits("off")
+
+
 class Person:
     """A signed-up user as an API client sees them: a name and a token."""
 
@@ -64,7 +73,9 @@ class Person:
         return self.api.call(method, path, body, token=self.token, **kwargs)
 
     async def start_chat(self, name=None):
-        status, data = await self.call("POST", "/api/chats/", {"name": name} if name else {})
+        status, data = await self.call(
+            "POST", "/api/chats/", {"name": name} if name else {}
+        )
         assert status in (200, 201), data
         return data["uri"]
 
@@ -164,7 +175,14 @@ def api(http_server, base_url):
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """``python chatbox.py`` on a free loopback port over a fresh SQLite file."""
-    box = Box(tmp_path_factory.mktemp("ui"), "--logging=warning")
+    # One test sets up its history by posting 120 messages through the API in a second,
+    # faster than the sending budget lets anyone; all else runs within the default
+    # budgets, as people at a browser do.
+    box = Box(
+        tmp_path_factory.mktemp("ui"),
+        "--logging=warning",
+        "--limits=send=off,send-bytes=off",
+    )
     box.start()
     yield box
     box.close()

@@ -1,4 +1,5 @@
 """Helpers for tests of the REST API: fixtures-free functions shared by its test files."""
+
 import http.cookies
 import json
 import urllib.parse

@@ -4,6 +4,7 @@ The Chatire flow end to end, answers for unknown paths and methods, form-encoded
 the box's plumbing, and a fuzz of junk requests. Every call goes through ``api``, which
 fails the test on any 5xx: bad input must always be the client's error, never the
 server's."""
+
 import json
 import os
 import random
@@ -64,7 +65,11 @@ async def test_a_chatire_client_signs_up_logs_in_chats_and_logs_out(api):
     assert joined["user"]["username"] == "bob"
     assert [m["username"] for m in joined["members"]] == ["alice", "bob"]
 
-    for token, text in [(alice_token, "hello bob"), (bob_token, "hi alice"), (alice_token, "bye")]:
+    for token, text in [
+        (alice_token, "hello bob"),
+        (bob_token, "hi alice"),
+        (alice_token, "bye"),
+    ]:
         status, posted = await api.call(
             "POST", f"/api/chats/{uri}/messages/", {"message": text}, token=token
         )
@@ -73,9 +78,7 @@ async def test_a_chatire_client_signs_up_logs_in_chats_and_logs_out(api):
         assert posted["uri"] == uri
 
     for token in (alice_token, bob_token):
-        status, history = await api.call(
-            "GET", f"/api/chats/{uri}/messages/", token=token
-        )
+        status, history = await api.call("GET", f"/api/chats/{uri}/messages/", token=token)
         assert status == 200
         assert history["uri"] == uri
         assert [(m["user"]["username"], m["message"]) for m in history["messages"]] == [
@@ -134,7 +137,9 @@ async def test_a_method_a_route_does_not_have_is_405_in_json(api):
 @pytest.mark.gen_test
 async def test_form_encoded_bodies_work_for_signup_login_chats_and_posting(api):
     status, user = await api.call(
-        "POST", "/auth/users/create/", **form(username="alice", password=PASSWORD, email="a@b.c")
+        "POST",
+        "/auth/users/create/",
+        **form(username="alice", password=PASSWORD, email="a@b.c"),
     )
     assert status == 201 and user["username"] == "alice" and user["email"] == "a@b.c"
     status, data = await api.call(
@@ -142,10 +147,14 @@ async def test_form_encoded_bodies_work_for_signup_login_chats_and_posting(api):
     )
     assert status == 200
     token = data["auth_token"]
-    status, opened = await api.call("POST", "/api/chats/", token=token, **form(name="lobby"))
+    status, opened = await api.call(
+        "POST", "/api/chats/", token=token, **form(name="lobby")
+    )
     assert status == 201 and opened["uri"] == "lobby"
     status, posted = await api.call(
-        "POST", "/api/chats/lobby/messages/", token=token,
+        "POST",
+        "/api/chats/lobby/messages/",
+        token=token,
         **form(message="sent like jQuery's $.post & co", client_id="f-1"),
     )
     assert status == 201
@@ -209,10 +218,12 @@ def junk_value(rng, depth=0):
     if choice == 6 and depth < 3:
         return [junk_value(rng, depth + 1) for _ in range(rng.randrange(4))]
     if choice == 7 and depth < 3:
-        return {rng.choice(FIELDS): junk_value(rng, depth + 1) for _ in range(rng.randrange(4))}
+        return {
+            rng.choice(FIELDS): junk_value(rng, depth + 1) for _ in range(rng.randrange(4))
+        }
     if choice == 8:
         return rng.choice(["alice", "bob", "general", "ALICE", "../..", "a b", "<script>"])
-    return "".join(rng.choice("abc-_.:/%{}[]\"\\ 0123") for _ in range(rng.randrange(1, 20)))
+    return "".join(rng.choice('abc-_.:/%{}[]"\\ 0123') for _ in range(rng.randrange(1, 20)))
 
 
 def junk_body(rng):
@@ -223,16 +234,23 @@ def junk_body(rng):
         text = json.dumps(data)
         return text.encode(), "application/json"
     if choice == 5:
-        return json.dumps(junk_value(rng)).encode(), rng.choice(["application/json", "text/plain"])
+        return json.dumps(junk_value(rng)).encode(), rng.choice(
+            ["application/json", "text/plain"]
+        )
     if choice == 6:
-        return bytes(rng.randrange(256) for _ in range(rng.randrange(1, 200))), "application/json"
+        return bytes(
+            rng.randrange(256) for _ in range(rng.randrange(1, 200))
+        ), "application/json"
     if choice == 7:
-        fields = {rng.choice(FIELDS): str(junk_value(rng))[:100] for _ in range(rng.randrange(4))}
+        fields = {
+            rng.choice(FIELDS): str(junk_value(rng))[:100] for _ in range(rng.randrange(4))
+        }
         encoded = urllib.parse.urlencode(fields, errors="replace")
         return encoded.encode(), "application/x-www-form-urlencoded"
     if choice == 8:
-        return rng.choice([b"[" * 20_000, b'{"message": "\\udc00"}', b"{" * 5000, b"\x00"]), \
-            "application/json"
+        return rng.choice(
+            [b"[" * 20_000, b'{"message": "\\udc00"}', b"{" * 5000, b"\x00"]
+        ), "application/json"
     junk = bytes(rng.randrange(32, 127) for _ in range(rng.randrange(1, 80)))
     return junk, "application/x-www-form-urlencoded"
 
@@ -240,16 +258,41 @@ def junk_body(rng):
 def junk_path(rng, uri):
     # Segments stay well under Tornado's 64 KiB header limit, past which it drops the
     # connection without a status: that is its HTTP layer, not chatbox.
-    segment = rng.choice([uri, "general", "nope", "%00", "%ff", "..", "x" * 300,
-                          urllib.parse.quote(str(junk_value(rng))[:2000], safe="", errors="replace")])
-    template = rng.choice([
-        "/api/chats/", "/api/chats/{s}/", "/api/chats/{s}/messages/",
-        "/api/chats/{s}/members/{s}/", "/api/chats/{s}/messages/?before={q}&limit={q}",
-        "/api/chats/{s}/messages/?after={q}", "/auth/users/", "/auth/users/create/",
-        "/auth/token/create/", "/auth/token/login/", "/auth/token/destroy/",
-        "/auth/session/", "/api/me", "/api/{s}", "/auth/{s}/", "/healthz",
-        "/api/openapi.json", "/ws", "/ws/chat/{s}/",
-    ])
+    segment = rng.choice(
+        [
+            uri,
+            "general",
+            "nope",
+            "%00",
+            "%ff",
+            "..",
+            "x" * 300,
+            urllib.parse.quote(str(junk_value(rng))[:2000], safe="", errors="replace"),
+        ]
+    )
+    template = rng.choice(
+        [
+            "/api/chats/",
+            "/api/chats/{s}/",
+            "/api/chats/{s}/messages/",
+            "/api/chats/{s}/members/{s}/",
+            "/api/chats/{s}/messages/?before={q}&limit={q}",
+            "/api/chats/{s}/messages/?after={q}",
+            "/auth/users/",
+            "/auth/users/create/",
+            "/auth/token/create/",
+            "/auth/token/login/",
+            "/auth/token/destroy/",
+            "/auth/session/",
+            "/api/me",
+            "/api/{s}",
+            "/auth/{s}/",
+            "/healthz",
+            "/api/openapi.json",
+            "/ws",
+            "/ws/chat/{s}/",
+        ]
+    )
     query = urllib.parse.quote(str(junk_value(rng))[:50], safe="", errors="replace")
     return template.replace("{s}", segment).replace("{q}", query)
 
@@ -281,14 +324,22 @@ async def test_three_hundred_junk_requests_never_get_a_5xx_and_the_box_stays_up(
         response = await api.client.fetch(
             api.base_url + path,
             method=method,
-            body=body if body is not None else (b"" if method in ("POST", "PATCH", "PUT") else None),
+            body=body
+            if body is not None
+            else (b"" if method in ("POST", "PATCH", "PUT") else None),
             headers=headers,
             raise_error=False,
             allow_nonstandard_methods=True,
             follow_redirects=False,
         )
-        assert 200 <= response.code < 500, (i, method, path, body and body[:200], response.code,
-                                            response.body[:200])
+        assert 200 <= response.code < 500, (
+            i,
+            method,
+            path,
+            body and body[:200],
+            response.code,
+            response.body[:200],
+        )
         seen[response.code] = seen.get(response.code, 0) + 1
     # The loop did reach past the parsers, not just bounce off one error.
     assert len(seen) >= 4, seen

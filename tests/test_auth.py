@@ -1,4 +1,5 @@
 """Accounts and logins: sign-up, tokens, browser sessions with XSRF, the login limits."""
+
 import asyncio
 import json
 
@@ -94,14 +95,18 @@ async def test_logging_in_with_a_cookie_needs_the_xsrf_header(api):
     assert status == 200
     assert me["username"] == "alice" and me["email"] == "alice@example.org"
     assert session
-    status, me = await api.call("GET", "/api/me/", headers=cookie_headers(session, xsrf=False))
+    status, me = await api.call(
+        "GET", "/api/me/", headers=cookie_headers(session, xsrf=False)
+    )
     assert status == 200 and me["username"] == "alice"
 
 
 @pytest.mark.gen_test
-async def test_a_cookie_session_write_without_the_xsrf_header_is_refused_and_changes_nothing(api):
+async def test_a_cookie_session_write_without_the_xsrf_header_is_refused_and_changes_nothing(
+    api,
+):
     alice = await api.signup("alice")
-    bob = await api.signup("bob")
+    await api.signup("bob")
     uri = await alice.start_chat()
     await alice.say(uri, "first")
     status, _, session = await cookie_login(api, "bob")
@@ -142,17 +147,23 @@ async def test_a_browser_session_is_not_an_api_token(api):
     _, _, session = await cookie_login(api, "alice")
     status, _ = await api.call("GET", "/api/me", token=session)
     assert status == 401
-    status, _ = await api.call("POST", "/auth/token/destroy/", headers=cookie_headers(session))
+    status, _ = await api.call(
+        "POST", "/auth/token/destroy/", headers=cookie_headers(session)
+    )
     assert status == 401
 
 
 @pytest.mark.gen_test
-async def test_five_failed_logins_at_a_name_lock_that_address_out_of_it_with_retry_after(api):
+async def test_five_failed_logins_at_a_name_lock_that_address_out_of_it_with_retry_after(
+    api,
+):
     await api.signup("alice")
     await api.signup("bob")
     for attempt in range(5):
         status, data = await api.call(
-            "POST", "/auth/token/create/", {"username": "alice", "password": f"wrong{attempt}xx"}
+            "POST",
+            "/auth/token/create/",
+            {"username": "alice", "password": f"wrong{attempt}xx"},
         )
         assert status == 400
         assert data == {"non_field_errors": ["Unable to log in with provided credentials."]}
@@ -178,7 +189,9 @@ async def test_twenty_failed_logins_from_one_address_lock_the_address(api):
     # Four guesses at each of five names: no single name reaches its own limit.
     for i in range(20):
         status, _ = await api.call(
-            "POST", "/auth/token/create/", {"username": f"guess{i % 5}", "password": "whatever1"}
+            "POST",
+            "/auth/token/create/",
+            {"username": f"guess{i % 5}", "password": "whatever1"},
         )
         assert status == 400
     status, _ = await api.call(
@@ -244,7 +257,9 @@ async def test_a_guesser_at_one_address_cannot_lock_the_owner_out_at_another(api
     owner = API(loopback(base_url), source="127.0.0.2")
     for guess in range(LoginThrottle.PER_PAIR):
         status, _ = await guesser.call(
-            "POST", "/auth/token/create/", {"username": "admin", "password": f"guess{guess}x"}
+            "POST",
+            "/auth/token/create/",
+            {"username": "admin", "password": f"guess{guess}x"},
         )
         assert status == 400
     status, _ = await guesser.call(
@@ -281,7 +296,9 @@ async def test_guesses_from_many_addresses_lock_the_name_everywhere_for_a_while(
         guesser = API(loopback(base_url), source=address)
         for guess in range(per_address):
             status, _ = await guesser.call(
-                "POST", "/auth/token/create/", {"username": "admin", "password": f"{address}x{guess}"}
+                "POST",
+                "/auth/token/create/",
+                {"username": "admin", "password": f"{address}x{guess}"},
             )
             assert status == 400
 
@@ -333,7 +350,9 @@ async def test_bad_signups_are_refused_and_create_no_account(api):
             status, data = await api.call("POST", path, raw=raw)
             assert status == 400 and "detail" in data
     assert snapshot() == before
-    status, data = await api.call("POST", "/auth/users/", {"username": "alice", "password": PASSWORD})
+    status, data = await api.call(
+        "POST", "/auth/users/", {"username": "alice", "password": PASSWORD}
+    )
     assert data == {"username": ["A user with that username already exists."]}
 
 
@@ -360,17 +379,28 @@ async def test_a_32_character_username_and_72_byte_password_are_accepted(api):
 @pytest.mark.gen_test
 async def test_malformed_logins_are_refused_with_400(api):
     await api.signup("alice")
-    for body in ({}, {"username": "alice"}, {"password": PASSWORD}, {"username": 1, "password": 2},
-                 {"username": ["alice"], "password": PASSWORD}):
+    for body in (
+        {},
+        {"username": "alice"},
+        {"password": PASSWORD},
+        {"username": 1, "password": 2},
+        {"username": ["alice"], "password": PASSWORD},
+    ):
         status, data = await api.call("POST", "/auth/token/create/", body)
         assert status == 400, body
         assert set(data) <= {"username", "password"} and data
-    for raw in ("{oops", "[]", '{"username": "alice", "password": "\\udfff\\ud800xxxxxxx"}'):
+    for raw in (
+        "{oops",
+        "[]",
+        '{"username": "alice", "password": "\\udfff\\ud800xxxxxxx"}',
+    ):
         status, data = await api.call("POST", "/auth/token/create/", raw=raw)
         assert status == 400
     # A password longer than bcrypt reads is wrong, not truncated to a match.
     status, _ = await api.call(
-        "POST", "/auth/token/create/", {"username": "alice", "password": PASSWORD + "x" * 80}
+        "POST",
+        "/auth/token/create/",
+        {"username": "alice", "password": PASSWORD + "x" * 80},
     )
     assert status == 400
     assert models.Token.select().count() == 1

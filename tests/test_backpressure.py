@@ -1,4 +1,5 @@
 """A client that stops reading is cut off; everyone else keeps receiving everything."""
+
 import asyncio
 import base64
 import os
@@ -67,6 +68,7 @@ async def read_until_closed(raw, limit=64 << 20):
 
 
 @pytest.mark.gen_test(timeout=120)
+@pytest.mark.usefixtures("unlimited")
 async def test_a_client_that_stops_reading_is_closed_and_others_still_get_everything(
     api, app, monkeypatch
 ):

@@ -1,4 +1,5 @@
 """Chats and their members: starting, opening by name, joining, leaving, the chat list."""
+
 import json
 import re
 
@@ -35,7 +36,12 @@ async def test_a_join_that_names_another_user_is_refused_and_adds_no_one(api):
     mallory = await api.signup("mallory")
     uri = await alice.start_chat()
     before = snapshot()
-    for body in ({"username": "bob"}, {"username": "BOB"}, {"username": 7}, {"username": ["bob"]}):
+    for body in (
+        {"username": "bob"},
+        {"username": "BOB"},
+        {"username": 7},
+        {"username": ["bob"]},
+    ):
         status, data = await mallory.call("PATCH", f"/api/chats/{uri}/", body)
         assert status == 403, body
         assert data == {"detail": "You can only add yourself to a chat."}
@@ -128,8 +134,19 @@ async def test_an_unknown_chat_uri_is_404_on_every_chat_route(api):
 async def test_invalid_room_names_are_refused_and_create_nothing(api):
     alice = await api.signup("alice")
     before = snapshot()
-    for name in ("has space", "-dash-first", "a" * 65, "ünïcode", "a/b", "../x", "x!", 123,
-                 ["general"], {"n": 1}, True):
+    for name in (
+        "has space",
+        "-dash-first",
+        "a" * 65,
+        "ünïcode",
+        "a/b",
+        "../x",
+        "x!",
+        123,
+        ["general"],
+        {"n": 1},
+        True,
+    ):
         status, data = await alice.call("POST", "/api/chats/", {"name": name})
         assert status == 400, name
         assert "name" in data
@@ -138,7 +155,7 @@ async def test_invalid_room_names_are_refused_and_create_nothing(api):
         assert status == 400, raw
     assert snapshot() == before
     status, data = await alice.call("GET", "/api/chats/")
-    assert data == {"chats": []}
+    assert data == {"chats": [], "next": None}
 
 
 @pytest.mark.gen_test

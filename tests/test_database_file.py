@@ -13,7 +13,10 @@ from appliance import backup
 
 
 def post_messages(box, token, room, count, size=20):
-    """Post ``count`` messages of about ``size`` characters; returns their ids in order."""
+    """Post ``count`` messages of about ``size`` characters; returns their ids in order.
+
+    More than 30 at once, or much text, needs a box started with ``--limits=off``.
+    """
     status, data, _ = box.call("POST", "/api/chats/", {"name": room}, token=token)
     assert status in (200, 201), data
     ids = []
@@ -131,7 +134,7 @@ def full_box(tmp_path):
     120 messages of 1,000 characters fill about 40 leaf pages of the message table:
     enough for damage in the middle of the file to miss the pages around it.
     """
-    box = Box(tmp_path / "box", "--durability=normal")
+    box = Box(tmp_path / "box", "--durability=normal", "--limits=off")
     with box:
         token = box.signup("alice")
         post_messages(box, token, "general", 120, size=1000)
@@ -228,7 +231,7 @@ def test_a_file_that_is_not_a_chatbox_database_is_refused_not_made_a_new_box(
 
 
 def test_healthz_reports_a_database_whose_pages_are_damaged_while_it_runs(tmp_path):
-    with Box(tmp_path / "box", "--durability=normal") as box:
+    with Box(tmp_path / "box", "--durability=normal", "--limits=off") as box:
         token = box.signup("alice")
         post_messages(box, token, "general", 120, size=1000)
         assert box.call("GET", "/healthz")[0] == 200
@@ -249,7 +252,11 @@ def test_the_periodic_backup_finds_damage_no_request_has_met_and_keeps_the_good_
 ):
     # A backup every 1.8 s (the option is in hours), so a few run within the test.
     box = Box(
-        tmp_path / "box", "--durability=normal", "--backup-every=0.0005", "--backup-keep=10"
+        tmp_path / "box",
+        "--durability=normal",
+        "--backup-every=0.0005",
+        "--backup-keep=10",
+        "--limits=off",
     )
     backups = os.path.join(box.data_dir, "backups")
     with box:

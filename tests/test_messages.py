@@ -1,4 +1,5 @@
 """Messages over REST: posting, refusing bad ones, paging history, resends stored once."""
+
 import asyncio
 
 import pytest
@@ -28,7 +29,9 @@ BAD_MESSAGE_BODIES = [
     dict(body={"message": "ok", "client_id": 5}),
     dict(body={"message": "ok", "client_id": "has spaces"}),
     dict(body={"message": "ok", "client_id": "x" * 65}),
-    dict(raw="message=a&&=b", headers={"Content-Type": "application/x-www-form-urlencoded"}),
+    dict(
+        raw="message=a&&=b", headers={"Content-Type": "application/x-www-form-urlencoded"}
+    ),
 ]
 
 
@@ -114,6 +117,7 @@ async def test_paging_returns_the_right_windows_oldest_first(api):
 
 
 @pytest.mark.gen_test
+@pytest.mark.usefixtures("unlimited")
 async def test_the_default_page_is_the_newest_fifty(api):
     alice = await api.signup("alice")
     uri = await alice.start_chat()
@@ -168,7 +172,9 @@ async def test_resends_racing_with_one_client_id_store_one_message(api):
     uri = await alice.start_chat()
     results = await asyncio.gather(
         *(
-            alice.call("POST", f"/api/chats/{uri}/messages/", {"message": "hi", "client_id": "r-1"})
+            alice.call(
+                "POST", f"/api/chats/{uri}/messages/", {"message": "hi", "client_id": "r-1"}
+            )
             for _ in range(5)
         )
     )

@@ -1,4 +1,5 @@
 """The writer: one thread, many writes per transaction, each write's failure its own."""
+
 import asyncio
 import threading
 import time
@@ -36,7 +37,7 @@ def register(name):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_many_concurrent_socket_posts_commit_in_fewer_transactions_than_messages(
-    api, app
+    api, app, unlimited
 ):
     alice = await api.signup("alice")
     uri = await alice.start_chat()

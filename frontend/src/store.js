@@ -20,6 +20,7 @@ import {
 } from './lib/messageLog.js'
 import { applyPresence } from './lib/presence.js'
 import {
+  appendRooms,
   applyMembership,
   findRoom,
   memberPreview,
@@ -28,7 +29,7 @@ import {
   renameKey,
   unreadTotal,
 } from './lib/rooms.js'
-import { createSocket } from './lib/socket.js'
+import { createSocket, retryDelay } from './lib/socket.js'
 import { playDing } from './lib/sound.js'
 import { load, save } from './lib/storage.js'
 import { noteTyping, stopTyping, TYPING_SHOWN_MS, typingDue } from './lib/typing.js'
@@ -37,6 +38,8 @@ import { refusalText, unsentKey, unsentToRestore, unsentToSave } from './lib/uns
 import { chatPath, replace } from './router.js'
 
 export const PAGE_SIZE = 50
+// Chats per page of the chat list: the server's default, more than a screen shows.
+export const CHATS_PAGE = 100
 export const MAX_MESSAGE_LENGTH = 4000
 // A read marker is sent once the reader has rested on the newest message this long: a
 // burst of messages read as they come makes one frame, not one per message.
@@ -59,6 +62,8 @@ function freshWiring() {
     typingSentAt: {},
     // The timers that take each typing name down again: {uri: {username: timer}}.
     typingExpiry: {},
+    // Sends the server refused as too fast, waiting to go again: {client_id: timer}.
+    resendTimers: {},
   })
 }
 
@@ -68,6 +73,9 @@ export function freshState() {
     booted: false,
     rooms: [],
     roomsLoaded: false,
+    // The cursor of the chat list's next page, null when the tab holds them all.
+    moreRooms: null,
+    loadingMoreRooms: false,
     logs: {},
     details: {},
     online: {},
@@ -153,11 +161,12 @@ export async function logout() {
 // The session is over (logged out here or elsewhere): stop its socket and timers, then
 // forget everything of this user at once.
 function endSession() {
-  const { socket, stopStatusWatch, readTimer, typingExpiry } = store.wiring
+  const { socket, stopStatusWatch, readTimer, typingExpiry, resendTimers } = store.wiring
   clearTimeout(readTimer)
   for (const timers of Object.values(typingExpiry)) {
     for (const timer of Object.values(timers)) clearTimeout(timer)
   }
+  for (const timer of Object.values(resendTimers)) clearTimeout(timer)
   stopStatusWatch?.()
   socket?.close()
   Object.assign(store, freshState(), { booted: true })
@@ -264,6 +273,8 @@ const handlers = {
   },
   error(frame) {
     if (typeof frame.ref !== 'string') return
+    const delay = retryDelay(frame)
+    if (delay !== null) return resendLater(frame.ref, delay)
     const detail = refusalText(frame.detail)
     for (const log of Object.values(store.logs)) {
       if (failPending(log, frame.ref, detail)) persistPending()
@@ -309,6 +320,26 @@ const handlers = {
 function onFrame(frame) {
   const handler = handlers[frame.type]
   if (handler) handler(frame)
+}
+
+function pendingSend(clientIdValue) {
+  for (const log of Object.values(store.logs)) {
+    const entry = log.pending.find((p) => p.client_id === clientIdValue)
+    if (entry) return entry
+  }
+  return null
+}
+
+// A send refused as faster than the user's budget goes again, unchanged, once the
+// server says it fits: still "sending" meanwhile, as it would be on a slow network.
+function resendLater(clientIdValue, delay) {
+  const wiring = store.wiring
+  if (!pendingSend(clientIdValue) || wiring.resendTimers[clientIdValue]) return
+  wiring.resendTimers[clientIdValue] = setTimeout(() => {
+    delete wiring.resendTimers[clientIdValue]
+    const entry = stillCurrent(wiring) && pendingSend(clientIdValue)
+    if (entry && entry.status === 'sending') transmit(entry)
+  }, delay)
 }
 
 function clearTyping(uri, username) {
@@ -360,8 +391,9 @@ function followMove(from, to) {
 // its unread count and a preview of its members.
 export async function refreshRooms() {
   const wiring = store.wiring
-  const data = await api.chats()
+  const data = await api.chats({ limit: CHATS_PAGE })
   if (!stillCurrent(wiring)) return
+  store.moreRooms = data.next ?? null
   // Reads this tab made or heard of may not have reached the server when it answered.
   const known = Object.fromEntries(store.rooms.map((r) => [r.uri, r.last_read_id]))
   store.rooms = data.chats.map(trackUnread)
@@ -370,6 +402,22 @@ export async function refreshRooms() {
     const later = Math.max(known[room.uri] || 0, wiring.unsentReads[room.uri] || 0)
     if (later) applyRead(room, later, logFor(room.uri).messages, store.me?.id)
     subscribe(room)
+  }
+}
+
+// The chat list's next page, below the chats the tab holds.
+export async function loadMoreRooms() {
+  const wiring = store.wiring
+  const cursor = store.moreRooms
+  if (!cursor || store.loadingMoreRooms) return
+  store.loadingMoreRooms = true
+  try {
+    const data = await api.chats({ limit: CHATS_PAGE, cursor })
+    if (!stillCurrent(wiring) || store.moreRooms !== cursor) return
+    for (const room of appendRooms(store.rooms, data.chats.map(trackUnread))) subscribe(room)
+    store.moreRooms = data.next ?? null
+  } finally {
+    if (stillCurrent(wiring)) store.loadingMoreRooms = false
   }
 }
 

@@ -4,6 +4,10 @@ import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest'
 // replaced here by stand-ins the tests feed by hand.
 const server = vi.hoisted(() => ({
   chats: [],
+  // The chat list's pages: how many chats the server gives at a time.
+  chatsPage: 100,
+  chatsAsked: [],
+  subscribed: [],
   sent: [],
   socket: null,
   me: null,
@@ -31,7 +35,15 @@ vi.mock('./lib/api.js', () => {
         if (!server.me) throw new ApiError(401)
         return server.me
       },
-      chats: async () => ({ chats: structuredClone(server.chats) }),
+      chats: async ({ limit, cursor } = {}) => {
+        server.chatsAsked.push({ limit, cursor })
+        const start = cursor ? Number(cursor) : 0
+        const end = start + Math.min(limit || 100, server.chatsPage)
+        return {
+          chats: structuredClone(server.chats.slice(start, end)),
+          next: end < server.chats.length ? String(end) : null,
+        }
+      },
       chat: async (uri) => ({
         ...structuredClone(server.chats.find((c) => c.uri === uri)),
         members: [],
@@ -53,9 +65,11 @@ vi.mock('./lib/api.js', () => {
   }
 })
 
-vi.mock('./lib/socket.js', async () => {
+vi.mock('./lib/socket.js', async (importOriginal) => {
   const { ref } = await import('vue')
+  const { retryDelay } = await importOriginal()
   return {
+    retryDelay,
     createSocket(handlers) {
       server.socket = {
         handlers,
@@ -66,7 +80,7 @@ vi.mock('./lib/socket.js', async () => {
         },
         send: (frame) => server.sent.push(frame),
         sendIfOpen: (frame) => server.sent.push(frame),
-        subscribe() {},
+        subscribe: (uri) => server.subscribed.push(uri),
         unsubscribe() {},
         resumeFrom() {},
         rename: (from, to) => server.renamed.push([from, to]),
@@ -80,7 +94,9 @@ vi.mock('./lib/socket.js', async () => {
 const {
   boot,
   changeAddress,
+  CHATS_PAGE,
   freshState,
+  loadMoreRooms,
   login,
   logout,
   markRead,
@@ -135,6 +151,9 @@ beforeEach(async () => {
   vi.useFakeTimers()
   server.me = ME
   server.sent = []
+  server.chatsPage = 100
+  server.chatsAsked = []
+  server.subscribed = []
   server.history = async () => ({ messages: [] })
   server.joinRefusal = null
   server.renamed = []
@@ -213,6 +232,44 @@ describe('the store', () => {
     frame({ type: 'subscribed', uri: 'busy', latest_id: 0, online: [ME.id] })
     expect(store.online.busy).toEqual([ME.id])
     expect(store.online.quiet).toBeUndefined()
+  })
+
+  it('reads the chat list a page at a time and puts each next page below', async () => {
+    await logout()
+    server.chatsPage = 1
+    server.chats.push(chat('older', { unread: 2 }))
+    server.chatsAsked = []
+    await login('me', 'secret')
+    expect(store.rooms.map((r) => r.uri)).toEqual(['busy'])
+    expect(server.chatsAsked).toEqual([{ limit: CHATS_PAGE, cursor: undefined }])
+    await loadMoreRooms()
+    await loadMoreRooms()
+    expect(store.rooms.map((r) => r.uri)).toEqual(['busy', 'quiet', 'older'])
+    expect(server.subscribed).toEqual(expect.arrayContaining(['busy', 'quiet', 'older']))
+    expect(unreadCount('older')).toBe(2)
+    expect(store.moreRooms).toBe(null)
+    await loadMoreRooms()
+    expect(server.chatsAsked.map((a) => a.cursor)).toEqual([undefined, '1', '2'])
+  })
+
+  it('sends a message refused as too fast again, unchanged, once the server says it fits', () => {
+    sendMessage('quiet', 'in a hurry')
+    const sends = () => server.sent.filter((f) => f.type === 'send')
+    const [first] = sends()
+    frame({
+      type: 'error',
+      code: 'rate_limited',
+      detail: 'You are sending messages too fast.',
+      ref: first.client_id,
+      retry_after: 0.5,
+    })
+    expect(store.logs.quiet.pending[0].status).toBe('sending')
+    vi.advanceTimersByTime(499)
+    expect(sends()).toHaveLength(1)
+    vi.advanceTimersByTime(1)
+    expect(sends()).toEqual([first, first])
+    frame({ type: 'ack', uri: 'quiet', client_id: first.client_id, id: 500, duplicate: false })
+    expect(store.logs.quiet.pending).toEqual([])
   })
 
   it('ends the session at once when the server says the login ended', () => {

@@ -32,7 +32,30 @@ export function xsrfToken() {
   return match ? decodeURIComponent(match[1]) : ''
 }
 
-export async function request(method, path, body) {
+// A read refused as faster than the user's budget (429) is asked again once the server
+// says it fits, this many times and for waits up to this long; then the refusal shows.
+export const READ_RETRIES = 3
+export const MAX_READ_WAIT_MS = 20000
+
+export async function request(method, path, body, { wait = sleep, retries = READ_RETRIES } = {}) {
+  for (;;) {
+    try {
+      return await requestOnce(method, path, body)
+    } catch (error) {
+      const ms = (error.retryAfter || 0) * 1000
+      const again = method === 'GET' && error.status === 429 && ms <= MAX_READ_WAIT_MS
+      if (!again || retries <= 0) throw error
+      retries -= 1
+      await wait(ms)
+    }
+  }
+}
+
+function sleep(ms) {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
+async function requestOnce(method, path, body) {
   const headers = { Accept: 'application/json' }
   if (method !== 'GET') headers['X-XSRFToken'] = xsrfToken()
   if (body !== undefined) headers['Content-Type'] = 'application/json'
@@ -70,7 +93,13 @@ export const api = {
   signup: (fields) => request('POST', '/auth/users/create/', fields),
   login: (username, password) => request('POST', '/auth/session/', { username, password }),
   logout: () => request('DELETE', '/auth/session/'),
-  chats: () => request('GET', '/api/chats/'),
+  // One page of the chat list; `cursor` is the `next` of the page before.
+  chats({ limit, cursor } = {}) {
+    const query = new URLSearchParams()
+    if (limit) query.set('limit', String(limit))
+    if (cursor) query.set('cursor', cursor)
+    return request('GET', `/api/chats/?${query}`)
+  },
   startPrivate: () => request('POST', '/api/chats/', {}),
   openNamed: (name) => request('POST', '/api/chats/', { name }),
   chat: (uri) => request('GET', chat(uri)),

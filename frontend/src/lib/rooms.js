@@ -65,6 +65,16 @@ export function renameKey(map, from, to) {
   delete map[from]
 }
 
+// A further page of the chat list goes below what the tab holds; a chat it holds
+// already (it moved up while the pages were read) stays where it is. Returns the chats
+// added.
+export function appendRooms(rooms, page) {
+  const held = new Set(rooms.map((r) => r.uri))
+  const added = page.filter((r) => !held.has(r.uri))
+  rooms.push(...added)
+  return added
+}
+
 export function unreadTotal(rooms) {
   return rooms.reduce((sum, room) => sum + (room.unread || 0), 0)
 }

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import {
+  appendRooms,
   applyMembership,
   findRoom,
   MEMBERS_PREVIEW,
@@ -61,6 +62,14 @@ describe('the chat list', () => {
     expect(map).toEqual({ new: [1], other: [2] })
     renameKey(map, 'old', 'new')
     expect(map).toEqual({ new: [1], other: [2] })
+  })
+
+  it('puts a further page below, keeping a chat it already holds where it is', () => {
+    const rooms = [room('moved-up'), room('a')]
+    const added = appendRooms(rooms, [room('b'), room('moved-up', { unread: 9 }), room('c')])
+    expect(rooms.map((r) => r.uri)).toEqual(['moved-up', 'a', 'b', 'c'])
+    expect(rooms[0].unread).toBe(0)
+    expect(added.map((r) => r.uri)).toEqual(['b', 'c'])
   })
 
   it('adds up the unread counts of every chat', () => {

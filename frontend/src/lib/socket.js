@@ -18,6 +18,14 @@ export function backoffDelay(attempt, random = Math.random, base = BASE_DELAY, m
   return step / 2 + random() * (step / 2)
 }
 
+// How long to wait before sending again a frame the server refused as over one of the
+// user's budgets (code rate_limited), in milliseconds; null for any other refusal.
+export function retryDelay(frame) {
+  if (frame.code !== 'rate_limited') return null
+  const seconds = Number(frame.retry_after)
+  return Math.max(100, Number.isFinite(seconds) ? seconds * 1000 : 1000)
+}
+
 export function socketUrl(loc = window.location) {
   return `${loc.protocol === 'https:' ? 'wss:' : 'ws:'}//${loc.host}/ws`
 }
@@ -39,6 +47,10 @@ export function createSocket(options = {}) {
   const attempts = ref(0)
   const lastIds = {}
   const rooms = new Set()
+  // Each subscribe carries a ref, so that a refusal names its room: ref -> uri, until
+  // the server answers it.
+  const subscribing = new Map()
+  let nextRef = 0
   let queue = []
   let socket = null
   let timer = null
@@ -49,9 +61,29 @@ export function createSocket(options = {}) {
   }
 
   function subscribeFrame(uri) {
-    const frame = { type: 'subscribe', uri }
+    nextRef += 1
+    const ref = `sub-${nextRef}`
+    subscribing.set(ref, uri)
+    const frame = { type: 'subscribe', uri, ref }
     if (lastIds[uri] !== undefined) frame.after = lastIds[uri]
     return frame
+  }
+
+  // The server answered a subscribe: forget its ref. A refusal for going over the
+  // user's budget is tried again once the server says it fits, on the same socket.
+  function answered(frame, ws) {
+    if (frame.type === 'subscribed') {
+      for (const [ref, uri] of subscribing) if (uri === frame.uri) subscribing.delete(ref)
+      return
+    }
+    if (frame.type !== 'error' || !subscribing.has(frame.ref)) return
+    const uri = subscribing.get(frame.ref)
+    subscribing.delete(frame.ref)
+    const delay = retryDelay(frame)
+    if (delay === null) return
+    setTimer(() => {
+      if (ws === socket && rooms.has(uri)) write(subscribeFrame(uri))
+    }, delay)
   }
 
   function connect() {
@@ -62,6 +94,7 @@ export function createSocket(options = {}) {
     socket = ws
     ws.onopen = () => {
       if (ws !== socket) return
+      subscribing.clear()
       attempts.value = 0
       status.value = 'open'
       for (const uri of rooms) write(subscribeFrame(uri))
@@ -81,6 +114,7 @@ export function createSocket(options = {}) {
       if (frame.type === 'message' && Number.isInteger(frame.id) && rooms.has(frame.uri)) {
         lastIds[frame.uri] = Math.max(lastIds[frame.uri] || 0, frame.id)
       }
+      answered(frame, ws)
       onFrame(frame)
     }
     ws.onclose = (event) => {

@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest'
-import { backoffDelay, BASE_DELAY, MAX_DELAY, createSocket, socketUrl } from './socket.js'
+import {
+  backoffDelay,
+  BASE_DELAY,
+  MAX_DELAY,
+  createSocket,
+  retryDelay,
+  socketUrl,
+} from './socket.js'
 
 // A stand-in for the browser's WebSocket that the test opens, feeds and closes by hand.
 class FakeSocket {
@@ -61,6 +68,15 @@ describe('backoffDelay', () => {
   })
 })
 
+describe('retryDelay', () => {
+  it('waits what a rate_limited refusal says, and nothing for other refusals', () => {
+    expect(retryDelay({ code: 'rate_limited', retry_after: 0.5 })).toBe(500)
+    expect(retryDelay({ code: 'rate_limited', retry_after: 0 })).toBe(100)
+    expect(retryDelay({ code: 'rate_limited' })).toBe(1000)
+    expect(retryDelay({ code: 'forbidden', retry_after: 3 })).toBe(null)
+  })
+})
+
 describe('socketUrl', () => {
   it('uses wss on an https page and ws otherwise', () => {
     expect(socketUrl({ protocol: 'https:', host: 'box:8443' })).toBe('wss://box:8443/ws')
@@ -118,8 +134,8 @@ describe('createSocket', () => {
     socket.connect()
     latest().open()
     expect(latest().sent).toEqual([
-      { type: 'subscribe', uri: 'general', after: 10 },
-      { type: 'subscribe', uri: 'fresh' },
+      { type: 'subscribe', uri: 'general', after: 10, ref: 'sub-1' },
+      { type: 'subscribe', uri: 'fresh', ref: 'sub-2' },
     ])
     latest().receive({ type: 'message', uri: 'general', id: 12, message: 'a' })
     latest().receive({ type: 'message', uri: 'fresh', id: 13, message: 'b' })
@@ -129,8 +145,8 @@ describe('createSocket', () => {
     fireTimer()
     latest().open()
     expect(latest().sent).toEqual([
-      { type: 'subscribe', uri: 'general', after: 15 },
-      { type: 'subscribe', uri: 'fresh', after: 13 },
+      { type: 'subscribe', uri: 'general', after: 15, ref: 'sub-3' },
+      { type: 'subscribe', uri: 'fresh', after: 13, ref: 'sub-4' },
     ])
   })
 
@@ -148,7 +164,7 @@ describe('createSocket', () => {
     latest().drop()
     fireTimer()
     latest().open()
-    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'new', after: 9 }])
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'new', after: 9, ref: 'sub-2' }])
   })
 
   it('subscribes at once to a room added while open', () => {
@@ -157,7 +173,54 @@ describe('createSocket', () => {
     latest().open()
     socket.subscribe('late', 3)
     socket.subscribe('late', 3)
-    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'late', after: 3 }])
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'late', after: 3, ref: 'sub-1' }])
+  })
+
+  it('subscribes again once the server says a refused subscribe fits its budget', () => {
+    const { socket, timers, latest, frames } = harness()
+    socket.subscribe('general', 4)
+    socket.connect()
+    latest().open()
+    const refusal = { type: 'error', code: 'rate_limited', ref: 'sub-1', retry_after: 2.5 }
+    latest().receive(refusal)
+    expect(frames).toEqual([refusal])
+    expect(timers[timers.length - 1].ms).toBe(2500)
+    timers[timers.length - 1].fn()
+    expect(latest().sent.at(-1)).toEqual({
+      type: 'subscribe',
+      uri: 'general',
+      after: 4,
+      ref: 'sub-2',
+    })
+  })
+
+  it('does not subscribe again after another refusal, or to a room left meanwhile', () => {
+    const { socket, timers, latest } = harness()
+    socket.subscribe('gone')
+    socket.subscribe('private')
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'error', code: 'forbidden', ref: 'sub-2' })
+    latest().receive({ type: 'error', code: 'rate_limited', ref: 'sub-1', retry_after: 1 })
+    socket.unsubscribe('gone')
+    expect(timers).toHaveLength(1)
+    timers[0].fn()
+    expect(latest().sent.map((f) => f.type)).toEqual(['subscribe', 'subscribe', 'unsubscribe'])
+  })
+
+  it('leaves a retry to the next connection when the socket it was for has dropped', () => {
+    const { socket, timers, latest, fireTimer } = harness()
+    socket.subscribe('general')
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'error', code: 'rate_limited', ref: 'sub-1', retry_after: 1 })
+    const retry = timers[timers.length - 1]
+    latest().drop()
+    fireTimer()
+    latest().open()
+    const sent = latest().sent.length
+    retry.fn()
+    expect(latest().sent).toHaveLength(sent)
   })
 
   it('does not reconnect after a deliberate close', () => {
