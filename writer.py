@@ -25,26 +25,32 @@ class DiskFull(Exception):
         self.detail = detail
 
 
-def is_disk_full(exc):
-    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
-    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
-    back by itself."""
+def causes(exc):
+    """``exc`` and every exception behind it, each once: its cause and context, and the
+    driver's exception that peewee passes along as an argument."""
     seen, todo = set(), [exc]
     while todo:
         exc = todo.pop()
         if exc is None or id(exc) in seen:
             continue
         seen.add(id(exc))
-        if isinstance(exc, (sqlite3.OperationalError, OperationalError)) and (
-            getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
-            or "database or disk is full" in str(exc)
-        ):
-            return True
-        # peewee passes the driver's exception as its first argument.
-        if exc.args and isinstance(exc.args[0], BaseException):
-            todo.append(exc.args[0])
+        yield exc
+        todo.extend(arg for arg in exc.args if isinstance(arg, BaseException))
         todo.extend((exc.__cause__, exc.__context__))
-    return False
+
+
+def is_disk_full(exc):
+    """True for SQLite's SQLITE_FULL, raw or wrapped by peewee, or hidden behind the
+    "cannot rollback" error peewee raises after SQLite already rolled a failed COMMIT
+    back by itself."""
+    return any(
+        isinstance(cause, (sqlite3.OperationalError, OperationalError))
+        and (
+            getattr(cause, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL
+            or "database or disk is full" in str(cause)
+        )
+        for cause in causes(exc)
+    )
 
 
 class WriteQueue:

@@ -27,6 +27,7 @@ import urllib.parse
 from peewee import DatabaseError
 
 from models import db
+from writer import causes
 
 log = logging.getLogger("chatbox.database")
 
@@ -111,21 +112,12 @@ def check(path, thorough=True):
 def damage(exc):
     """SQLite's words if ``exc`` (raw, or wrapped by peewee) says the file is damaged or
     not a database; None for any other error."""
-    seen, todo = set(), [exc]
-    while todo:
-        exc = todo.pop()
-        if exc is None or id(exc) in seen:
-            continue
-        seen.add(id(exc))
-        if isinstance(exc, sqlite3.DatabaseError) and _primary_code(exc) in (
+    for cause in causes(exc):
+        if isinstance(cause, sqlite3.DatabaseError) and _primary_code(cause) in (
             SQLITE_CORRUPT,
             SQLITE_NOTADB,
         ):
-            return str(exc)
-        todo.extend([exc.__cause__, exc.__context__])
-        todo.extend(
-            arg for arg in getattr(exc, "args", ()) if isinstance(arg, BaseException)
-        )
+            return str(cause)
     return None
 
 

@@ -53,6 +53,24 @@ def app(db_path, allow_origin):
     models.db.close()
 
 
+class Clock:
+    """A clock that stands still until a test moves it, for limits that count time."""
+
+    def __init__(self):
+        self.now = 1000.0
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, seconds):
+        self.now += seconds
+
+
+@pytest.fixture
+def clock():
+    return Clock()
+
+
 @pytest.fixture
 def unlimited(app):
     """No per-person budgets, for tests that flood the box on purpose to watch

@@ -10,22 +10,6 @@ from handlers.auth import HASHING_NICENESS, hashing_executor
 from handlers.budget import DEFAULTS, Limits, RateLimited, TokenBuckets, Turns
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 def spend(buckets, key, cost=1):
     """Spend if there is enough; the wait otherwise, as the budgets' callers do."""
     wait = buckets.wait(key, cost)

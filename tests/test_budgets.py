@@ -29,22 +29,6 @@ from handlers.budget import Limits
 from models import Membership, Message, Room, User
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def limit(app, clock, monkeypatch):
     """Give the running box the budgets of a ``--limits`` spec, on the test's clock.

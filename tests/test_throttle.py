@@ -9,22 +9,6 @@ GUESSER = "192.168.1.66"
 OWNER = "192.168.1.10"
 
 
-class Clock:
-    def __init__(self):
-        self.now = 1000.0
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, seconds):
-        self.now += seconds
-
-
-@pytest.fixture
-def clock():
-    return Clock()
-
-
 @pytest.fixture
 def throttle(clock):
     return LoginThrottle(clock)
