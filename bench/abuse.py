@@ -21,7 +21,6 @@ import contextlib
 import json
 import multiprocessing
 import os
-import shutil
 import sys
 import time
 
@@ -32,15 +31,16 @@ from clients import TimedConnection  # noqa: E402
 from harness import (  # noqa: E402
     GENERATOR_CORE,
     REPO,
-    Meter,
     Server,
     load_average,
     machine,
     pin_generator,
     raise_fd_limit,
+    run_scenario,
+    save_results,
     wait_for_quiet_box,
 )
-from load import RESULTS_DIR, latency_summary, percentile, report  # noqa: E402
+from load import latency_summary, percentile, report  # noqa: E402
 from websockets.asyncio.client import connect  # noqa: E402
 from websockets.exceptions import ConnectionClosed  # noqa: E402
 
@@ -533,28 +533,13 @@ def main(argv=None):
         "cores_busy_pct_at_start": busy,
     }
     report(header)
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    meter = Meter(server.ps)
-    try:
-        results = asyncio.run(
-            asyncio.wait_for(scenario(args, server, meter), args.deadline)
-        )
-    finally:
-        meter.close()
-        log_tail = server.log_tail(5)
-        if args.keep_log:
-            shutil.copyfile(server.log_path, args.keep_log)
-        server.stop()
+    results, log_tail = run_scenario(
+        server, lambda meter: scenario(args, server, meter), args.deadline, args.keep_log
+    )
     summary = {"header": header, "results": results, "server_log_tail": log_tail}
-    os.makedirs(RESULTS_DIR, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     label = f"-{args.label}" if args.label else ""
-    with open(os.path.join(RESULTS_DIR, f"abuse-{stamp}{label}.json"), "w") as f:
-        json.dump(summary, f, indent=1)
+    save_results(summary, f"abuse-{stamp}{label}.json")
     for result in results:
         print(
             f"{result['phase']}: victim send->receive p50 "

@@ -5,6 +5,8 @@ generator pins itself to the other, so the two do not steal each other's time. B
 high open-file limit: every websocket is a file descriptor on each side.
 """
 
+import asyncio
+import json
 import os
 import platform
 import resource
@@ -270,3 +272,38 @@ def wait_for_quiet_box(max_seconds=300, busy_limit=25.0):
 
 def load_average():
     return [round(x, 2) for x in os.getloadavg()]
+
+
+RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
+
+
+def run_scenario(server, scenario, deadline, keep_log=None):
+    """Start ``server``, run ``scenario(meter)`` for at most ``deadline`` seconds, stop
+    the server whatever happens; returns ``(results, the last lines of its log)``.
+
+    ``keep_log`` names a file to copy the server's whole log to.
+    """
+    try:
+        server.start()
+    except Exception:
+        server.stop()
+        raise
+    meter = Meter(server.ps)
+    try:
+        results = asyncio.run(asyncio.wait_for(scenario(meter), deadline))
+    finally:
+        meter.close()
+        log_tail = server.log_tail(5)
+        if keep_log:
+            shutil.copyfile(server.log_path, keep_log)
+        server.stop()
+    return results, log_tail
+
+
+def save_results(summary, name):
+    """Write a run's summary as ``bench/results/<name>``; returns its path."""
+    os.makedirs(RESULTS_DIR, exist_ok=True)
+    path = os.path.join(RESULTS_DIR, name)
+    with open(path, "w") as f:
+        json.dump(summary, f, indent=1)
+    return path

@@ -20,16 +20,16 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clients import Run, drained_to_eof, open_all, stuck_reader  # noqa: E402
 from harness import (  # noqa: E402
-    Meter,
     Server,
     load_average,
     machine,
     pin_generator,
     raise_fd_limit,
+    run_scenario,
+    save_results,
     wait_for_quiet_box,
 )
 
-RESULTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "results")
 # A generator busier than this is measuring itself, not the server.
 GENERATOR_CPU_LIMIT = 90.0
 
@@ -484,28 +484,18 @@ def main(argv=None):
         "cores_busy_pct_at_start": busy,
     }
     report(header)
-    try:
-        server.start()
-    except Exception:
-        server.stop()
-        raise
-    meter = Meter(server.ps)
-    try:
-        results = asyncio.run(
-            asyncio.wait_for(SCENARIOS[args.scenario](args, server, meter), args.deadline)
-        )
-    finally:
-        meter.close()
-        log_tail = server.log_tail(5)
-        server.stop()
+    results, log_tail = run_scenario(
+        server,
+        lambda meter: SCENARIOS[args.scenario](args, server, meter),
+        args.deadline,
+    )
     summary = {"header": header, "results": results, "server_log_tail": log_tail}
     report(results[-1])
-    os.makedirs(RESULTS_DIR, exist_ok=True)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     quick = "-quick" if args.quick else ""
-    name = f"{args.scenario}{quick}-{args.durability}-{args.socket}-{stamp}.json"
-    with open(os.path.join(RESULTS_DIR, name), "w") as f:
-        json.dump(summary, f, indent=1)
+    save_results(
+        summary, f"{args.scenario}{quick}-{args.durability}-{args.socket}-{stamp}.json"
+    )
     return summary
 
 
