@@ -33,13 +33,41 @@ def encode(frame):
 
 
 def message_frame(room, message):
-    """A stored message as both sockets send it: the seed's frame plus ``type``."""
-    return encode(dict(message.as_dict(room), type="message"))
+    """A stored message as both sockets send it: the seed's frame plus ``type`` and,
+    when known, the number of its event in the room's sequence."""
+    frame = dict(message.as_dict(room), type="message")
+    seq = getattr(message, "seq", None)
+    if seq is not None:
+        frame["seq"] = seq
+    return encode(frame)
 
 
-def member_frame(room, user, event):
+def member_frame(room, user, event, seq):
     return encode(
-        {"type": "member", "uri": room.uri, "event": event, "user": user.public()}
+        {
+            "type": "member",
+            "uri": room.uri,
+            "event": event,
+            "user": user.public(),
+            "seq": seq,
+        }
+    )
+
+
+def moved_frame(old_uri, new_uri, seq):
+    return encode({"type": "moved", "uri": old_uri, "new_uri": new_uri, "seq": seq})
+
+
+def event_frame(room, event):
+    """A stored event (``models.Event.since``) as the frame that announced it live."""
+    if event.kind == "message":
+        return message_frame(room, event.message)
+    if event.kind == "moved":
+        details = event.details
+        return moved_frame(details["uri"], details["new_uri"], event.seq)
+    # Whether someone left or was removed, the room sees them go the same way.
+    return member_frame(
+        room, event.user, "joined" if event.kind == "joined" else "left", event.seq
     )
 
 
@@ -53,11 +81,12 @@ class Subscriber(Protocol):
     # (handlers/revocation.py); None when nothing needs checking.
     credential: str | None
 
-    def deliver(self, room_id: int, message_id: int, frame: str) -> None:
-        """A stored message of a room it is subscribed to, encoded once for all."""
+    def deliver(self, room_id: int, message_id: int | None, seq: int, frame: str) -> None:
+        """A stored event of a room it is subscribed to, encoded once for all: number
+        ``seq`` of the room's sequence, a message if ``message_id`` is not None."""
 
     def signal(self, room_id: int, frame: str) -> None:
-        """Anything else about a room: typing, presence, membership, read markers."""
+        """What is not an event of the room: typing, presence, read markers."""
 
     def removed(self, room, kept_out: bool) -> None:
         """Its user's membership of ``room`` ended, by the owner's removal if
@@ -168,12 +197,13 @@ class RoomHub:
     def is_online(self, room_id, user_id):
         return user_id in self._online.get(room_id, ())
 
-    def publish(self, room_id, message_id, frame):
-        """Hand one encoded message to every subscriber of its room; returns how many."""
+    def publish(self, room_id, seq, frame, message_id=None):
+        """Hand one encoded event (a message if ``message_id`` is given) to every
+        subscriber of its room; returns how many."""
         members = self._subscribers.get(room_id, ())
         # Copy: a subscriber that is too slow may unsubscribe itself while we iterate.
         for subscriber in tuple(members):
-            subscriber.deliver(room_id, message_id, frame)
+            subscriber.deliver(room_id, message_id, seq, frame)
         return len(members)
 
     def signal(self, room_id, frame, skip=None):
@@ -296,7 +326,7 @@ class Messenger:
             ) from None
         message.author = author
         if created:
-            self.hub.publish(room.id, message.id, message_frame(room, message))
+            self.hub.publish(room.id, message.seq, message_frame(room, message), message.id)
         return message, created
 
     async def join(self, room, user, added_by_member=False):
@@ -305,10 +335,11 @@ class Messenger:
         Raises ``models.Removed`` if the owner removed them and no member has added
         them back; ``added_by_member`` is such an adding (see ``Room.admit``).
         """
-        joined = await self.writer.run(room.admit, user, added_by_member)
-        if joined:
-            self.hub.signal(room.id, member_frame(room, user, "joined"))
-        return joined
+        seq = await self.writer.run(room.admit, user, added_by_member)
+        if seq is None:
+            return False
+        self.hub.publish(room.id, seq, member_frame(room, user, "joined", seq))
+        return True
 
     async def open_named(self, user, name):
         """Open (creating if new) the named room and make ``user`` a member."""
@@ -322,15 +353,15 @@ class Messenger:
 
         ``keep_out``: the owner removed them, and the link will not let them back in.
         """
-        removed = await self.writer.run(room.remove, user, keep_out)
+        seq = await self.writer.run(room.remove, user, keep_out)
         gone = self.hub.evict(room.id, user.id)
         for subscriber in gone:
             subscriber.removed(room, keep_out)
-        if removed:
-            self.hub.signal(room.id, member_frame(room, user, "left"))
+        if seq is not None:
+            self.hub.publish(room.id, seq, member_frame(room, user, "left", seq))
         if gone:
             self.presence_changed(room, user.id)
-        return removed
+        return seq is not None
 
     async def change_address(self, room):
         """Give a private chat a new address (the old one answers 404 from now on) and
@@ -340,14 +371,16 @@ class Messenger:
         not, since each lists all of its user's chats. Nobody else learns the address.
         """
         old = room.uri
-        room.uri = await self.writer.run(room.change_address)
+        room.uri, seq = await self.writer.run(room.change_address)
         self.hub.readdress(room.id, room.uri)
         self.presence.readdress(room.id, room.uri)
-        frame = encode({"type": "moved", "uri": old, "new_uri": room.uri})
+        frame = moved_frame(old, room.uri, seq)
         for member in room.members():
             for connection in self.hub.connections(member.id):
                 if connection.wants_signals:
-                    connection.signal(room.id, frame)
+                    # Through the sequence, so a socket replaying the room as this
+                    # arrives tells its client once.
+                    connection.deliver(room.id, None, seq, frame)
         return room.uri
 
     async def mark_read(self, room, user, message_id, origin=None):

@@ -8,6 +8,7 @@ through the writer thread (``writer.WriteQueue``).
 import datetime
 import hashlib
 import hmac
+import json
 import re
 import secrets
 import unicodedata
@@ -379,6 +380,8 @@ class Room(BaseModel):
     is_private = BooleanField(default=True)
     owner = ForeignKeyField(User, backref="owned_rooms", on_delete="CASCADE")
     created_at = DateTimeField(default=utcnow)
+    # The number of the room's newest event (see ``Event``); 0 before the first.
+    seq = IntegerField(default=0)
 
     @staticmethod
     def normalise_name(name):
@@ -407,17 +410,20 @@ class Room(BaseModel):
         with db.atomic():
             room = cls.create(uri=cls.private_uri(), owner=owner, is_private=True)
             Membership.create(user=owner, room=room)
+            Event.record(room, "joined", user=owner)
         return room
 
     def change_address(self):
         """Give a private chat a new address; the old one leads nowhere from now on.
 
-        Returns the new URI. Members, history and read markers belong to the room, not
-        to its address, so they all stay.
+        Returns ``(new URI, seq)``. Members, history and read markers belong to the
+        room, not to its address, so they all stay.
         """
         uri = self.private_uri()
-        Room.update(uri=uri).where(Room.id == self.id).execute()
-        return uri
+        with db.atomic():
+            Room.update(uri=uri).where(Room.id == self.id).execute()
+            seq = Event.record(self, "moved", data={"uri": self.uri, "new_uri": uri})
+        return uri, seq
 
     @classmethod
     def open_named(cls, owner, name):
@@ -432,6 +438,7 @@ class Room(BaseModel):
         with db.atomic():
             room = cls.create(uri=uri, owner=owner, is_private=False)
             Membership.create(user=owner, room=room)
+            Event.record(room, "joined", user=owner)
         return room, True
 
     @classmethod
@@ -469,7 +476,8 @@ class Room(BaseModel):
         return room, bool(member)
 
     def admit(self, user, added_by_member=False):
-        """Make ``user`` a member; returns True if they were not one already.
+        """Make ``user`` a member; returns the seq of their joining, or None if they
+        were a member already.
 
         Someone the owner removed cannot come back by the link (``Removed`` is raised);
         only a member adding them (``added_by_member``) lets them in, and lifts the
@@ -487,12 +495,12 @@ class Room(BaseModel):
                 Membership.create(
                     user=user, room=self, last_read_id=Message.latest_id(self)
                 )
-            return True
+                return Event.record(self, "joined", user=user)
         except IntegrityError:
-            return False
+            return None
 
     def remove(self, user, keep_out=False):
-        """End a membership; returns True if there was one.
+        """End a membership; returns the seq of its ending, or None if there was none.
 
         ``keep_out`` (the owner removing someone, not someone leaving) also records the
         removal, so that the link no longer lets them back in.
@@ -504,9 +512,11 @@ class Room(BaseModel):
                 .execute()
                 > 0
             )
-            if removed and keep_out:
+            if not removed:
+                return None
+            if keep_out:
                 Removal.insert(room=self, user=user).on_conflict_ignore().execute()
-        return removed
+            return Event.record(self, "removed" if keep_out else "left", user=user)
 
     def keeps_out(self, user):
         """True if the owner removed ``user`` and no member has added them back."""
@@ -794,12 +804,15 @@ class Message(BaseModel):
                 client_id=client_id,
                 created_at=now,
             )
+            # Numbered only once stored: a resend must not use up a number.
+            message.seq = Event.record(room, "message", message.id, author, now=now)
             return message, True
         earlier = cls.get((cls.author == author) & (cls.client_id == client_id))
         if earlier.room_id != room.id:
             raise ValidationError(
                 {"client_id": ["This id was already used for another message."]}
             )
+        earlier.seq = Event.seq_of(earlier.id)
         return earlier, False
 
     @classmethod
@@ -819,9 +832,15 @@ class Message(BaseModel):
 
     @classmethod
     def since(cls, room, after_id, limit):
-        """Messages after ``after_id`` in order, or None if there are more than ``limit``."""
+        """Messages after ``after_id`` in order, each with its ``seq``, or None if
+        there are more than ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
-        return None if len(rows) > limit else rows
+        if len(rows) > limit:
+            return None
+        seqs = Event.seqs_of([message.id for message in rows])
+        for message in rows:
+            message.seq = seqs.get(message.id)
+        return rows
 
     _COUNT_SINCE_SQL = (
         'SELECT COUNT(*) FROM (SELECT 1 FROM "message"'
@@ -863,6 +882,135 @@ class Message(BaseModel):
             "client_id": self.client_id,
             "created_at": isoformat(self.created_at),
         }
+
+
+class Event(BaseModel):
+    """One change in a room (a message, a member joining, leaving or being removed, a
+    new address), numbered by the room's own sequence: 1, 2, 3 … without gaps.
+
+    The number is taken in the transaction that makes the change, by counting up the
+    room's row. That row stays locked until the commit (in SQLite the whole database
+    does, but a server database locks only the row), so in every room the order of
+    commits is the order of numbers: whoever has read up to some number has seen every
+    change before it, which is what resuming by number relies on.
+    """
+
+    # No index of its own: the unique (room, seq) index below serves lookups by room.
+    room = ForeignKeyField(Room, backref="events", on_delete="CASCADE", index=False)
+    seq = IntegerField()
+    kind = CharField(max_length=16)
+    # The message of a "message" event, found from the message when a client resumes
+    # by message id.
+    message = ForeignKeyField(Message, null=True, on_delete="CASCADE")
+    # Who joined or left, or who wrote. Users are deactivated, not deleted, so no index
+    # is kept for a cascade that does not happen: one fewer write per message.
+    user = ForeignKeyField(User, null=True, on_delete="CASCADE", index=False)
+    # What else a client needs to show the change (a move's two addresses), as JSON.
+    data = TextField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("room", "seq"), True),)
+
+    KINDS = ("message", "joined", "left", "removed", "moved")
+
+    # Written out once, like Message._POST_SQL: both run for every message sent.
+    _NEXT_SQL = 'UPDATE "room" SET "seq" = "seq" + 1 WHERE "id" = ? RETURNING "seq"'
+    _RECORD_SQL = (
+        'INSERT INTO "event" ("room_id", "seq", "kind", "message_id", "user_id",'
+        ' "data", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?)'
+    )
+
+    @classmethod
+    def record(cls, room, kind, message_id=None, user=None, data=None, now=None):
+        """Number a change of ``room`` and keep it; returns its seq. Call it inside
+        the transaction that makes the change."""
+        seq = db.execute_sql(cls._NEXT_SQL, (room.id,)).fetchall()[0][0]
+        db.execute_sql(
+            cls._RECORD_SQL,
+            (
+                room.id,
+                seq,
+                kind,
+                message_id,
+                None if user is None else user.id,
+                None if data is None else json.dumps(data, separators=(",", ":")),
+                cls.created_at.db_value(now or utcnow()),
+            ),
+        )
+        return seq
+
+    @classmethod
+    def latest_seq(cls, room):
+        return Room.select(Room.seq).where(Room.id == room.id).scalar() or 0
+
+    @classmethod
+    def seq_of(cls, message_id):
+        return cls.select(cls.seq).where(cls.message == message_id).scalar()
+
+    @classmethod
+    def seqs_of(cls, message_ids):
+        """``{message id: seq}`` for the given messages."""
+        if not message_ids:
+            return {}
+        return dict(
+            cls.select(cls.message, cls.seq).where(cls.message.in_(message_ids)).tuples()
+        )
+
+    _COUNT_SINCE_SQL = (
+        'SELECT COUNT(*) FROM (SELECT 1 FROM "event"'
+        ' WHERE "room_id" = ? AND "seq" > ? LIMIT ?)'
+    )
+
+    @classmethod
+    def count_since(cls, room, after_seq, limit):
+        """How many events of ``room`` follow ``after_seq``, counting up to ``limit``,
+        from the (room, seq) index alone."""
+        return db.execute_sql(
+            cls._COUNT_SINCE_SQL, (room.id, min(after_seq, MAX_ID), limit)
+        ).fetchone()[0]
+
+    @classmethod
+    def since(cls, room, after_seq, limit):
+        """The events after ``after_seq`` in order, or None if there are more than
+        ``limit``. Each comes with what its frame shows: ``message`` (with its author)
+        or ``user`` loaded."""
+        events = list(
+            cls.select()
+            .where((cls.room == room) & (cls.seq > min(after_seq, MAX_ID)))
+            .order_by(cls.seq)
+            .limit(limit + 1)
+        )
+        if len(events) > limit:
+            return None
+        message_ids = [e.message_id for e in events if e.message_id is not None]
+        messages = (
+            {
+                m.id: m
+                for m in Message.select(Message, User)
+                .join(User)
+                .where(Message.id.in_(message_ids))
+            }
+            if message_ids
+            else {}
+        )
+        user_ids = {e.user_id for e in events if e.message_id is None and e.user_id}
+        users = (
+            {u.id: u for u in User.select().where(User.id.in_(user_ids))}
+            if user_ids
+            else {}
+        )
+        for event in events:
+            if event.message_id is not None:
+                event.message = messages[event.message_id]
+                event.message.seq = event.seq
+            elif event.user_id is not None:
+                event.user = users[event.user_id]
+        return events
+
+    @property
+    def details(self):
+        return {} if self.data is None else json.loads(self.data)
 
 
 class Setting(BaseModel):
@@ -927,4 +1075,4 @@ class Setting(BaseModel):
         return {"signup_policy": cls.signup_policy(), "invite_code": cls.invite_code()}
 
 
-MODELS = [User, Token, Room, Membership, Removal, Message, Setting]
+MODELS = [User, Token, Room, Membership, Removal, Message, Event, Setting]

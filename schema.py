@@ -15,7 +15,7 @@ from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -125,6 +125,41 @@ _TO_VERSION_6 = (
     'CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id")',
 )
 
+# Version 7 numbered every change in a room: each room counts its events (room.seq), and
+# the event table keeps them. A room's messages so far become its first events, numbered
+# in the order of their ids (the order they were committed in, with one writer): one
+# statement, one small row per message, and every message then has a number, so that a
+# client resuming by message id is served by the same sequence as one resuming by
+# number. Who joined or left before the upgrade is not known in order, so it is not
+# numbered: it is the chat's history, read from its member list.
+_TO_VERSION_7 = (
+    'CREATE TABLE "room_v7" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "uri" VARCHAR(64) NOT NULL, "is_private" INTEGER NOT NULL,'
+    ' "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT NULL,'
+    ' "seq" INTEGER NOT NULL,'
+    ' FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'INSERT INTO "room_v7" SELECT r."id", r."uri", r."is_private", r."owner_id",'
+    ' r."created_at", (SELECT COUNT(*) FROM "message" AS g WHERE g."room_id" = r."id")'
+    ' FROM "room" AS r',
+    'DROP TABLE "room"',
+    'ALTER TABLE "room_v7" RENAME TO "room"',
+    'CREATE UNIQUE INDEX "room_uri" ON "room" ("uri")',
+    'CREATE INDEX "room_owner_id" ON "room" ("owner_id")',
+    'CREATE TABLE "event" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "room_id" INTEGER NOT NULL, "seq" INTEGER NOT NULL, "kind" VARCHAR(16) NOT NULL,'
+    ' "message_id" INTEGER, "user_id" INTEGER, "data" TEXT,'
+    ' "created_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'INSERT INTO "event" ("room_id", "seq", "kind", "message_id", "user_id", "data",'
+    ' "created_at") SELECT "room_id",'
+    ' ROW_NUMBER() OVER (PARTITION BY "room_id" ORDER BY "id"),'
+    " 'message', \"id\", \"author_id\", NULL, \"created_at\" FROM \"message\"",
+    'CREATE INDEX "event_message_id" ON "event" ("message_id")',
+    'CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq")',
+)
+
 # UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
 # statements, or a function given ``execute(sql, params=())`` where the new value of a
 # row needs Python to compute; such a function too sees only the tables of its version.
@@ -134,6 +169,7 @@ UPGRADES = {
     3: _TO_VERSION_4,
     4: _TO_VERSION_5,
     5: _TO_VERSION_6,
+    6: _TO_VERSION_7,
 }
 
 

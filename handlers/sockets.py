@@ -16,8 +16,17 @@ from tornado.web import HTTPError
 from handlers import wsio
 from handlers.base import RATE_LIMITED_PAUSE, Authenticated, JSONErrors
 from handlers.budget import RateLimited
-from hub import Frame, encode, message_frame
-from models import MAX_ID, Membership, Message, Removed, Room, ValidationError, isoformat
+from hub import Frame, encode, event_frame, message_frame
+from models import (
+    MAX_ID,
+    Event,
+    Membership,
+    Message,
+    Removed,
+    Room,
+    ValidationError,
+    isoformat,
+)
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.sockets")
@@ -91,8 +100,8 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         self.hub = messenger.hub
         self.limits = messenger.limits
         self.opened = False
-        # Highest message id sent per room: a message committed while a backlog was
-        # being read is then sent once, not twice.
+        # Highest message id (seed socket) or event seq (/ws) sent per room: what is
+        # committed while a backlog is being read is then sent once, not twice.
         self.last_sent = {}
 
     def prepare(self):
@@ -167,8 +176,9 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
     def send_frame(self, frame):
         self.send_text(encode(frame))
 
-    def deliver(self, room_id, message_id, frame):
-        if message_id <= self.last_sent.get(room_id, 0):
+    def deliver(self, room_id, message_id, seq, frame):
+        # The seed protocol carries messages only, and its clients resume by id.
+        if message_id is None or message_id <= self.last_sent.get(room_id, 0):
             return
         self.last_sent[room_id] = message_id
         self.send_text(frame)
@@ -319,8 +329,12 @@ class RoomSocket(Socket):
         # backlog or delivered after joining, and last_sent drops a second copy.
         self.join_room(self.room)
         self.last_sent[self.room.id] = self.since
-        for message in Message.page(self.room, after=self.since, limit=MAX_RESUME):
-            self.deliver(self.room.id, message.id, message_frame(self.room, message))
+        backlog = Message.page(self.room, after=self.since, limit=MAX_RESUME)
+        seqs = Event.seqs_of([message.id for message in backlog])
+        for message in backlog:
+            message.seq = seqs.get(message.id)
+            frame = message_frame(self.room, message)
+            self.deliver(self.room.id, message.id, message.seq, frame)
 
     async def handle(self, frame):
         if not self.is_member(self.room):
@@ -380,46 +394,44 @@ class ClientSocket(Socket):
         # Paid for before anything is read: a flood of subscribes costs a lookup each.
         self.limits.charge("subscribe", self.user_id)
         room = self.member_room(frame)
-        after = frame.get("after")
-        if after is not None and (
-            not isinstance(after, int)
-            or isinstance(after, bool)
-            or not 0 <= after <= MAX_ID
-        ):
-            raise FrameError("invalid", "after must be a message id.")
-        # Read the backlog and join the room in one step of the event loop: a message
-        # is published on this thread only after its commit, so every message is either
-        # in the backlog or published after we joined (or both: last_sent drops the
-        # second copy). The writer may commit between the reads below, so the replay
-        # ends where the backlog does, never at latest_id, which may be newer.
+        after = self.position(frame, "after", "a message id")
+        after_seq = self.position(frame, "after_seq", "a sequence number")
+        # Read the backlog and join the room in one step of the event loop: an event is
+        # published on this thread only after its commit, so each is either in the
+        # backlog or published after we joined (or both: last_sent drops the second
+        # copy). The writer may commit between the reads below; the room's number is
+        # read first, so every event up to it is committed and in what is read after.
+        latest_seq = Event.latest_seq(room)
         latest_id = Message.latest_id(room)
-        backlog = []
-        if after is not None and after <= latest_id:
-            # The replay is paid for by its length, counted on the index before any
-            # message is read; one too long to replay is a reset, which costs nothing.
-            waiting = Message.count_since(room, after, MAX_RESUME + 1)
-            if waiting <= MAX_RESUME:
-                self.limits.charge("replay", self.user_id, waiting)
-            backlog = Message.since(room, after, MAX_RESUME)
-        self.last_sent[room.id] = latest_id if after is None else min(after, latest_id)
+        if after_seq is not None:
+            backlog = self.events_since(room, after_seq, latest_seq)
+        elif after is not None:
+            backlog = self.messages_since(room, after, latest_id, latest_seq)
+        else:
+            backlog = []
+        self.last_sent[room.id] = max(
+            [latest_seq] + [event.seq or 0 for event in backlog or ()]
+        )
         came_online = self.hub.subscribe(room, self)
-        if backlog:
-            latest_id = max(latest_id, backlog[-1].id)
+        for event in backlog or ():
+            if event.message_id is not None:
+                latest_id = max(latest_id, event.message_id)
         self.send_frame(
             {
                 "type": "subscribed",
                 "uri": room.uri,
                 "latest_id": latest_id,
+                "latest_seq": self.last_sent[room.id],
                 "online": self.hub.online(room.id),
             }
         )
-        if backlog is None or (after is not None and after > latest_id):
+        if backlog is None:
             # Too far behind to replay, or ahead of anything this box holds (a restored
             # backup): either way the client must refetch history.
             self.send_frame({"type": "reset", "uri": room.uri})
         else:
-            for message in backlog:
-                self.deliver(room.id, message.id, message_frame(room, message))
+            for event in backlog:
+                self.send_text(event_frame(room, event))
         if came_online:
             self.messenger.presence_changed(room, self.user_id)
         if backlog:
@@ -427,6 +439,70 @@ class ClientSocket(Socket):
             # client resuming many rooms at once sends its subscribes together, and
             # Tornado reads them one after another without letting other sockets in.
             await asyncio.sleep(0)
+
+    @staticmethod
+    def position(frame, name, meaning):
+        value = frame.get(name)
+        if value is not None and (
+            not isinstance(value, int)
+            or isinstance(value, bool)
+            or not 0 <= value <= MAX_ID
+        ):
+            raise FrameError("invalid", f"{name} must be {meaning}.")
+        return value
+
+    def events_since(self, room, after_seq, latest_seq):
+        """Every event after ``after_seq``, or None when the client must refetch."""
+        if after_seq > latest_seq:
+            return None
+        # The replay is paid for by its length, counted on the index before any event
+        # is read; one too long to replay is a reset, which costs nothing.
+        waiting = Event.count_since(room, after_seq, MAX_RESUME + 1)
+        if waiting > MAX_RESUME:
+            return None
+        self.limits.charge("replay", self.user_id, waiting)
+        return Event.since(room, after_seq, MAX_RESUME)
+
+    def messages_since(self, room, after, latest_id, latest_seq):
+        """What a client resuming by message id is owed, as events: the messages after
+        ``after``, and whatever else was committed since ``latest_seq`` was read (a
+        member who joined meanwhile would otherwise be skipped as already sent).
+        None when the client must refetch."""
+        if after > latest_id:
+            return None
+        waiting = Message.count_since(room, after, MAX_RESUME + 1)
+        if waiting > MAX_RESUME:
+            return None
+        self.limits.charge("replay", self.user_id, waiting)
+        messages = Message.since(room, after, MAX_RESUME)
+        if messages is None:
+            return None
+        backlog = [
+            Event(room=room, seq=message.seq, kind="message", message=message)
+            for message in messages
+        ]
+        sent = {message.id for message in messages}
+        tail = Event.since(room, latest_seq, MAX_RESUME)
+        if tail is None:
+            return None
+        for event in tail:
+            if event.message_id is None or (
+                event.message_id > after and event.message_id not in sent
+            ):
+                backlog.append(event)
+        # A message written without a number (bulk history loaded into the file) goes
+        # first, in id order: it can only be older than anything numbered.
+        return sorted(backlog, key=lambda event: event.seq or 0)
+
+    def deliver(self, room_id, message_id, seq, frame):
+        # A room this socket does not follow gets nothing through the hub; what comes
+        # here anyway (a move, told to every socket of every member) is sent as is.
+        last = self.last_sent.get(room_id)
+        if last is not None:
+            if seq <= last:
+                return
+            self.last_sent[room_id] = seq
+        self.send_text(frame)
 
     async def unsubscribe(self, frame):
         room = self.member_room(frame)

@@ -26,7 +26,7 @@ class Subscriber:
         self.delivered = []
         self.signals = []
 
-    def deliver(self, room_id, message_id, frame):
+    def deliver(self, room_id, message_id, seq, frame):
         self.delivered.append((room_id, message_id, frame))
         if self.on_deliver:
             self.on_deliver(self)
@@ -185,7 +185,7 @@ def test_publish_hands_the_same_encoded_string_object_to_every_subscriber():
     outsider = Subscriber(99)
     hub.subscribe(room(11), outsider)
     frame = '{"type":"message","id":7}'
-    assert hub.publish(10, 7, frame) == 50
+    assert hub.publish(10, 3, frame, 7) == 50
     for s in subscribers:
         assert len(s.delivered) == 1
         room_id, message_id, got = s.delivered[0]
@@ -195,7 +195,7 @@ def test_publish_hands_the_same_encoded_string_object_to_every_subscriber():
 
 
 def test_publish_to_a_room_nobody_listens_to_delivers_nothing():
-    assert RoomHub().publish(10, 1, "{}") == 0
+    assert RoomHub().publish(10, 1, "{}", 1) == 0
 
 
 def test_signal_skips_subscribers_that_do_not_want_signals_and_the_skipped_one():
@@ -220,10 +220,10 @@ def test_a_subscriber_that_unsubscribes_itself_during_publish_does_not_break_it(
     hub.subscribe(room(10), quitter)
     for s in others:
         hub.subscribe(room(10), s)
-    hub.publish(10, 1, "first")
+    hub.publish(10, 1, "first", 1)
     assert all(len(s.delivered) == 1 for s in others)
     assert len(quitter.delivered) == 1
-    hub.publish(10, 2, "second")
+    hub.publish(10, 2, "second", 2)
     assert len(quitter.delivered) == 1
     assert all(len(s.delivered) == 2 for s in others)
     assert_consistent(hub)

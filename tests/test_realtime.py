@@ -330,6 +330,7 @@ async def test_a_new_member_appears_to_others_at_once(api):
         "uri": uri,
         "event": "joined",
         "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
+        "seq": 2,  # the room's second event, after alice started it
     }
     await bob.join(uri)  # joining again is no news
     assert [f for f in await drain(a) if f["type"] == "member"] == []
@@ -360,6 +361,7 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
         "uri": uri,
         "event": "left",
         "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
+        "seq": 4,  # alice started the chat, bob and carol joined
     } in news
     for frame in news:
         if frame["type"] == "presence":

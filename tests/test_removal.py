@@ -338,7 +338,8 @@ async def test_members_open_sockets_follow_the_chat_to_its_new_address(api, app)
     status, data = await alice.call("POST", f"/api/chats/{uri}/address/")
     assert status == 200
     new = data["uri"]
-    moved = {"type": "moved", "uri": uri, "new_uri": new}
+    # The chat's fifth event: alice started it, bob and carol joined, alice said "one".
+    moved = {"type": "moved", "uri": uri, "new_uri": new, "seq": 5}
     assert await read_type(subscribed, "moved") == moved
     assert await read_type(elsewhere, "moved") == moved
     assert [f for f in await drain(outsider) if f["type"] == "moved"] == []

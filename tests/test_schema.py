@@ -19,7 +19,7 @@ import schema
 from appliance.paths import Paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3, 4, 5]
+PAST_VERSIONS = [1, 2, 3, 4, 5, 6]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -94,6 +94,16 @@ CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER 
     + _MEMBERSHIP_INDEXES
 )
 
+# Version 6 added removals.
+_REMOVAL_V6 = """
+CREATE TABLE "removal" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "user_id" INTEGER NOT NULL, "removed_at" DATETIME NOT NULL,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE INDEX "removal_user_id" ON "removal" ("user_id");
+CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id");
+"""
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
@@ -109,6 +119,7 @@ SCHEMAS = {
     4: _USER_V2 + _CHATS_V4 + _SETTING_V3,
     # Version 5 changed no table, only how usernames' keys are computed.
     5: _USER_V2 + _CHATS_V4 + _SETTING_V3,
+    6: _USER_V2 + _CHATS_V4 + _SETTING_V3 + _REMOVAL_V6,
 }
 
 _CHAT_ROWS = {
@@ -176,8 +187,10 @@ ROWS = {
     },
 }
 ROWS[5] = ROWS[4]
+# The owner of "general" removed carol, who is kept out of it.
+ROWS[6] = dict(ROWS[5], removal=[(1, 1, 3, "2025-01-03 00:01:00")])
 
-# The columns each table had at version 1, in order.
+# The columns each table had when it was made, in order.
 V1_COLUMNS = {
     "user": "id, username, username_key, password_hash, email, first_name, last_name, "
     "created_at",
@@ -186,6 +199,7 @@ V1_COLUMNS = {
     "membership": "id, user_id, room_id, joined_at",
     "message": "id, room_id, author_id, text, client_id, created_at",
     "setting": "key, value",
+    "removal": "id, room_id, user_id, removed_at",
 }
 
 
@@ -339,8 +353,17 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
             (4, 3),
             (5, 0),
         ]
-    # Nobody was removed from anything before removals were kept.
-    assert rows_of(path, "removal") == []
+    if version < 6:
+        # Nobody was removed from anything before removals were kept.
+        assert rows_of(path, "removal") == []
+    # Every message is its room's next event, in the order it was sent; what else
+    # happened before the upgrade is history, and is not numbered.
+    assert rows_of(path, "event", "room_id, seq, kind, message_id, user_id, data") == [
+        (1, 1, "message", 1, 1, None),
+        (1, 2, "message", 2, 2, None),
+        (2, 1, "message", 3, 3, None),
+    ]
+    assert rows_of(path, "room", "id, seq") == [(1, 2), (2, 1), (3, 0)]
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
