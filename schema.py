@@ -155,7 +155,7 @@ _TO_VERSION_7 = (
     'INSERT INTO "event" ("room_id", "seq", "kind", "message_id", "user_id", "data",'
     ' "created_at") SELECT "room_id",'
     ' ROW_NUMBER() OVER (PARTITION BY "room_id" ORDER BY "id"),'
-    " 'message', \"id\", \"author_id\", NULL, \"created_at\" FROM \"message\"",
+    ' \'message\', "id", "author_id", NULL, "created_at" FROM "message"',
     'CREATE INDEX "event_message_id" ON "event" ("message_id")',
     'CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq")',
 )

@@ -293,6 +293,28 @@ async def test_replays_are_paid_for_by_their_length_so_resubscribing_from_zero_s
 
 
 @pytest.mark.gen_test
+async def test_a_resume_by_sequence_number_pays_for_every_event_it_replays(
+    api, limit, clock
+):
+    limit("replay=10/10s")
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    for n in range(6):
+        await alice.say(uri, f"m{n}")
+    ws = await ui_socket(bob)
+    # Alice starting the chat and bob joining it are events too: eight in all.
+    send(ws, {"type": "subscribe", "uri": uri, "after_seq": 0})
+    await read_type(ws, "subscribed")
+    assert len([f for f in await drain(ws) if "seq" in f]) == 8
+    send(ws, {"type": "subscribe", "uri": uri, "after_seq": 0, "ref": 2})
+    refusal = await read_type(ws, "error")
+    assert (refusal["code"], refusal["ref"]) == ("rate_limited", 2)
+    assert [f for f in await drain(ws) if "seq" in f] == []
+    send(ws, {"type": "subscribe", "uri": uri, "after_seq": 6})
+    await read_type(ws, "subscribed")
+    assert [f["seq"] for f in await drain(ws) if "seq" in f] == [7, 8]
+
+
+@pytest.mark.gen_test
 async def test_new_chats_over_the_budget_are_429_and_make_nothing_but_rooms_that_exist_open(
     api, limit, clock
 ):
