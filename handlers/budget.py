@@ -39,12 +39,12 @@ TYPING = (10, 10.0)
 # page of 100) each time its socket opens; 300 at once lets it reconnect twice in a row
 # and load more pages, and ten a second refills that within half a minute.
 SUBSCRIBE = (300, 30.0)
-# Messages replayed to a user by subscribes that resume from an id. One resume sends up
-# to 500 messages (beyond that the client is told to refetch, which costs nothing here);
-# 2,000 at once covers an evening's talk in a dozen chats, and a client refused the rest
-# gets them within a minute. Each replayed message is a frame written in one step of the
-# event loop: someone subscribing from message 0 over and over gets 33 messages a
-# second, not 500 a frame.
+# Events (messages, members coming and going) replayed to a user by subscribes that
+# resume from a number or an id. One resume sends up to 500 (beyond that the client is
+# told to refetch, which costs nothing here); 2,000 at once covers an evening's talk in a
+# dozen chats, and a client refused the rest gets them within a minute. Each replayed
+# event is a frame written in one step of the event loop: someone subscribing from 0
+# over and over gets 33 events a second, not 500 a frame.
 REPLAY = (2000, 60.0)
 # Reads of chats and history over the API per user: a page of the chat list, a chat
 # with its members, a page of history. The web app reads the list when it connects and

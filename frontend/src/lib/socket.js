@@ -1,6 +1,7 @@
 // The app's one websocket (/ws, see docs/protocol.md): reconnects by itself with
 // exponential backoff and jitter, queues frames while it is down, and resumes every
-// subscribed room from the last message id it saw. It belongs to a login, not to a
+// subscribed room after the last event of it that it saw (by the room's sequence
+// number; by message id until it has one). It belongs to a login, not to a
 // component: whoever creates it closes it when that login ends.
 import { ref } from 'vue'
 
@@ -46,6 +47,13 @@ export function createSocket(options = {}) {
   const status = ref('idle')
   const attempts = ref(0)
   const lastIds = {}
+  // uri -> the number of the room's newest event this tab has seen or been caught up to.
+  const lastSeqs = {}
+  // A subscribe is followed by a ping: the server answers frames in order, so the pong
+  // comes after the whole replay, and only then is the room caught up to the
+  // `latest_seq` of its `subscribed`. Ping ref -> uri, and uri -> that latest_seq.
+  const catchingUp = new Map()
+  const caughtUpTo = {}
   const rooms = new Set()
   // Each subscribe carries a ref, so that a refusal names its room: ref -> uri, until
   // the server answers it.
@@ -60,13 +68,40 @@ export function createSocket(options = {}) {
     socket.send(JSON.stringify(frame))
   }
 
-  function subscribeFrame(uri) {
+  function writeSubscribe(uri) {
     nextRef += 1
     const ref = `sub-${nextRef}`
     subscribing.set(ref, uri)
     const frame = { type: 'subscribe', uri, ref }
-    if (lastIds[uri] !== undefined) frame.after = lastIds[uri]
-    return frame
+    if (lastSeqs[uri] !== undefined) frame.after_seq = lastSeqs[uri]
+    else if (lastIds[uri] !== undefined) frame.after = lastIds[uri]
+    write(frame)
+    catchingUp.set(`caught-up-${nextRef}`, uri)
+    write({ type: 'ping', ref: `caught-up-${nextRef}` })
+  }
+
+  function noteSeq(uri, seq) {
+    lastSeqs[uri] = Math.max(lastSeqs[uri] || 0, seq)
+  }
+
+  // Keeps the last event number per room from what arrives.
+  function track(frame) {
+    if (!rooms.has(frame.uri)) return
+    if (frame.type === 'message' && Number.isInteger(frame.id)) {
+      lastIds[frame.uri] = Math.max(lastIds[frame.uri] || 0, frame.id)
+    }
+    if (Number.isInteger(frame.seq)) noteSeq(frame.uri, frame.seq)
+    if (frame.type === 'subscribed' && Number.isInteger(frame.latest_seq)) {
+      caughtUpTo[frame.uri] = frame.latest_seq
+    }
+  }
+
+  function caughtUp(frame) {
+    const uri = catchingUp.get(frame.ref)
+    if (uri === undefined) return
+    catchingUp.delete(frame.ref)
+    if (caughtUpTo[uri] !== undefined && rooms.has(uri)) noteSeq(uri, caughtUpTo[uri])
+    delete caughtUpTo[uri]
   }
 
   // The server answered a subscribe: forget its ref. A refusal for going over the
@@ -82,7 +117,7 @@ export function createSocket(options = {}) {
     const delay = retryDelay(frame)
     if (delay === null) return
     setTimer(() => {
-      if (ws === socket && rooms.has(uri)) write(subscribeFrame(uri))
+      if (ws === socket && rooms.has(uri)) writeSubscribe(uri)
     }, delay)
   }
 
@@ -95,9 +130,11 @@ export function createSocket(options = {}) {
     ws.onopen = () => {
       if (ws !== socket) return
       subscribing.clear()
+      catchingUp.clear()
+      for (const uri of Object.keys(caughtUpTo)) delete caughtUpTo[uri]
       attempts.value = 0
       status.value = 'open'
-      for (const uri of rooms) write(subscribeFrame(uri))
+      for (const uri of rooms) writeSubscribe(uri)
       const waiting = queue
       queue = []
       for (const frame of waiting) write(frame)
@@ -111,9 +148,11 @@ export function createSocket(options = {}) {
       } catch {
         return
       }
-      if (frame.type === 'message' && Number.isInteger(frame.id) && rooms.has(frame.uri)) {
-        lastIds[frame.uri] = Math.max(lastIds[frame.uri] || 0, frame.id)
+      if (frame.type === 'pong') {
+        caughtUp(frame)
+        if (typeof frame.ref === 'string' && frame.ref.startsWith('caught-up-')) return
       }
+      track(frame)
       answered(frame, ws)
       onFrame(frame)
     }
@@ -156,7 +195,7 @@ export function createSocket(options = {}) {
     }
     const isNew = !rooms.has(uri)
     rooms.add(uri)
-    if (isNew && status.value === 'open') write(subscribeFrame(uri))
+    if (isNew && status.value === 'open') writeSubscribe(uri)
   }
 
   // After a reset the room's history was refetched: continue from its newest message.
@@ -169,13 +208,18 @@ export function createSocket(options = {}) {
   function rename(from, to) {
     if (!rooms.delete(from)) return
     rooms.add(to)
-    if (lastIds[from] !== undefined) lastIds[to] = Math.max(lastIds[to] || 0, lastIds[from])
-    delete lastIds[from]
+    for (const last of [lastIds, lastSeqs, caughtUpTo]) {
+      if (last[from] !== undefined) last[to] = Math.max(last[to] || 0, last[from])
+      delete last[from]
+    }
+    for (const [ref, uri] of catchingUp) if (uri === from) catchingUp.set(ref, to)
   }
 
   function unsubscribe(uri) {
     if (!rooms.delete(uri)) return
     delete lastIds[uri]
+    delete lastSeqs[uri]
+    delete caughtUpTo[uri]
     sendIfOpen({ type: 'unsubscribe', uri })
   }
 
@@ -205,6 +249,7 @@ export function createSocket(options = {}) {
     status,
     attempts,
     lastIds,
+    lastSeqs,
     connect,
     send,
     sendIfOpen,

@@ -14,11 +14,20 @@ class FakeSocket {
   constructor(url) {
     this.url = url
     this.sent = []
+    // The pings that mark the end of each subscribe's replay, kept apart so that the
+    // tests of other frames read as the protocol does.
+    this.pings = []
     this.closed = null
     FakeSocket.all.push(this)
   }
   send(text) {
-    this.sent.push(JSON.parse(text))
+    const frame = JSON.parse(text)
+    if (frame.type === 'ping' && String(frame.ref).startsWith('caught-up-')) this.pings.push(frame)
+    else this.sent.push(frame)
+  }
+  // The server's answer to every ping so far: the replays before them are complete.
+  pong() {
+    for (const ping of this.pings.splice(0)) this.receive({ type: 'pong', ref: ping.ref })
   }
   close(code) {
     this.closed = code
@@ -251,6 +260,64 @@ describe('createSocket', () => {
       send(text)
     }
     ws.open()
-    expect(order).toEqual(['subscribe', 'open'])
+    expect(order).toEqual(['subscribe', 'ping', 'open'])
+  })
+  it('resumes a room by the number of the last event it saw once it has one', () => {
+    const { socket, latest, fireTimer, frames } = harness()
+    socket.subscribe('general', 10)
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'subscribed', uri: 'general', latest_id: 12, latest_seq: 20 })
+    latest().receive({ type: 'message', uri: 'general', id: 12, seq: 19, message: 'a' })
+    latest().receive({ type: 'member', uri: 'general', event: 'joined', seq: 20, user: {} })
+    expect(frames.map((f) => f.seq)).toEqual([undefined, 19, 20])
+    latest().receive({ type: 'member', uri: 'general', event: 'left', seq: 21, user: {} })
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after_seq: 21, ref: 'sub-2' },
+    ])
+    expect(socket.lastSeqs).toEqual({ general: 21 })
+  })
+
+  it('takes the latest_seq of a subscribe only once its whole replay has arrived', () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.subscribe('quiet', 5)
+    socket.subscribe('busy', 7)
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'subscribed', uri: 'quiet', latest_id: 5, latest_seq: 9 })
+    latest().receive({ type: 'subscribed', uri: 'busy', latest_id: 30, latest_seq: 40 })
+    latest().receive({ type: 'message', uri: 'busy', id: 8, seq: 16, message: 'a' })
+    // The connection drops in the middle of busy's replay: it resumes from what came.
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'quiet', after: 5, ref: 'sub-3' },
+      { type: 'subscribe', uri: 'busy', after_seq: 16, ref: 'sub-4' },
+    ])
+    latest().receive({ type: 'subscribed', uri: 'quiet', latest_id: 5, latest_seq: 9 })
+    latest().receive({ type: 'subscribed', uri: 'busy', latest_id: 30, latest_seq: 40 })
+    latest().pong()
+    expect(socket.lastSeqs).toEqual({ quiet: 9, busy: 40 })
+  })
+
+  it("carries the last event number to a room's new address and forgets it on leaving", () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.subscribe('old', 4)
+    socket.subscribe('gone', 1)
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'message', uri: 'old', id: 7, seq: 12, message: 'a' })
+    latest().receive({ type: 'moved', uri: 'old', new_uri: 'new', seq: 13 })
+    socket.rename('old', 'new')
+    latest().receive({ type: 'message', uri: 'gone', id: 8, seq: 3, message: 'b' })
+    socket.unsubscribe('gone')
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'new', after_seq: 13, ref: 'sub-3' }])
   })
 })
