@@ -1,5 +1,6 @@
 """A chatbox run as a separate process, the way systemd runs it, for appliance tests."""
 
+import contextlib
 import json
 import os
 import resource
@@ -11,10 +12,12 @@ import time
 import urllib.error
 import urllib.request
 
+import pytest
 import websockets.sync.client
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CHATBOX = os.path.join(ROOT, "chatbox.py")
+# The password every test account has.
 PASSWORD = "correct horse battery"
 # Generous: the machine running the tests may be busy with other work.
 START_TIMEOUT = 30
@@ -180,3 +183,42 @@ class Box:
             open_timeout=20,
             **kwargs,
         )
+
+
+# Generous: the machine running the tests may be busy with other work.
+def wait_until(condition, timeout=30):
+    """Poll ``condition`` until it is true (returns True) or ``timeout`` passes (False)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+@contextlib.contextmanager
+def small_disk(directory):
+    """A 1 MiB tmpfs mounted over ``directory`` (made if missing), to fill up; skips the
+    test where mounting is not allowed (it takes root or CAP_SYS_ADMIN)."""
+    os.makedirs(directory, exist_ok=True)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(directory)],
+        capture_output=True,
+        text=True,
+    )
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()}")
+    try:
+        yield directory
+    finally:
+        subprocess.run(["umount", "-l", str(directory)], check=False)
+
+
+def fill(directory, leave=8192):
+    """Take all but ``leave`` bytes of the filesystem holding ``directory``; returns the
+    filler's path."""
+    stat = os.statvfs(directory)
+    path = os.path.join(directory, "filler")
+    with open(path, "wb") as f:
+        f.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
+    return path

@@ -10,14 +10,13 @@ import tornado.websocket
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from boxes import Box  # noqa: E402
+from boxes import PASSWORD, Box  # noqa: E402
 
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
 from handlers.budget import Limits  # noqa: E402
 from schema import init_db  # noqa: E402
 
-PASSWORD = "correct horse battery"
 # Any value works as the _xsrf cookie: what matters is that the X-XSRFToken header
 # repeats it, which a page on another site cannot do.
 XSRF = "2|00000000|" + "ab" * 16 + "|1"

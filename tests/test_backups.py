@@ -5,11 +5,10 @@ root (or CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and sa
 
 import os
 import sqlite3
-import subprocess
 import time
 
 import pytest
-from boxes import Box, run
+from boxes import Box, fill, run, small_disk, wait_until
 
 import models
 import schema
@@ -36,17 +35,8 @@ PERIOD = 1.8
 def data_dir(tmp_path):
     """A data dir whose backups/ folder is a 1 MiB disk of its own."""
     data = tmp_path / "box"
-    backups = data / "backups"
-    backups.mkdir(parents=True)
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(backups)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()}")
-    yield data
-    subprocess.run(["umount", "-l", str(backups)], check=False)
+    with small_disk(data / "backups"):
+        yield data
 
 
 def copies(backups):
@@ -55,23 +45,6 @@ def copies(backups):
         n for n in os.listdir(backups) if n.startswith("chatbox-") and n.endswith(".db")
     ]
     return sorted(names, key=lambda n: os.stat(os.path.join(backups, n)).st_mtime_ns)
-
-
-def fill(directory, leave=8192):
-    """Take all but ``leave`` bytes of the filesystem holding ``directory``."""
-    stat = os.statvfs(directory)
-    with open(os.path.join(directory, "filler"), "wb") as f:
-        f.write(b"\0" * max(0, stat.f_bavail * stat.f_frsize - leave))
-
-
-# Generous: the machine running the tests may be busy with other work.
-def wait_until(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def test_backups_that_outgrow_their_disk_leave_nothing_behind_keep_the_good_ones_and_say_so(

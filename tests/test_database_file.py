@@ -4,10 +4,9 @@ import os
 import random
 import shutil
 import sqlite3
-import time
 
 import pytest
-from boxes import PASSWORD, Box, free_port, run
+from boxes import PASSWORD, Box, free_port, run, wait_until
 
 from appliance import backup
 
@@ -48,16 +47,6 @@ def test_after_a_clean_stop_the_database_file_alone_holds_every_message(tmp_path
         assert [row[0] for row in con.execute("SELECT id FROM message ORDER BY id")] == ids
     finally:
         con.close()
-
-
-# Generous: the machine running the tests may be busy with other work.
-def wait_until(condition, timeout=30):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        time.sleep(0.2)
-    return False
 
 
 def serve(*args, timeout=30):

@@ -7,52 +7,33 @@ CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why.
 import json
 import os
 import sqlite3
-import subprocess
 
 import pytest
+from boxes import fill, small_disk
 
 DISK_FULL = {"detail": "The server's disk is full; the message was not stored."}
 
 
 @pytest.fixture
-def small_disk(tmp_path):
-    mountpoint = tmp_path / "disk"
-    mountpoint.mkdir()
-    result = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=0700", "tmpfs", str(mountpoint)],
-        capture_output=True,
-        text=True,
-    )
-    if result.returncode != 0:
-        pytest.skip(f"cannot mount a small tmpfs to fill: {result.stderr.strip()}")
-    yield mountpoint
-    subprocess.run(["umount", "-l", str(mountpoint)], check=False)
+def disk(tmp_path):
+    with small_disk(tmp_path / "disk") as mountpoint:
+        yield mountpoint
 
 
 @pytest.fixture
-def db_path(small_disk):
-    return str(small_disk / "chatbox.db")
-
-
-def fill(directory, leave=8192):
-    """Take all but ``leave`` bytes of the filesystem; returns the filler's path."""
-    stat = os.statvfs(directory)
-    free = stat.f_bavail * stat.f_frsize
-    path = os.path.join(directory, "filler")
-    with open(path, "wb") as f:
-        f.write(b"\0" * max(0, free - leave))
-    return path
+def db_path(disk):
+    return str(disk / "chatbox.db")
 
 
 @pytest.mark.gen_test(timeout=120)
 async def test_a_full_disk_refuses_writes_clearly_loses_nothing_and_recovers(
-    api, small_disk, db_path
+    api, disk, db_path
 ):
     api.server_errors_expected.add(503)
     alice = await api.signup("alice")
     uri = await alice.start_chat("general")
     acked = [(await alice.say(uri, "before the disk filled"))["id"]]
-    filler = fill(small_disk)
+    filler = fill(disk)
     text = "x" * 3900
     refused = None
     for n in range(200):  # bounded: 8 KiB of room is gone within a few messages
