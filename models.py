@@ -835,12 +835,7 @@ class Message(BaseModel):
         """Messages after ``after_id`` in order, each with its ``seq``, or None if
         there are more than ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
-        if len(rows) > limit:
-            return None
-        seqs = Event.seqs_of([message.id for message in rows])
-        for message in rows:
-            message.seq = seqs.get(message.id)
-        return rows
+        return None if len(rows) > limit else Event.number(rows)
 
     _COUNT_SINCE_SQL = (
         'SELECT COUNT(*) FROM (SELECT 1 FROM "message"'
@@ -912,8 +907,6 @@ class Event(BaseModel):
     class Meta:
         indexes = ((("room", "seq"), True),)
 
-    KINDS = ("message", "joined", "left", "removed", "moved")
-
     # Written out once, like Message._POST_SQL: both run for every message sent.
     _NEXT_SQL = 'UPDATE "room" SET "seq" = "seq" + 1 WHERE "id" = ? RETURNING "seq"'
     _RECORD_SQL = (
@@ -949,13 +942,18 @@ class Event(BaseModel):
         return cls.select(cls.seq).where(cls.message == message_id).scalar()
 
     @classmethod
-    def seqs_of(cls, message_ids):
-        """``{message id: seq}`` for the given messages."""
-        if not message_ids:
-            return {}
-        return dict(
-            cls.select(cls.message, cls.seq).where(cls.message.in_(message_ids)).tuples()
+    def number(cls, messages):
+        """Give each of ``messages`` its ``seq`` (None for one stored without a
+        number), in one query; returns them."""
+        ids = [message.id for message in messages]
+        seqs = (
+            dict(cls.select(cls.message, cls.seq).where(cls.message.in_(ids)).tuples())
+            if ids
+            else {}
         )
+        for message in messages:
+            message.seq = seqs.get(message.id)
+        return messages
 
     _COUNT_SINCE_SQL = (
         'SELECT COUNT(*) FROM (SELECT 1 FROM "event"'

@@ -329,10 +329,8 @@ class RoomSocket(Socket):
         # backlog or delivered after joining, and last_sent drops a second copy.
         self.join_room(self.room)
         self.last_sent[self.room.id] = self.since
-        backlog = Message.page(self.room, after=self.since, limit=MAX_RESUME)
-        seqs = Event.seqs_of([message.id for message in backlog])
+        backlog = Event.number(Message.page(self.room, after=self.since, limit=MAX_RESUME))
         for message in backlog:
-            message.seq = seqs.get(message.id)
             frame = message_frame(self.room, message)
             self.deliver(self.room.id, message.id, message.seq, frame)
 

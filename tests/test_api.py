@@ -291,6 +291,15 @@ def junk_path(rng, uri):
             "/api/openapi.json",
             "/ws",
             "/ws/chat/{s}/",
+            "/ws/chat/{s}?token={q}",
+            "/api/chats/?limit={q}&cursor={q}",
+            "/api/chats/{s}/members/",
+            "/api/chats/{s}/address/",
+            "/api/chats/{s}/read/",
+            "/api/admin/users/{s}/rename",
+            "/auth/jwt/create/",
+            "/auth/jwt/refresh/",
+            "/auth/jwt/verify/",
         ]
     )
     query = urllib.parse.quote(str(junk_value(rng))[:50], safe="", errors="replace")
