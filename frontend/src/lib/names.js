@@ -1,7 +1,8 @@
-// How the admin page shows a username: a name from before the server's name rules may
-// hold characters that draw nothing (a newline, a zero-width space, a right-to-left
-// override), so two accounts could look alike. Those characters are written out as
-// their code points, so the administrator sees which account is which.
+// How names are shown. The admin page shows a username as it is: a name from before
+// the server's name rules may hold characters that draw nothing (a newline, a
+// zero-width space, a right-to-left override), so two accounts could look alike. Those
+// characters are written out as their code points, so the administrator sees which
+// account is which.
 
 // Controls, format characters, separators, private-use and unassigned code points, and
 // the letters that are drawn as blank space.
@@ -12,4 +13,11 @@ export function revealHidden(name) {
     HIDDEN,
     (char) => `<U+${char.codePointAt(0).toString(16).toUpperCase().padStart(4, '0')}>`,
   )
+}
+
+// The name a person goes by in the app: the display name they chose, else their
+// username (the handle, which is unique and always there).
+export function shownName(user) {
+  const chosen = typeof user?.display_name === 'string' ? user.display_name.trim() : ''
+  return chosen || user?.username || ''
 }

@@ -320,4 +320,19 @@ describe('createSocket', () => {
     latest().open()
     expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'new', after_seq: 13, ref: 'sub-3' }])
   })
+
+  it('counts a rename of a chat as one of its events, so a resume starts after it', () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.subscribe('trip', 4)
+    socket.connect()
+    latest().open()
+    latest().receive({ type: 'message', uri: 'trip', id: 7, seq: 12, message: 'a' })
+    latest().receive({ type: 'renamed', uri: 'trip', seq: 13, name: 'Trip', user: { id: 2 } })
+    // A rename of a chat this socket does not follow says nothing about the ones it does.
+    latest().receive({ type: 'renamed', uri: 'other', seq: 99, name: 'x', user: { id: 2 } })
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'trip', after_seq: 13, ref: 'sub-2' }])
+  })
 })

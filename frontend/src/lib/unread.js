@@ -1,11 +1,14 @@
 // A chat's unread count: the server's count when the chat list was read, kept up to
 // date in the tab as messages arrive and read markers move. The state lives on the
 // chat's summary: `unread` and `last_read_id` from the server, and `counted_through`,
-// the newest message id already in the count (or known not to belong in it).
+// the newest message id already in the count (or known not to belong in it). Apart,
+// `mentions` counts the unread messages that mention the user.
+import { mentionsMe } from './notify.js'
 
 // A summary fresh from the server: everything up to its newest message is counted.
 export function trackUnread(room) {
   room.unread ??= 0
+  room.mentions ??= 0
   room.last_read_id ??= 0
   room.counted_through = Math.max(room.last_message?.id || 0, room.last_read_id)
   return room
@@ -18,6 +21,7 @@ export function countArrival(room, message, myId) {
   room.counted_through = message.id
   if (message.user?.id === myId || message.id <= room.last_read_id) return false
   room.unread += 1
+  if (mentionsMe(message, myId)) room.mentions += 1
   return true
 }
 
@@ -29,14 +33,20 @@ export function applyRead(room, id, messages, myId) {
   room.last_read_id = id
   if (id >= room.counted_through) {
     room.unread = 0
+    room.mentions = 0
     room.counted_through = id
     return true
   }
   let after = 0
+  let mentioning = 0
   for (const m of messages) {
-    if (m.id > id && m.id <= room.counted_through && m.user?.id !== myId) after++
+    if (m.id > id && m.id <= room.counted_through && m.user?.id !== myId) {
+      after++
+      if (mentionsMe(m, myId)) mentioning++
+    }
   }
   room.unread = Math.min(room.unread, after)
+  room.mentions = Math.min(room.mentions || 0, mentioning)
   return true
 }
 
@@ -44,7 +54,7 @@ export function applyRead(room, id, messages, myId) {
 // counts are older than what the tab has counted since, so only a read marker that
 // moved further on the server is taken from it.
 export function mergeSummary(room, summary, messages, myId) {
-  const { unread, last_read_id: lastRead, ...rest } = summary
+  const { unread, mentions, last_read_id: lastRead, ...rest } = summary
   Object.assign(room, rest)
   if (
     !room.last_message ||

@@ -83,3 +83,51 @@ describe('unread counts', () => {
     expect(room.unread).toBe(0)
   })
 })
+
+describe('mentions of me among the unread', () => {
+  const mention = (id, userId = 2) => ({
+    ...msg(id, userId),
+    mentions: [{ user: ME, start: 0, length: 3 }],
+  })
+
+  it("start from the server's count", () => {
+    expect(summary({ mentions: 1 }).mentions).toBe(1)
+    expect(summary().mentions).toBe(0)
+  })
+
+  it('count a new message that mentions me, once', () => {
+    const room = summary()
+    countArrival(room, mention(6), ME)
+    countArrival(room, mention(6), ME)
+    countArrival(room, msg(7), ME)
+    expect(room.unread).toBe(4)
+    expect(room.mentions).toBe(1)
+  })
+
+  it('do not count my own message mentioning myself, nor one already read', () => {
+    const room = summary()
+    countArrival(room, mention(6, ME), ME)
+    const read = trackUnread({ uri: 'g', unread: 0, last_read_id: 9, last_message: msg(5) })
+    countArrival(read, mention(8), ME)
+    expect(room.mentions).toBe(0)
+    expect(read.mentions).toBe(0)
+  })
+
+  it('drop to zero when read to the newest message, and keep those after a shorter read', () => {
+    const room = summary()
+    const held = [mention(6), msg(7), mention(8)]
+    for (const m of held) countArrival(room, m, ME)
+    expect(room.mentions).toBe(2)
+    applyRead(room, 6, held, ME)
+    expect(room.mentions).toBe(1)
+    applyRead(room, 8, held, ME)
+    expect(room.mentions).toBe(0)
+  })
+
+  it("keep the tab's own count when a later summary arrives", () => {
+    const room = summary()
+    countArrival(room, mention(6), ME)
+    mergeSummary(room, { uri: 'general', unread: 0, mentions: 0, last_read_id: 3 }, [], ME)
+    expect(room.mentions).toBe(1)
+  })
+})
