@@ -7,6 +7,8 @@ const PATTERNS = [
   ['login', /^\/login\/?$/],
   ['signup', /^\/signup\/?$/],
   ['admin', /^\/admin\/?$/],
+  ['people', /^\/people\/?$/],
+  ['profile', /^\/profile\/?$/],
   ['chat', /^\/chats\/([^/]+)\/?$/],
   ['home', /^\/$/],
 ]

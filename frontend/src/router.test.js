@@ -7,6 +7,8 @@ describe('parseLocation', () => {
     expect(parseLocation('/login').name).toBe('login')
     expect(parseLocation('/signup/').name).toBe('signup')
     expect(parseLocation('/admin').name).toBe('admin')
+    expect(parseLocation('/people').name).toBe('people')
+    expect(parseLocation('/profile/').name).toBe('profile')
     expect(parseLocation('/nowhere').name).toBe('notFound')
   })
 

@@ -29,6 +29,8 @@ import {
   renameKey,
   unreadTotal,
 } from './lib/rooms.js'
+import { applyRename } from './lib/roomLabels.js'
+import { shouldChime } from './lib/notify.js'
 import { createSocket, retryDelay } from './lib/socket.js'
 import { playDing } from './lib/sound.js'
 import { load, save } from './lib/storage.js'
@@ -251,7 +253,7 @@ const handlers = {
     const counted = room ? countArrival(room, frame, store.me?.id) : false
     if (frame.user.id === store.me?.id) return
     markRead(frame.uri)
-    if (counted && document.hidden) playDing()
+    if (counted && document.hidden && shouldChime(room, frame, store.me?.id)) playDing()
   },
   ack(frame) {
     const log = logFor(frame.uri)
@@ -307,6 +309,9 @@ const handlers = {
   },
   moved(frame) {
     followMove(frame.uri, frame.new_uri)
+  },
+  renamed(frame) {
+    applyRename(roomSummary(frame.uri), frame.name)
   },
   async reset(frame) {
     const log = logFor(frame.uri)
@@ -421,7 +426,7 @@ export async function loadMoreRooms() {
   }
 }
 
-function addRoom(summary) {
+export function addRoom(summary) {
   const existing = roomSummary(summary.uri)
   if (existing) mergeSummary(existing, summary, logFor(summary.uri).messages, store.me?.id)
   else store.rooms.unshift(trackUnread(summary))
@@ -584,11 +589,11 @@ export const totalUnread = computed(() => unreadTotal(store.rooms))
 // -- sending ----------------------------------------------------------------------------
 
 export function sendMessage(uri, text) {
-  const { id, username, first_name, last_name } = store.me
+  const { id, username, display_name, first_name, last_name } = store.me
   const entry = {
     client_id: clientId(),
     uri,
-    user: { id, username, first_name, last_name },
+    user: { id, username, display_name, first_name, last_name },
     message: text,
     created_at: new Date().toISOString(),
   }

@@ -1,12 +1,11 @@
-// Shows the number of unread messages in the tab's title: "(3) chatbox".
+// Shows what is unread in the tab's title: "(3) chatbox", with mentions of the user
+// apart, "(3 · @1) chatbox" (see lib/notify.js).
 import { getCurrentScope, onScopeDispose, watch } from 'vue'
+import { badgeTitle } from '../lib/notify.js'
 
-export function titleFor(unread, base = 'chatbox') {
-  return unread > 0 ? `(${unread > 99 ? '99+' : unread}) ${base}` : base
-}
-
-export function useTitleBadge(count, base = 'chatbox') {
-  const stop = watch(count, (n) => (document.title = titleFor(n, base)), { immediate: true })
+// `counts` is a ref or getter of {count, mentions}.
+export function useTitleBadge(counts, base = 'chatbox') {
+  const stop = watch(counts, (c) => (document.title = badgeTitle(c, base)), { immediate: true })
   if (!getCurrentScope()) return
   onScopeDispose(() => {
     stop()

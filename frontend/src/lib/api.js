@@ -93,6 +93,15 @@ export const api = {
   signup: (fields) => request('POST', '/auth/users/create/', fields),
   login: (username, password) => request('POST', '/auth/session/', { username, password }),
   logout: () => request('DELETE', '/auth/session/'),
+  updateMe: (fields) => request('PATCH', '/api/me/', fields),
+  changePassword: (fields) => request('POST', '/api/me/password/', fields),
+  users({ q, limit } = {}) {
+    const query = new URLSearchParams()
+    if (q) query.set('q', q)
+    if (limit) query.set('limit', String(limit))
+    return request('GET', `/api/users/?${query}`)
+  },
+  direct: (username) => request('POST', '/api/direct/', { username }),
   // One page of the chat list; `cursor` is the `next` of the page before.
   chats({ limit, cursor } = {}) {
     const query = new URLSearchParams()
@@ -108,6 +117,8 @@ export const api = {
   removeMember: (uri, username) =>
     request('DELETE', `${chat(uri)}members/${encodeURIComponent(username)}/`),
   changeAddress: (uri) => request('POST', `${chat(uri)}address/`),
+  rename: (uri, name) => request('PUT', `${chat(uri)}name/`, { name }),
+  setNotify: (uri, level) => request('PUT', `${chat(uri)}notifications/`, { level }),
   history(uri, { before, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) })
     if (before) query.set('before', String(before))
