@@ -153,6 +153,16 @@ describe('direct chats', () => {
   })
 })
 
+describe('a chat someone else made with me', () => {
+  it('appears in the list as the server tells of it, once', () => {
+    const summary = chat('dm-new', { kind: 'direct', direct_with: ANN, members: [ANN, ME] })
+    frame({ type: 'chat', uri: 'dm-new', chat: summary })
+    frame({ type: 'chat', uri: 'dm-new', chat: summary })
+    expect(store.rooms.filter((r) => r.uri === 'dm-new')).toHaveLength(1)
+    expect(store.rooms[0].uri).toBe('dm-new')
+  })
+})
+
 describe('notification levels', () => {
   it('chime for every message at "all"', () => {
     frame(message('loud'))

@@ -313,6 +313,10 @@ const handlers = {
   renamed(frame) {
     applyRename(roomSummary(frame.uri), frame.name)
   },
+  // Someone else made the user a member of a chat (a direct message, being added).
+  chat(frame) {
+    if (frame.chat?.uri) addRoom(frame.chat)
+  },
   async reset(frame) {
     const log = logFor(frame.uri)
     const wiring = store.wiring
