@@ -203,6 +203,15 @@ describe('notification levels', () => {
   })
 })
 
+describe('display names', () => {
+  it('name who is typing, and the message they send ends it', () => {
+    frame({ type: 'typing', uri: 'trip', user: ANN })
+    expect(Object.keys(store.typing.trip)).toEqual(['Ann A.'])
+    frame(message('trip'))
+    expect(store.typing.trip).toEqual({})
+  })
+})
+
 describe('the profile', () => {
   it('shows my new display name at once, in my own entries too', async () => {
     store.details.trip = {

@@ -33,6 +33,7 @@ import { applyRename } from './lib/roomLabels.js'
 import { shouldChime } from './lib/notify.js'
 import { createSocket, retryDelay } from './lib/socket.js'
 import { playDing } from './lib/sound.js'
+import { shownName } from './lib/names.js'
 import { load, save } from './lib/storage.js'
 import { noteTyping, stopTyping, TYPING_SHOWN_MS, typingDue } from './lib/typing.js'
 import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
@@ -248,7 +249,7 @@ const handlers = {
     if (!addMessage(log, frame)) return
     if (frame.client_id && log.pending.length === 0) persistPending()
     noteLastMessage(store.rooms, frame)
-    clearTyping(frame.uri, frame.user.username)
+    clearTyping(frame.uri, shownName(frame.user))
     const room = roomSummary(frame.uri)
     const counted = room ? countArrival(room, frame, store.me?.id) : false
     if (frame.user.id === store.me?.id) return
@@ -283,7 +284,7 @@ const handlers = {
     }
   },
   typing(frame) {
-    const name = frame.user?.username
+    const name = frame.user && shownName(frame.user)
     if (!name) return
     const { uri } = frame
     noteTyping(store.typing, uri, name, Date.now())
