@@ -33,6 +33,7 @@ from handlers.auth import (
     JWTCreateHandler,
     LoginThrottle,
     MeHandler,
+    PasswordHandler,
     SessionHandler,
     SignupHandler,
     TokenCreateHandler,
@@ -47,11 +48,19 @@ from handlers.chats import (
     ChatHandler,
     ChatListHandler,
     MemberHandler,
+    NameHandler,
+    NotificationsHandler,
     ReadHandler,
 )
 from handlers.cors import CrossOrigin
-from handlers.messages import MessagesHandler
+from handlers.messages import (
+    MessageHandler,
+    MessagesHandler,
+    ReactionHandler,
+    ReactionsHandler,
+)
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
+from handlers.people import DirectHandler, PeopleHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
 from models import User
@@ -102,6 +111,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
     messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
+    message = r"(?P<message_id>[0-9]{1,19})"
     routes = [
         (r"/api/admin/users", AdminUsersHandler, deps),
         (
@@ -126,6 +136,18 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
         (rf"/api/chats/{uri}/members/", AddMemberHandler, deps),
         (rf"/api/chats/{uri}/members/(?P<username>[^/]+)/", MemberHandler, deps),
         (rf"/api/chats/{uri}/address/", AddressHandler, deps),
+        (rf"/api/chats/{uri}/name/", NameHandler, deps),
+        (rf"/api/chats/{uri}/notifications/", NotificationsHandler, deps),
+        (rf"/api/chats/{uri}/messages/{message}/", MessageHandler, deps),
+        (rf"/api/chats/{uri}/messages/{message}/reactions/", ReactionsHandler, deps),
+        (
+            rf"/api/chats/{uri}/messages/{message}/reactions/(?P<symbol>[^/]+)/",
+            ReactionHandler,
+            deps,
+        ),
+        (r"/api/users/", PeopleHandler, deps),
+        (r"/api/direct/", DirectHandler, deps),
+        (r"/api/me/password/", PasswordHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),

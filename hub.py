@@ -10,10 +10,11 @@ then published, so nobody ever sees a message the disk does not hold.
 """
 
 import asyncio
+import functools
 import json
 from typing import Protocol
 
-from models import Membership, Message, Room
+from models import Membership, Message, NotFound, Room
 from writer import DiskFull
 
 
@@ -33,13 +34,33 @@ def encode(frame):
 
 
 def message_frame(room, message):
-    """A stored message as both sockets send it: the seed's frame plus ``type`` and,
-    when known, the number of its event in the room's sequence."""
-    frame = dict(message.as_dict(room), type="message")
-    seq = getattr(message, "seq", None)
-    if seq is not None:
-        frame["seq"] = seq
+    """A stored message as both sockets send it: the seed's frame plus ``type`` and
+    what docs/conversations.md adds (its number in the room's sequence among them)."""
+    return encode(dict(message.as_dict(room), type="message"))
+
+
+def change_frame(room, kind, seq, message, user, details=None):
+    """An edit, a delete or a reaction: the message as it is now, and who did it."""
+    frame = {"type": kind, "uri": room.uri, "seq": seq, "target": message.as_dict(room)}
+    if kind == "deleted":
+        frame["by"] = user.public()
+    else:
+        frame["user"] = user.public()
+    if kind == "reacted":
+        frame.update(emoji=details["emoji"], on=details["on"])
     return encode(frame)
+
+
+def renamed_frame(room, seq, name, user):
+    return encode(
+        {
+            "type": "renamed",
+            "uri": room.uri,
+            "seq": seq,
+            "name": name,
+            "user": user.public(),
+        }
+    )
 
 
 def member_frame(room, user, event, seq):
@@ -58,6 +79,10 @@ def moved_frame(old_uri, new_uri, seq):
     return encode({"type": "moved", "uri": old_uri, "new_uri": new_uri, "seq": seq})
 
 
+# The changes to a message, each its own frame type.
+CHANGES = ("edited", "deleted", "reacted")
+
+
 def event_frame(room, event):
     """A stored event (``models.Event.since``) as the frame that announced it live."""
     if event.kind == "message":
@@ -65,6 +90,12 @@ def event_frame(room, event):
     if event.kind == "moved":
         details = event.details
         return moved_frame(details["uri"], details["new_uri"], event.seq)
+    if event.kind == "renamed":
+        return renamed_frame(room, event.seq, event.details["name"], event.user)
+    if event.kind in CHANGES:
+        return change_frame(
+            room, event.kind, event.seq, event.message, event.user, event.details
+        )
     # Whether someone left or was removed, the room sees them go the same way.
     return member_frame(
         room, event.user, "joined" if event.kind == "joined" else "left", event.seq
@@ -302,12 +333,13 @@ class Messenger:
         # passes here, whichever way it came, so this is where sending is paid for.
         self.limits = limits
 
-    async def post(self, room, author, text, client_id=None):
+    async def post(self, room, author, text, client_id=None, reply_to=None):
         """Store a message and deliver it to the room; returns ``(message, created)``.
 
         A resend of a ``client_id`` returns the original message and delivers nothing
-        again. Raises ``models.ValidationError`` on bad input, and the limits' refusal
-        when the author is over budget (nothing stored either way).
+        again. ``reply_to``: the id of the message of the room it answers. Raises
+        ``models.ValidationError`` on bad input, and the limits' refusal when the author
+        is over budget (nothing stored either way).
         """
         text = Message.validate_text(text)
         client_id = Message.validate_client_id(client_id)
@@ -318,7 +350,7 @@ class Messenger:
             )
         try:
             message, created = await self.writer.run(
-                Message.post, room, author, text, client_id
+                Message.post, room, author, text, client_id, reply_to
             )
         except DiskFull:
             raise DiskFull(
@@ -328,6 +360,73 @@ class Messenger:
         if created:
             self.hub.publish(room.id, message.seq, message_frame(room, message), message.id)
         return message, created
+
+    async def change(self, room, user, message_id, kind, *args):
+        """Edit (``kind`` "edited"), delete ("deleted") or react to ("reacted") message
+        ``message_id`` of ``room`` as ``user``, then tell the room; returns ``(seq,
+        message)``, seq None when nothing changed.
+
+        Raises ``models.NotFound`` for no such message in the room,
+        ``models.NotAllowed`` when it is not the user's to change, and
+        ``models.ValidationError`` on bad input; nothing changed then. Paid from the
+        ``send`` budget: each change is a write and a broadcast, as a message is.
+        """
+        if self.limits is not None:
+            self.limits.charge("send", user.id)
+        message = Message.in_room(room, message_id)
+        if message is None:
+            raise NotFound("There is no such message in this chat.")
+        if kind == "edited":
+            change = functools.partial(message.edit, user, *args)
+        elif kind == "deleted":
+            change = functools.partial(message.erase, room, user)
+        else:
+            change = functools.partial(message.react, room, user, *args)
+        try:
+            seq = await self.writer.run(change)
+        except DiskFull:
+            raise DiskFull("The server's disk is full; nothing was changed.") from None
+        if seq is not None:
+            details = {"emoji": args[0], "on": args[1]} if kind == "reacted" else None
+            frame = change_frame(room, kind, seq, message, user, details)
+            self.hub.publish(room.id, seq, frame)
+        return seq, message
+
+    async def rename(self, room, user, name):
+        """Name a private chat and tell every socket of every member, subscribed to it
+        or not (each lists all of its user's chats); returns the seq or None."""
+        seq = await self.writer.run(room.rename, user, name)
+        if seq is not None:
+            self.tell_members(room, seq, renamed_frame(room, seq, room.name, user))
+        return seq
+
+    async def open_direct(self, user, other):
+        """The direct chat of ``user`` and ``other`` (see ``Room.open_direct``); returns
+        ``(room, created)``. Whoever became a member hears of the chat."""
+        room, created, joined = await self.writer.run(Room.open_direct, user, other)
+        for person, seq in joined:
+            self.hub.publish(room.id, seq, member_frame(room, person, "joined", seq))
+            self.tell_new_member(room, person)
+        return room, created
+
+    def tell_members(self, room, seq, frame):
+        for member in room.members():
+            for connection in self.hub.connections(member.id):
+                if connection.wants_signals:
+                    # Through the sequence, so a socket replaying the room as this
+                    # arrives tells its client once.
+                    connection.deliver(room.id, None, seq, frame)
+
+    def tell_new_member(self, room, user):
+        """Show ``user``'s open web-app sockets a chat they were just made a member of
+        by someone else, so that it appears in their list without a reload."""
+        connections = [c for c in self.hub.connections(user.id) if c.wants_signals]
+        if connections:
+            frame = encode(
+                {"type": "chat", "uri": room.uri, "chat": Room.summaries_for(user, room)[0]}
+            )
+            for connection in connections:
+                connection.signal(room.id, frame)
 
     async def join(self, room, user, added_by_member=False):
         """Make ``user`` a member of ``room`` and tell those online; idempotent.
@@ -339,6 +438,8 @@ class Messenger:
         if seq is None:
             return False
         self.hub.publish(room.id, seq, member_frame(room, user, "joined", seq))
+        if added_by_member:
+            self.tell_new_member(room, user)
         return True
 
     async def open_named(self, user, name):
@@ -374,13 +475,7 @@ class Messenger:
         room.uri, seq = await self.writer.run(room.change_address)
         self.hub.readdress(room.id, room.uri)
         self.presence.readdress(room.id, room.uri)
-        frame = moved_frame(old, room.uri, seq)
-        for member in room.members():
-            for connection in self.hub.connections(member.id):
-                if connection.wants_signals:
-                    # Through the sequence, so a socket replaying the room as this
-                    # arrives tells its client once.
-                    connection.deliver(room.id, None, seq, frame)
+        self.tell_members(room, seq, moved_frame(old, room.uri, seq))
         return room.uri
 
     async def mark_read(self, room, user, message_id, origin=None):

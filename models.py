@@ -14,6 +14,7 @@ import secrets
 import unicodedata
 
 import bcrypt
+import emoji
 from peewee import (
     BooleanField,
     CharField,
@@ -26,6 +27,8 @@ from peewee import (
     TextField,
     fn,
 )
+
+from mentions import find_mentions
 
 db = SqliteDatabase(None)
 
@@ -87,6 +90,15 @@ def username_key(username):
     return unicodedata.normalize("NFKC", unicodedata.normalize("NFKC", username).casefold())
 
 
+class NotFound(Exception):
+    """No such thing for the caller (a message id not of that chat); says what."""
+
+
+class NotAllowed(Exception):
+    """The caller may not do this (not theirs to change, or not for this kind of chat);
+    the message says why."""
+
+
 class Removed(Exception):
     """The owner removed this person from the chat: they may not join it by its link."""
 
@@ -126,6 +138,8 @@ class User(BaseModel):
     created_at = DateTimeField(default=utcnow)
     is_admin = BooleanField(default=False)
     is_active = BooleanField(default=True)
+    # Shown in place of the username where set; the username stays the unique handle.
+    display_name = CharField(max_length=64, default="")
 
     # Shown when a name breaks the rules, at sign-up and on a rename.
     USERNAME_RULE = "Use 1 to 32 of the letters A to Z (either case), digits, _ . or -"
@@ -322,9 +336,62 @@ class User(BaseModel):
         return {
             "id": self.id,
             "username": self.username,
+            "display_name": self.display_name,
             "first_name": self.first_name,
             "last_name": self.last_name,
         }
+
+    MAX_DISPLAY_NAME = 64
+
+    def set_display_name(self, name):
+        """Show ``name`` in place of the username (``""`` goes back to the username)."""
+        if not isinstance(name, str):
+            raise ValidationError({"display_name": ["Give a name, or an empty one."]})
+        name = " ".join(name.split())
+        if len(name) > self.MAX_DISPLAY_NAME or has_hidden_characters(name):
+            raise ValidationError(
+                {
+                    "display_name": [
+                        f"Use at most {self.MAX_DISPLAY_NAME} visible characters."
+                    ]
+                }
+            )
+        User.update(display_name=name).where(User.id == self.id).execute()
+        self.display_name = name
+        return self
+
+    def change_password(self, password_hash, keep_digest, log_out_others):
+        """The user's own change of password. Unlike ``set_password`` (an administrator's
+        reset, which ends every login), the login that asked stays; the others end only
+        with ``log_out_others``."""
+        with db.atomic():
+            User.update(password_hash=password_hash).where(User.id == self.id).execute()
+            if log_out_others:
+                Token.delete().where(
+                    (Token.user == self) & (Token.digest != keep_digest)
+                ).execute()
+        self.password_hash = password_hash
+        return self
+
+    @classmethod
+    def directory(cls, query="", limit=50):
+        """Active accounts, by username; with ``query``, those whose username or display
+        name holds it, in any letter case and any script (folded in Python: SQLite only
+        folds ASCII). A box has hundreds of people, not millions."""
+        people = cls.select().where(cls.is_active).order_by(fn.LOWER(cls.username), cls.id)
+        if not query:
+            return list(people.limit(limit))
+        wanted = query.casefold()
+        found = []
+        for person in people:
+            if (
+                wanted in person.username.casefold()
+                or wanted in person.display_name.casefold()
+            ):
+                found.append(person)
+                if len(found) == limit:
+                    break
+        return found
 
     def private(self):
         """What the user sees of their own account."""
@@ -382,6 +449,32 @@ class Room(BaseModel):
     created_at = DateTimeField(default=utcnow)
     # The number of the room's newest event (see ``Event``); 0 before the first.
     seq = IntegerField(default=0)
+    # What the members call a private chat ("" for none); a named room's name is its URI.
+    name = CharField(max_length=80, default="")
+    # Set only on a direct chat: its two people's ids, "<lower>:<higher>". Unique, so a
+    # pair has one direct chat however many times, and from whichever side, it is opened.
+    direct_key = CharField(max_length=32, null=True, unique=True)
+
+    MAX_NAME = 80
+
+    @property
+    def is_direct(self):
+        return self.direct_key is not None
+
+    @property
+    def kind(self):
+        if self.is_direct:
+            return "direct"
+        return "group" if self.is_private else "room"
+
+    @staticmethod
+    def pair_key(one, other):
+        low, high = sorted((one.id, other.id))
+        return f"{low}:{high}"
+
+    def pair(self):
+        """A direct chat's two user ids."""
+        return tuple(int(part) for part in self.direct_key.split(":"))
 
     @staticmethod
     def normalise_name(name):
@@ -442,6 +535,63 @@ class Room(BaseModel):
         return room, True
 
     @classmethod
+    def open_direct(cls, user, other):
+        """The one direct chat of ``user`` and ``other``, created on first use; both are
+        made members again if either had left it. Returns ``(room, created, joined)``:
+        ``joined`` is ``[(user, seq), ...]`` for each person who became a member."""
+        if other.id == user.id:
+            raise ValidationError({"username": ["A direct chat needs someone else."]})
+        key = cls.pair_key(user, other)
+        with db.atomic():
+            room = cls.get_or_none(cls.direct_key == key)
+            created = room is None
+            if created:
+                room = cls.create(
+                    uri=cls.private_uri(), owner=user, is_private=True, direct_key=key
+                )
+            joined = []
+            for person in (user, other):
+                if not person.is_member(room):
+                    Membership.create(
+                        user=person,
+                        room=room,
+                        last_read_id=0 if created else Message.latest_id(room),
+                    )
+                    joined.append((person, Event.record(room, "joined", user=person)))
+        return room, created, joined
+
+    def rename(self, user, name):
+        """Name a private chat (``""`` clears the name); returns the seq of the change,
+        or None if the name was already that."""
+        if not self.is_private or self.is_direct:
+            raise ValidationError(
+                {
+                    "name": [
+                        "A direct chat is called by its people's names."
+                        if self.is_direct
+                        else "A named room is called by its name."
+                    ]
+                }
+            )
+        if not isinstance(name, str):
+            raise ValidationError({"name": ["Give a name, or an empty one."]})
+        name = " ".join(name.split())
+        if len(name) > self.MAX_NAME or has_hidden_characters(name):
+            raise ValidationError(
+                {"name": [f"Use at most {self.MAX_NAME} visible characters."]}
+            )
+        with db.atomic():
+            changed = (
+                Room.update(name=name)
+                .where((Room.id == self.id) & (Room.name != name))
+                .execute()
+            )
+            self.name = name
+            if not changed:
+                return None
+            return Event.record(self, "renamed", user=user, data={"name": name})
+
+    @classmethod
     def by_uri(cls, uri):
         return cls.get_or_none(cls.uri == uri)
 
@@ -449,7 +599,8 @@ class Room(BaseModel):
     # member of it. Under load peewee spent far longer building those queries than
     # SQLite spent answering them, so this is written out once and run with parameters.
     _MEMBER_SQL = (
-        'SELECT r."id", r."uri", r."is_private", r."owner_id", r."created_at", EXISTS ('
+        'SELECT r."id", r."uri", r."is_private", r."owner_id", r."created_at",'
+        ' r."name", r."direct_key", EXISTS ('
         ' SELECT 1 FROM "membership" AS m JOIN "user" AS u ON u."id" = m."user_id"'
         ' WHERE m."room_id" = r."id" AND m."user_id" = ? AND u."is_active")'
         ' FROM "room" AS r WHERE r."uri" = ?'
@@ -465,13 +616,15 @@ class Room(BaseModel):
             return None, False
         if row is None:
             return None, False
-        room_id, uri, is_private, owner_id, created_at, member = row
+        room_id, uri, is_private, owner_id, created_at, name, direct_key, member = row
         room = cls(
             id=room_id,
             uri=uri,
             is_private=bool(is_private),
             owner=owner_id,
             created_at=cls.created_at.python_value(created_at),
+            name=name,
+            direct_key=direct_key,
         )
         return room, bool(member)
 
@@ -484,6 +637,8 @@ class Room(BaseModel):
         removal. A newcomer starts with the history read: what was said before they
         joined is there to scroll back to, not a pile of unread messages.
         """
+        if self.is_direct and user.id not in self.pair():
+            raise NotAllowed("A direct chat is for its two people only.")
         try:
             with db.atomic():
                 if added_by_member:
@@ -505,6 +660,8 @@ class Room(BaseModel):
         ``keep_out`` (the owner removing someone, not someone leaving) also records the
         removal, so that the link no longer lets them back in.
         """
+        if keep_out and self.is_direct:
+            raise NotAllowed("Nobody can be removed from a direct chat.")
         with db.atomic():
             removed = (
                 Membership.delete()
@@ -597,6 +754,8 @@ class Room(BaseModel):
         }
         members, counts = Membership.previews(scope, cls.PREVIEW_MEMBERS)
         unread = Membership.unread_counts(user, scope)
+        mentions = Membership.mention_counts(user, scope)
+        Message.annotate(list(last.values()))
         summaries = []
         for membership in memberships:
             chat = membership.room
@@ -606,7 +765,11 @@ class Room(BaseModel):
                     (message.created_at if message else chat.created_at, chat.id),
                     {
                         "uri": chat.uri,
-                        "name": None if chat.is_private else chat.uri,
+                        "kind": chat.kind,
+                        "name": chat.uri if not chat.is_private else (chat.name or None),
+                        "direct_with": cls.other_person(chat, user, members),
+                        "notify": membership.notify,
+                        "mentions": mentions.get(chat.id, 0),
                         "is_private": chat.is_private,
                         "owner": chat.owner.public(),
                         "created_at": isoformat(chat.created_at),
@@ -621,6 +784,19 @@ class Room(BaseModel):
         summaries.sort(key=lambda pair: pair[0], reverse=True)
         return [summary for _, summary in summaries]
 
+    @staticmethod
+    def other_person(chat, user, members):
+        """The other person of a direct chat (a public user object), None for others.
+        Found among the chat's previewed members, or read if they have left it."""
+        if not chat.is_direct:
+            return None
+        other_id = next(i for i in chat.pair() if i != user.id)
+        for member in members.get(chat.id, ()):
+            if member["id"] == other_id:
+                return member
+        other = User.get_or_none(User.id == other_id)
+        return other.public() if other else None
+
 
 class Membership(BaseModel):
     user = ForeignKeyField(User, backref="memberships", on_delete="CASCADE")
@@ -629,6 +805,11 @@ class Membership(BaseModel):
     # The newest message the member has seen: kept on the server so that every tab and
     # device of theirs agrees on what is unread.
     last_read_id = IntegerField(default=0)
+    # What the member wants to hear of the chat: every message, mentions of them only,
+    # or nothing (NOTIFY_LEVELS).
+    notify = CharField(max_length=8, default="all")
+
+    NOTIFY_LEVELS = ("all", "mentions", "muted")
 
     class Meta:
         indexes = ((("user", "room"), True), (("room", "joined_at"), False))
@@ -685,6 +866,29 @@ class Membership(BaseModel):
             .tuples()
         )
 
+    @classmethod
+    def set_notify(cls, user, room, level):
+        if level not in cls.NOTIFY_LEVELS:
+            raise ValidationError({"level": ['Choose "all", "mentions" or "muted".']})
+        cls.update(notify=level).where((cls.user == user) & (cls.room == room)).execute()
+        return level
+
+    @classmethod
+    def mention_counts(cls, user, rooms):
+        """``{room id: messages after the user's read marker that mention them}`` for
+        the rooms of the subquery ``rooms``; rooms with none are left out."""
+        return dict(
+            Mention.select(Mention.room, fn.COUNT(fn.DISTINCT(Mention.message)))
+            .join(cls, on=((cls.room == Mention.room) & (cls.user == Mention.user)))
+            .where(
+                (Mention.user == user)
+                & Mention.room.in_(rooms)
+                & (Mention.message > cls.last_read_id)
+            )
+            .group_by(Mention.room)
+            .tuples()
+        )
+
     @staticmethod
     def previews(rooms, limit):
         """The first ``limit`` members of each room of the subquery ``rooms`` (owner
@@ -693,8 +897,10 @@ class Membership(BaseModel):
         rooms_sql, params = rooms.sql()
         cursor = db.execute_sql(
             f"""
-            SELECT room_id, id, username, first_name, last_name, total FROM (
-                SELECT m.room_id, u.id, u.username, u.first_name, u.last_name,
+            SELECT room_id, id, username, display_name, first_name, last_name, total
+            FROM (
+                SELECT m.room_id, u.id, u.username, u.display_name, u.first_name,
+                    u.last_name,
                     ROW_NUMBER() OVER (
                         PARTITION BY m.room_id
                         ORDER BY u.id != r.owner_id, m.joined_at, m.id
@@ -709,11 +915,20 @@ class Membership(BaseModel):
             [*params, limit],
         )
         members, counts = {}, {}
-        for room_id, user_id, username, first_name, last_name, total in cursor:
+        for (
+            room_id,
+            user_id,
+            username,
+            display_name,
+            first_name,
+            last_name,
+            total,
+        ) in cursor:
             members.setdefault(room_id, []).append(
                 {
                     "id": user_id,
                     "username": username,
+                    "display_name": display_name,
                     "first_name": first_name,
                     "last_name": last_name,
                 }
@@ -736,17 +951,41 @@ class Removal(BaseModel):
 
 
 class Message(BaseModel):
-    room = ForeignKeyField(Room, backref="messages", on_delete="CASCADE")
-    author = ForeignKeyField(User, backref="messages", on_delete="CASCADE")
+    # Neither key has an index of its own: the (room, id) and (author, client_id)
+    # indexes below begin with them and serve their lookups and cascades. Every index
+    # is one more write per message, on the path every message takes.
+    room = ForeignKeyField(Room, backref="messages", on_delete="CASCADE", index=False)
+    author = ForeignKeyField(User, backref="messages", on_delete="CASCADE", index=False)
     text = TextField()
     # Chosen by the client so that a resend after a reconnect is recognised, not stored
     # twice. NULL for clients that do not send one (SQLite allows many NULLs in a
     # UNIQUE index).
     client_id = CharField(max_length=64, null=True)
     created_at = DateTimeField(default=utcnow)
+    # The message's number in its room's sequence of events (see ``Event``). A new
+    # message is the commonest change of all, so its number is kept on its own row
+    # rather than in an event row. NULL only for rows loaded without one.
+    seq = IntegerField(null=True)
+    # The message this one answers, always of the same room. No foreign key: messages
+    # are never deleted one by one (a deleted one stays as a tombstone), and a room's
+    # deletion takes both; no index either, for nothing looks replies up.
+    reply_to_id = IntegerField(null=True)
+    edited_at = DateTimeField(null=True)
+    deleted_at = DateTimeField(null=True)
 
     class Meta:
-        indexes = ((("author", "client_id"), True), (("room", "id"), False))
+        indexes = (
+            (("author", "client_id"), True),
+            (("room", "id"), False),
+            (("room", "seq"), True),
+        )
+
+    # How much of the original a reply quotes.
+    EXCERPT = 140
+
+    @property
+    def is_deleted(self):
+        return self.deleted_at is not None
 
     @staticmethod
     def validate_text(text):
@@ -776,24 +1015,39 @@ class Message(BaseModel):
 
     # Written out once: building the insert with peewee cost more than running it.
     _POST_SQL = (
-        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id", "created_at")'
-        ' VALUES (?, ?, ?, ?, ?) ON CONFLICT ("author_id", "client_id") DO NOTHING'
+        'INSERT INTO "message" ("room_id", "author_id", "text", "client_id",'
+        ' "created_at", "seq", "reply_to_id") VALUES (?, ?, ?, ?, ?, ?, ?)'
+        ' ON CONFLICT ("author_id", "client_id") DO NOTHING'
     )
 
     @classmethod
-    def post(cls, room, author, text, client_id=None):
+    def post(cls, room, author, text, client_id=None, reply_to=None):
         """Store a message once; returns ``(message, created)``.
 
         A resend with a ``client_id`` the author used before returns the original
         message, whichever room it names, so a retried send is never stored twice.
+        ``reply_to`` is the id of the message of ``room`` it answers.
         """
-        # One statement for the common case, a new message: the unique index on
-        # (author, client_id) turns a resend into no row, and only then is the
-        # original looked up. NULL client ids never conflict.
+        if reply_to is not None:
+            cls.answerable(room, reply_to)
+        # Two statements for the common case, a new message: the room's next number
+        # (which holds the room until the commit: see ``Event``), then the row. The
+        # unique index on (author, client_id) turns a resend into no row, and only then
+        # is the number given back and the original looked up. NULL client ids never
+        # conflict.
         now = utcnow()
+        seq = Event.next_seq(room)
         cursor = db.execute_sql(
             cls._POST_SQL,
-            (room.id, author.id, text, client_id, cls.created_at.db_value(now)),
+            (
+                room.id,
+                author.id,
+                text,
+                client_id,
+                cls.created_at.db_value(now),
+                seq,
+                reply_to,
+            ),
         )
         if cursor.rowcount == 1:
             message = cls(
@@ -803,17 +1057,111 @@ class Message(BaseModel):
                 text=text,
                 client_id=client_id,
                 created_at=now,
+                seq=seq,
+                reply_to_id=reply_to,
             )
-            # Numbered only once stored: a resend must not use up a number.
-            message.seq = Event.record(room, "message", message.id, author, now=now)
+            message.mentions = Mention.record(message) if "@" in text else []
+            message.reactions = []
             return message, True
+        Event.give_back(room)
         earlier = cls.get((cls.author == author) & (cls.client_id == client_id))
         if earlier.room_id != room.id:
             raise ValidationError(
                 {"client_id": ["This id was already used for another message."]}
             )
-        earlier.seq = Event.seq_of(earlier.id)
         return earlier, False
+
+    @classmethod
+    def answerable(cls, room, message_id):
+        """Raise unless ``message_id`` names a message of ``room`` one may reply to."""
+        if (
+            not isinstance(message_id, int)
+            or isinstance(message_id, bool)
+            or not 1 <= message_id <= MAX_ID
+            or not cls.select().where((cls.room == room) & (cls.id == message_id)).exists()
+        ):
+            raise ValidationError({"reply_to": ["Give the id of a message in this chat."]})
+        return message_id
+
+    @classmethod
+    def in_room(cls, room, message_id):
+        """The message ``message_id`` of ``room``, with its author; None if there is
+        no such message there."""
+        if (
+            not isinstance(message_id, int)
+            or isinstance(message_id, bool)
+            or not 1 <= message_id <= MAX_ID
+        ):
+            return None
+        return (
+            cls.select(cls, User)
+            .join(User)
+            .where((cls.room == room) & (cls.id == message_id))
+            .first()
+        )
+
+    def edit(self, user, text):
+        """Change the text (the author only); returns the seq of the change, or None if
+        the text was already that."""
+        if self.author_id != user.id:
+            raise NotAllowed("You can only edit your own messages.")
+        if self.is_deleted:
+            raise ValidationError({"message": ["This message was deleted."]})
+        text = self.validate_text(text)
+        if text == self.text:
+            return None
+        now = utcnow()
+        with db.atomic():
+            Message.update(text=text, edited_at=now).where(Message.id == self.id).execute()
+            self.text, self.edited_at = text, now
+            Mention.delete().where(Mention.message == self).execute()
+            self.mentions = Mention.record(self) if "@" in text else []
+            return Event.record(self.room, "edited", self.id, user, now=now)
+
+    def may_delete(self, user, room):
+        return self.author_id == user.id or room.owner_id == user.id or user.is_admin
+
+    def erase(self, room, user):
+        """Delete the message, leaving a tombstone: its text, mentions and reactions are
+        gone from the database (``PRAGMA secure_delete`` overwrites them on disk too).
+        The author, the room's owner or an administrator may; returns the seq of the
+        change, or None if it was deleted already."""
+        if not self.may_delete(user, room):
+            raise NotAllowed("You can only delete your own messages.")
+        if self.is_deleted:
+            return None
+        now = utcnow()
+        with db.atomic():
+            Message.update(text="", deleted_at=now).where(Message.id == self.id).execute()
+            Mention.delete().where(Mention.message == self).execute()
+            Reaction.delete().where(Reaction.message == self).execute()
+            self.text, self.deleted_at = "", now
+            self.mentions, self.reactions = [], []
+            return Event.record(room, "deleted", self.id, user, now=now)
+
+    def react(self, room, user, symbol, on):
+        """Add (``on``) or take back the user's reaction ``symbol``; returns the seq of
+        the change, or None if there was nothing to change."""
+        symbol = Reaction.validate(symbol)
+        if not isinstance(on, bool):
+            raise ValidationError({"on": ["Give true to react or false to take it back."]})
+        if self.is_deleted:
+            raise ValidationError({"message": ["This message was deleted."]})
+        mine = (
+            (Reaction.message == self)
+            & (Reaction.user == user)
+            & (Reaction.emoji == symbol)
+        )
+        with db.atomic():
+            if Reaction.select().where(mine).exists() == on:
+                return None
+            if on:
+                Reaction.create(message=self, user=user, emoji=symbol)
+            else:
+                Reaction.delete().where(mine).execute()
+            return Event.record(
+                room, "reacted", self.id, user, data={"emoji": symbol, "on": on}
+            )
 
     @classmethod
     def page(cls, room, before=None, after=None, limit=50):
@@ -824,18 +1172,19 @@ class Message(BaseModel):
         before = None if before is None else min(before, MAX_ID)
         after = None if after is None else min(after, MAX_ID)
         if after is not None:
-            query = query.where(cls.id > after).order_by(cls.id).limit(limit)
-            return list(query)
+            return cls.annotate(
+                list(query.where(cls.id > after).order_by(cls.id).limit(limit))
+            )
         if before is not None:
             query = query.where(cls.id < before)
-        return list(reversed(query.order_by(cls.id.desc()).limit(limit)))
+        return cls.annotate(list(reversed(query.order_by(cls.id.desc()).limit(limit))))
 
     @classmethod
     def since(cls, room, after_id, limit):
-        """Messages after ``after_id`` in order, each with its ``seq``, or None if
-        there are more than ``limit``."""
+        """Messages after ``after_id`` in order, or None if there are more than
+        ``limit``."""
         rows = cls.page(room, after=after_id, limit=limit + 1)
-        return None if len(rows) > limit else Event.number(rows)
+        return None if len(rows) > limit else rows
 
     _COUNT_SINCE_SQL = (
         'SELECT COUNT(*) FROM (SELECT 1 FROM "message"'
@@ -866,59 +1215,205 @@ class Message(BaseModel):
     def latest_id(cls, room):
         return cls.select(fn.MAX(cls.id)).where(cls.room == room).scalar() or 0
 
-    def as_dict(self, room=None):
-        """The message as every client sees it (the REST API and both sockets)."""
-        room = room or self.room
+    @classmethod
+    def annotate(cls, messages):
+        """Load what ``as_dict`` shows besides the row (mentions, reactions, the quote
+        of the message replied to) for all of ``messages`` at once: three queries
+        however many there are. Returns them."""
+        if not messages:
+            return messages
+        ids = [m.id for m in messages]
+        mentions, reactions = {}, {}
+        for row in Mention.select().where(Mention.message.in_(ids)).order_by(Mention.id):
+            mentions.setdefault(row.message_id, []).append(row.as_dict())
+        for row in Reaction.select().where(Reaction.message.in_(ids)).order_by(Reaction.id):
+            reactions.setdefault(row.message_id, []).append(row)
+        quoted = {m.reply_to_id for m in messages if m.reply_to_id is not None}
+        originals = (
+            {m.id: m for m in cls.select(cls, User).join(User).where(cls.id.in_(quoted))}
+            if quoted
+            else {}
+        )
+        for message in messages:
+            message.mentions = mentions.get(message.id, [])
+            message.reactions = reactions.get(message.id, [])
+            original = originals.get(message.reply_to_id)
+            message.quote = None if original is None else original.as_quote()
+        return messages
+
+    def as_quote(self):
         return {
             "id": self.id,
+            "user": self.author.public(),
+            "excerpt": self.text[: self.EXCERPT],
+            "deleted": self.is_deleted,
+        }
+
+    def as_dict(self, room=None):
+        """The message as every client sees it (the REST API and both sockets): see
+        docs/conversations.md. What the row does not hold comes from ``annotate``, or
+        is read here for a message that was not annotated."""
+        room = room or self.room
+        if not hasattr(self, "mentions") or not hasattr(self, "reactions"):
+            self.annotate([self])
+        if not hasattr(self, "quote"):
+            original = (
+                None
+                if self.reply_to_id is None
+                else Message.get_or_none(id=self.reply_to_id)
+            )
+            self.quote = None if original is None else original.as_quote()
+        return {
+            "id": self.id,
+            "seq": self.seq,
             "uri": room.uri,
             "user": self.author.public(),
             "message": self.text,
             "client_id": self.client_id,
             "created_at": isoformat(self.created_at),
+            "reply_to": self.quote,
+            "mentions": self.mentions,
+            "reactions": Reaction.summary(self.reactions),
+            "edited_at": None if self.edited_at is None else isoformat(self.edited_at),
+            "deleted": self.is_deleted,
         }
 
 
+class Mention(BaseModel):
+    """Someone a message mentions, by id, and where in its text (UTF-16 units)."""
+
+    message = ForeignKeyField(Message, backref="mention_rows", on_delete="CASCADE")
+    # Kept with the mention so that a chat's unread mentions are counted from this
+    # table's (user, room, message) index alone.
+    room = ForeignKeyField(Room, on_delete="CASCADE", index=False)
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
+    start = IntegerField()
+    length = IntegerField()
+
+    class Meta:
+        indexes = ((("user", "room", "message"), False),)
+
+    @classmethod
+    def record(cls, message):
+        """Find and keep the mentions of the room's members in ``message``; returns
+        them as ``as_dict`` shows them."""
+        members = {
+            username.lower(): user_id
+            for user_id, username in User.select(User.id, User.username)
+            .join(Membership)
+            .where(Membership.room == message.room_id)
+            .tuples()
+        }
+        found = find_mentions(message.text, members)
+        if found:
+            cls.insert_many(
+                [
+                    {
+                        "message": message.id,
+                        "room": message.room_id,
+                        "user": user_id,
+                        "start": start,
+                        "length": length,
+                    }
+                    for user_id, start, length in found
+                ]
+            ).execute()
+        return [
+            {"user": user_id, "start": start, "length": length}
+            for user_id, start, length in found
+        ]
+
+    def as_dict(self):
+        return {"user": self.user_id, "start": self.start, "length": self.length}
+
+
+class Reaction(BaseModel):
+    """One person's reaction with one emoji to one message."""
+
+    message = ForeignKeyField(Message, on_delete="CASCADE", index=False)
+    user = ForeignKeyField(User, on_delete="CASCADE", index=False)
+    emoji = CharField(max_length=64)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("message", "user", "emoji"), True),)
+
+    @staticmethod
+    def validate(symbol):
+        """``symbol`` if it is exactly one emoji (as Unicode lists them, skin tones,
+        flags and joined sequences included); a ValidationError otherwise."""
+        if not isinstance(symbol, str) or len(symbol) > 32 or not emoji.is_emoji(symbol):
+            raise ValidationError({"emoji": ["Give exactly one emoji."]})
+        return symbol
+
+    @staticmethod
+    def summary(reactions):
+        """``[{"emoji", "users": [ids]}, ...]``: each emoji in the order it was first
+        used on the message, with who used it in the order they did."""
+        grouped = {}
+        for reaction in reactions:
+            grouped.setdefault(reaction.emoji, []).append(reaction.user_id)
+        return [{"emoji": symbol, "users": users} for symbol, users in grouped.items()]
+
+
 class Event(BaseModel):
-    """One change in a room (a message, a member joining, leaving or being removed, a
-    new address), numbered by the room's own sequence: 1, 2, 3 … without gaps.
+    """One change in a room, numbered by the room's own sequence: 1, 2, 3 … without
+    gaps. A new message takes its number on its own row (``Message.seq``); every other
+    change (a member joining, leaving or being removed, a new address, a new name, an
+    edit, a delete, a reaction) is a row here.
 
     The number is taken in the transaction that makes the change, by counting up the
     room's row. That row stays locked until the commit (in SQLite the whole database
     does, but a server database locks only the row), so in every room the order of
     commits is the order of numbers: whoever has read up to some number has seen every
     change before it, which is what resuming by number relies on.
+
+    An event row holds no text: what a replay shows of a message is the message as it
+    is now, so a deleted message's words are nowhere to be found.
     """
 
     # No index of its own: the unique (room, seq) index below serves lookups by room.
     room = ForeignKeyField(Room, backref="events", on_delete="CASCADE", index=False)
     seq = IntegerField()
     kind = CharField(max_length=16)
-    # The message of a "message" event, found from the message when a client resumes
-    # by message id.
+    # The message an edit, delete or reaction changed.
     message = ForeignKeyField(Message, null=True, on_delete="CASCADE")
-    # Who joined or left, or who wrote. Users are deactivated, not deleted, so no index
-    # is kept for a cascade that does not happen: one fewer write per message.
+    # Who joined, left, renamed, edited, deleted or reacted. Users are deactivated, not
+    # deleted, so no index is kept for a cascade that does not happen.
     user = ForeignKeyField(User, null=True, on_delete="CASCADE", index=False)
-    # What else a client needs to show the change (a move's two addresses), as JSON.
+    # What else a client needs to show the change (a move's two addresses, a new name,
+    # a reaction's emoji), as JSON.
     data = TextField(null=True)
     created_at = DateTimeField(default=utcnow)
 
     class Meta:
         indexes = ((("room", "seq"), True),)
 
-    # Written out once, like Message._POST_SQL: both run for every message sent.
+    # Written out once: the first runs for every message sent.
     _NEXT_SQL = 'UPDATE "room" SET "seq" = "seq" + 1 WHERE "id" = ? RETURNING "seq"'
+    _GIVE_BACK_SQL = 'UPDATE "room" SET "seq" = "seq" - 1 WHERE "id" = ?'
     _RECORD_SQL = (
         'INSERT INTO "event" ("room_id", "seq", "kind", "message_id", "user_id",'
         ' "data", "created_at") VALUES (?, ?, ?, ?, ?, ?, ?)'
     )
 
     @classmethod
+    def next_seq(cls, room):
+        """Take the room's next number, holding the room until the commit. Call it
+        inside the transaction that makes the change."""
+        return db.execute_sql(cls._NEXT_SQL, (room.id,)).fetchall()[0][0]
+
+    @classmethod
+    def give_back(cls, room):
+        """Return the number just taken, for a change that turned out to be none (a
+        resend): the room is still held, so nobody took a number since."""
+        db.execute_sql(cls._GIVE_BACK_SQL, (room.id,))
+
+    @classmethod
     def record(cls, room, kind, message_id=None, user=None, data=None, now=None):
-        """Number a change of ``room`` and keep it; returns its seq. Call it inside
-        the transaction that makes the change."""
-        seq = db.execute_sql(cls._NEXT_SQL, (room.id,)).fetchall()[0][0]
+        """Number a change of ``room`` other than a new message and keep it; returns
+        its seq. Call it inside the transaction that makes the change."""
+        seq = cls.next_seq(room)
         db.execute_sql(
             cls._RECORD_SQL,
             (
@@ -938,61 +1433,36 @@ class Event(BaseModel):
         return Room.select(Room.seq).where(Room.id == room.id).scalar() or 0
 
     @classmethod
-    def seq_of(cls, message_id):
-        return cls.select(cls.seq).where(cls.message == message_id).scalar()
-
-    @classmethod
-    def number(cls, messages):
-        """Give each of ``messages`` its ``seq`` (None for one stored without a
-        number), in one query; returns them."""
-        ids = [message.id for message in messages]
-        seqs = (
-            dict(cls.select(cls.message, cls.seq).where(cls.message.in_(ids)).tuples())
-            if ids
-            else {}
-        )
-        for message in messages:
-            message.seq = seqs.get(message.id)
-        return messages
-
-    _COUNT_SINCE_SQL = (
-        'SELECT COUNT(*) FROM (SELECT 1 FROM "event"'
-        ' WHERE "room_id" = ? AND "seq" > ? LIMIT ?)'
-    )
-
-    @classmethod
-    def count_since(cls, room, after_seq, limit):
-        """How many events of ``room`` follow ``after_seq``, counting up to ``limit``,
-        from the (room, seq) index alone."""
-        return db.execute_sql(
-            cls._COUNT_SINCE_SQL, (room.id, min(after_seq, MAX_ID), limit)
-        ).fetchone()[0]
-
-    @classmethod
     def since(cls, room, after_seq, limit):
-        """The events after ``after_seq`` in order, or None if there are more than
-        ``limit``. Each comes with what its frame shows: ``message`` (with its author)
-        or ``user`` loaded."""
-        events = list(
-            cls.select()
-            .where((cls.room == room) & (cls.seq > min(after_seq, MAX_ID)))
-            .order_by(cls.seq)
-            .limit(limit + 1)
-        )
-        if len(events) > limit:
+        """Every change after ``after_seq`` in order, new messages included (as events
+        of kind "message"), or None if there are more than ``limit``. Each comes with
+        what its frame shows, as it is now: ``message`` (annotated, with its author) or
+        ``user`` loaded."""
+        after_seq = min(after_seq, MAX_ID)
+        # The numbers have no gaps, so how many follow is a subtraction.
+        if cls.latest_seq(room) - after_seq > limit:
             return None
-        message_ids = [e.message_id for e in events if e.message_id is not None]
-        messages = (
+        posted = list(
+            Message.select(Message, User)
+            .join(User)
+            .where((Message.room == room) & (Message.seq > after_seq))
+        )
+        events = list(
+            cls.select().where((cls.room == room) & (cls.seq > after_seq)).order_by(cls.seq)
+        )
+        changed_ids = {e.message_id for e in events if e.message_id is not None}
+        changed = (
             {
                 m.id: m
                 for m in Message.select(Message, User)
                 .join(User)
-                .where(Message.id.in_(message_ids))
+                .where(Message.id.in_(changed_ids))
             }
-            if message_ids
+            if changed_ids
             else {}
         )
-        user_ids = {e.user_id for e in events if e.message_id is None and e.user_id}
+        Message.annotate(posted + list(changed.values()))
+        user_ids = {e.user_id for e in events if e.user_id is not None}
         users = (
             {u.id: u for u in User.select().where(User.id.in_(user_ids))}
             if user_ids
@@ -1000,11 +1470,14 @@ class Event(BaseModel):
         )
         for event in events:
             if event.message_id is not None:
-                event.message = messages[event.message_id]
-                event.message.seq = event.seq
-            elif event.user_id is not None:
+                event.message = changed[event.message_id]
+            if event.user_id is not None:
                 event.user = users[event.user_id]
-        return events
+        events += [
+            cls(room=room, seq=m.seq, kind="message", message=m, user=m.author)
+            for m in posted
+        ]
+        return sorted(events, key=lambda event: event.seq)
 
     @property
     def details(self):
@@ -1073,4 +1546,15 @@ class Setting(BaseModel):
         return {"signup_policy": cls.signup_policy(), "invite_code": cls.invite_code()}
 
 
-MODELS = [User, Token, Room, Membership, Removal, Message, Event, Setting]
+MODELS = [
+    User,
+    Token,
+    Room,
+    Membership,
+    Removal,
+    Message,
+    Mention,
+    Reaction,
+    Event,
+    Setting,
+]

@@ -15,7 +15,7 @@ from models import MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -160,6 +160,81 @@ _TO_VERSION_7 = (
     'CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq")',
 )
 
+# Version 8 brought conversations: display names, chat names, direct chats, notification
+# levels, replies, edits, deletes, mentions and reactions. A new message's number moved
+# from an event row onto the message's own row (one write fewer for every message), and
+# the message table lost the two single-column indexes that its composite ones already
+# serve (two more). Event rows now hold every change but new messages.
+_TO_VERSION_8 = (
+    'CREATE TABLE "user_v8" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "username" VARCHAR(32) NOT NULL, "username_key" VARCHAR(32) NOT NULL,'
+    ' "password_hash" VARCHAR(255) NOT NULL, "email" VARCHAR(255) NOT NULL,'
+    ' "first_name" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL,'
+    ' "created_at" DATETIME NOT NULL, "is_admin" INTEGER NOT NULL,'
+    ' "is_active" INTEGER NOT NULL, "display_name" VARCHAR(64) NOT NULL)',
+    'INSERT INTO "user_v8" SELECT "id", "username", "username_key", "password_hash",'
+    ' "email", "first_name", "last_name", "created_at", "is_admin", "is_active", \'\''
+    ' FROM "user"',
+    'DROP TABLE "user"',
+    'ALTER TABLE "user_v8" RENAME TO "user"',
+    'CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key")',
+    'CREATE TABLE "room_v8" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "uri" VARCHAR(64) NOT NULL, "is_private" INTEGER NOT NULL,'
+    ' "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT NULL,'
+    ' "seq" INTEGER NOT NULL, "name" VARCHAR(80) NOT NULL, "direct_key" VARCHAR(32),'
+    ' FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'INSERT INTO "room_v8" SELECT "id", "uri", "is_private", "owner_id", "created_at",'
+    ' "seq", \'\', NULL FROM "room"',
+    'DROP TABLE "room"',
+    'ALTER TABLE "room_v8" RENAME TO "room"',
+    'CREATE UNIQUE INDEX "room_uri" ON "room" ("uri")',
+    'CREATE INDEX "room_owner_id" ON "room" ("owner_id")',
+    'CREATE UNIQUE INDEX "room_direct_key" ON "room" ("direct_key")',
+    'CREATE TABLE "membership_v8" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "user_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "joined_at" DATETIME NOT NULL, "last_read_id" INTEGER NOT NULL,'
+    ' "notify" VARCHAR(8) NOT NULL,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE)',
+    'INSERT INTO "membership_v8" SELECT "id", "user_id", "room_id", "joined_at",'
+    ' "last_read_id", \'all\' FROM "membership"',
+    'DROP TABLE "membership"',
+    'ALTER TABLE "membership_v8" RENAME TO "membership"',
+    'CREATE INDEX "membership_user_id" ON "membership" ("user_id")',
+    'CREATE INDEX "membership_room_id" ON "membership" ("room_id")',
+    'CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership"'
+    ' ("user_id", "room_id")',
+    'CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at")',
+    # Only nullable columns join the message table, so it is altered, not copied: it is
+    # by far the largest table of a box.
+    'ALTER TABLE "message" ADD COLUMN "seq" INTEGER',
+    'ALTER TABLE "message" ADD COLUMN "reply_to_id" INTEGER',
+    'ALTER TABLE "message" ADD COLUMN "edited_at" DATETIME',
+    'ALTER TABLE "message" ADD COLUMN "deleted_at" DATETIME',
+    'UPDATE "message" SET "seq" = (SELECT e."seq" FROM "event" AS e'
+    ' WHERE e."message_id" = "message"."id" AND e."kind" = \'message\')',
+    'DELETE FROM "event" WHERE "kind" = \'message\'',
+    'DROP INDEX "message_room_id"',
+    'DROP INDEX "message_author_id"',
+    'CREATE UNIQUE INDEX "message_room_id_seq" ON "message" ("room_id", "seq")',
+    'CREATE TABLE "mention" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "message_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "user_id" INTEGER NOT NULL, "start" INTEGER NOT NULL, "length" INTEGER NOT NULL,'
+    ' FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "mention_message_id" ON "mention" ("message_id")',
+    'CREATE INDEX "mention_user_id_room_id_message_id" ON "mention"'
+    ' ("user_id", "room_id", "message_id")',
+    'CREATE TABLE "reaction" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "message_id" INTEGER NOT NULL, "user_id" INTEGER NOT NULL,'
+    ' "emoji" VARCHAR(64) NOT NULL, "created_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'CREATE UNIQUE INDEX "reaction_message_id_user_id_emoji" ON "reaction"'
+    ' ("message_id", "user_id", "emoji")',
+)
+
 # UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
 # statements, or a function given ``execute(sql, params=())`` where the new value of a
 # row needs Python to compute; such a function too sees only the tables of its version.
@@ -170,6 +245,7 @@ UPGRADES = {
     4: _TO_VERSION_5,
     5: _TO_VERSION_6,
     6: _TO_VERSION_7,
+    7: _TO_VERSION_8,
 }
 
 
@@ -246,6 +322,9 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
             # to five seconds rather than failing at once.
             "busy_timeout": 5000,
             "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
+            # What is deleted or overwritten (a deleted message's text, an edit's old
+            # words) is overwritten with zeros in the file, not left in free space.
+            "secure_delete": 1,
         },
     )
     db.connect(reuse_if_open=True)

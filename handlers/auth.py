@@ -9,7 +9,7 @@ import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
 from handlers.throttle import RecentEvents
-from models import Setting, Token, User, username_key
+from models import Setting, Token, User, ValidationError, username_key
 
 BAD_CREDENTIALS = {"non_field_errors": ["Unable to log in with provided credentials."]}
 
@@ -260,3 +260,53 @@ class SessionHandler(LoginMixin, BaseHandler):
 class MeHandler(BaseHandler):
     def get(self):
         self.send_json(self.require_user().private())
+
+    async def patch(self):
+        """Change one's own profile: the display name, for now."""
+        user = self.require_user()
+        data = self.body()
+        if "display_name" in data:
+            await self.writer.run(user.set_display_name, data["display_name"])
+        self.send_json(user.private())
+
+
+class PasswordHandler(BaseHandler):
+    async def post(self):
+        """Change one's own password, proving the current one first (throttled like a
+        login: this is a way to guess it too)."""
+        user = self.require_user()
+        data = self.body()
+        current, new = data.get("current_password"), data.get("new_password")
+        log_out_others = data.get("log_out_others", False)
+        if not isinstance(log_out_others, bool):
+            raise bad_request({"log_out_others": ["Give true or false."]})
+        if not isinstance(current, str) or not current:
+            raise bad_request({"current_password": ["This field is required."]})
+        try:
+            User.validate_password(new)
+        except ValidationError as error:
+            raise bad_request({"new_password": error.errors["password"]}) from None
+        attempt = self.throttle.attempt(user.username, self.request.remote_ip)
+        if attempt.retry_after:
+            raise APIError(
+                429,
+                {
+                    "detail": "Too many wrong passwords. "
+                    f"Try again in {attempt.retry_after} seconds."
+                },
+                headers={"Retry-After": str(attempt.retry_after)},
+            )
+        if len(current.encode()) > 72 or not await run_slowly(user.check_password, current):
+            raise bad_request({"current_password": ["That is not your current password."]})
+        attempt.succeeded()
+        password_hash = await run_slowly(User.hash_password, new)
+        await self.writer.run(
+            user.change_password, password_hash, self.credential, log_out_others
+        )
+        self.send_json(
+            {
+                "detail": "Password changed; you are logged out everywhere else."
+                if log_out_others
+                else "Password changed."
+            }
+        )

@@ -12,7 +12,7 @@ from tornado.web import Finish, HTTPError
 
 from handlers.budget import RateLimited
 from handlers.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, MAX_AGE
-from models import Removed, Room, Token, ValidationError, digest
+from models import NotAllowed, NotFound, Removed, Room, Token, ValidationError, digest
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.http")
@@ -112,7 +112,9 @@ class JSONErrors:
     """Errors answered as JSON, for HTTP handlers and refused websocket handshakes alike."""
 
     def log_exception(self, typ, value, tb):
-        if isinstance(value, (HTTPError, ValidationError, Removed, RateLimited)):
+        if isinstance(
+            value, (HTTPError, ValidationError, Removed, NotAllowed, NotFound, RateLimited)
+        ):
             return
         if isinstance(value, DiskFull):
             log.error("refused a write: %s", value.detail)
@@ -140,6 +142,9 @@ class JSONErrors:
         elif isinstance(error, Removed):
             self.set_status(403)
             payload = {"detail": error.detail}
+        elif isinstance(error, (NotAllowed, NotFound)):
+            self.set_status(403 if isinstance(error, NotAllowed) else 404)
+            payload = {"detail": str(error)}
         elif isinstance(error, RateLimited):
             # Over a per-person budget: nothing was done, and the wait is known.
             self.set_status(429)

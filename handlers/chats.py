@@ -168,7 +168,7 @@ class MemberHandler(BaseHandler):
         target = User.by_username(username)
         if target is None or not target.is_member(room):
             raise APIError(404, {"detail": "Not found."})
-        if target.id == room.owner_id:
+        if target.id == room.owner_id and not room.is_direct:
             raise APIError(403, {"detail": "The owner cannot leave their own chat."})
         if target.id != caller.id and caller.id != room.owner_id:
             raise APIError(403, {"detail": "Only the owner can remove others."})
@@ -197,3 +197,21 @@ class AddressHandler(BaseHandler):
                 "chat": Room.summaries_for(caller, room)[0],
             }
         )
+
+
+class NameHandler(BaseHandler):
+    async def put(self, uri):
+        """Name or rename a private chat (any member); everyone in it sees it live."""
+        user = self.require_user()
+        room = self.member_room(uri)
+        await self.messenger.rename(room, user, self.body().get("name"))
+        self.send_json(Room.summaries_for(user, room)[0])
+
+
+class NotificationsHandler(BaseHandler):
+    async def put(self, uri):
+        """Choose what of a chat one hears: all messages, mentions only, or nothing."""
+        user = self.require_user()
+        room = self.member_room(uri)
+        await self.writer.run(Membership.set_notify, user, room, self.body().get("level"))
+        self.send_json(Room.summaries_for(user, room)[0])

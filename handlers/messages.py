@@ -1,4 +1,4 @@
-"""A chat's messages: read history by page, post a message."""
+"""A chat's messages: read history by page, post, edit, delete and react."""
 
 from handlers.base import BaseHandler, bad_request
 from handlers.budget import RateLimited
@@ -30,7 +30,11 @@ class MessagesHandler(BaseHandler):
         data = self.body()
         try:
             message, created = await self.messenger.post(
-                room, self.current_user, data.get("message"), data.get("client_id")
+                room,
+                self.current_user,
+                data.get("message"),
+                data.get("client_id"),
+                data.get("reply_to"),
             )
         except RateLimited as error:
             await self.slow_down(error)
@@ -38,3 +42,49 @@ class MessagesHandler(BaseHandler):
         self.send_json(
             dict(message.as_dict(room), status="SUCCESS"), 201 if created else 200
         )
+
+
+class ChangeHandler(BaseHandler):
+    """The changes to one message, each through ``Messenger.change``, as the socket's."""
+
+    async def change(self, uri, message_id, kind, *args):
+        room = self.member_room(uri)
+        try:
+            seq, message = await self.messenger.change(
+                room, self.current_user, int(message_id), kind, *args
+            )
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
+        return seq, message.as_dict(room)
+
+
+class MessageHandler(ChangeHandler):
+    async def patch(self, uri, message_id):
+        """Edit one's own message: ``{"message": "new text"}``."""
+        _, message = await self.change(
+            uri, message_id, "edited", self.body().get("message")
+        )
+        self.send_json(message)
+
+    async def delete(self, uri, message_id):
+        """Delete a message, leaving a tombstone; again, it changes nothing."""
+        _, message = await self.change(uri, message_id, "deleted")
+        self.send_json(message)
+
+
+class ReactionsHandler(ChangeHandler):
+    async def post(self, uri, message_id):
+        """React: ``{"emoji": "👍"}``; 201 if new, 200 if the user had already."""
+        seq, message = await self.change(
+            uri, message_id, "reacted", self.body().get("emoji"), True
+        )
+        self.send_json(message, 200 if seq is None else 201)
+
+
+class ReactionHandler(ChangeHandler):
+    async def delete(self, uri, message_id, symbol):
+        """Take one's reaction back, whether or not there was one."""
+        # Tornado has already decoded the emoji from the path.
+        _, message = await self.change(uri, message_id, "reacted", symbol, False)
+        self.send_json(message)

@@ -22,6 +22,8 @@ from models import (
     Event,
     Membership,
     Message,
+    NotAllowed,
+    NotFound,
     Removed,
     Room,
     ValidationError,
@@ -224,6 +226,10 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             pause = min(error.retry_after, self.rate_limited_pause)
         except ValidationError as error:
             code, detail = "invalid", error.errors
+        except NotFound as error:
+            code, detail = "not_found", str(error)
+        except NotAllowed as error:
+            code, detail = "forbidden", str(error)
         except DiskFull as error:
             code, detail = "disk_full", error.detail
         except Exception:
@@ -293,6 +299,12 @@ class RoomSocket(Socket):
                 # Connecting creates the room: a new chat, paid for like any other
                 # (refused with 429 before the upgrade, so nothing is made).
                 self.limits.charge("new-chat", self.user_id)
+        if (
+            self.room is not None
+            and self.room.is_direct
+            and self.user_id not in self.room.pair()
+        ):
+            raise NotAllowed("A direct chat is for its two people only.")
         if self.room is not None and self.room.keeps_out(self.current_user):
             # Someone the owner removed is told why, and the address lets them in no more.
             raise Removed(self.room)
@@ -329,7 +341,7 @@ class RoomSocket(Socket):
         # backlog or delivered after joining, and last_sent drops a second copy.
         self.join_room(self.room)
         self.last_sent[self.room.id] = self.since
-        backlog = Event.number(Message.page(self.room, after=self.since, limit=MAX_RESUME))
+        backlog = Message.page(self.room, after=self.since, limit=MAX_RESUME)
         for message in backlog:
             frame = message_frame(self.room, message)
             self.deliver(self.room.id, message.id, message.seq, frame)
@@ -338,7 +350,11 @@ class RoomSocket(Socket):
         if not self.is_member(self.room):
             raise FrameError("forbidden", "You are no longer a member of this room.")
         message, created = await self.messenger.post(
-            self.room, self.current_user, frame.get("message"), frame.get("client_id")
+            self.room,
+            self.current_user,
+            frame.get("message"),
+            frame.get("client_id"),
+            frame.get("reply_to"),
         )
         if not created:
             # A resend: nobody else hears it again, but the sender needs its echo,
@@ -412,7 +428,7 @@ class ClientSocket(Socket):
         )
         came_online = self.hub.subscribe(room, self)
         for event in backlog or ():
-            if event.message_id is not None:
+            if event.kind == "message":
                 latest_id = max(latest_id, event.message_id)
         self.send_frame(
             {
@@ -453,9 +469,9 @@ class ClientSocket(Socket):
         """Every event after ``after_seq``, or None when the client must refetch."""
         if after_seq > latest_seq:
             return None
-        # The replay is paid for by its length, counted on the index before any event
-        # is read; one too long to replay is a reset, which costs nothing.
-        waiting = Event.count_since(room, after_seq, MAX_RESUME + 1)
+        # The replay is paid for by its length, known before any event is read (the
+        # numbers have no gaps); one too long to replay is a reset, which costs nothing.
+        waiting = latest_seq - after_seq
         if waiting > MAX_RESUME:
             return None
         self.limits.charge("replay", self.user_id, waiting)
@@ -484,8 +500,8 @@ class ClientSocket(Socket):
         if tail is None:
             return None
         for event in tail:
-            if event.message_id is None or (
-                event.message_id > after and event.message_id not in sent
+            if event.kind != "message" or (
+                event.message.id > after and event.message.id not in sent
             ):
                 backlog.append(event)
         # A message written without a number (bulk history loaded into the file) goes
@@ -514,7 +530,7 @@ class ClientSocket(Socket):
         if client_id is None:
             raise FrameError("invalid", "A send needs a client_id.")
         message, created = await self.messenger.post(
-            room, self.current_user, frame.get("text"), client_id
+            room, self.current_user, frame.get("text"), client_id, frame.get("reply_to")
         )
         self.send_frame(
             {
@@ -545,6 +561,22 @@ class ClientSocket(Socket):
             room, self.current_user, frame.get("id"), origin=self
         )
 
+    async def edit(self, frame):
+        await self.change(frame, "edited", frame.get("text"))
+
+    async def delete(self, frame):
+        await self.change(frame, "deleted")
+
+    async def react(self, frame):
+        await self.change(frame, "reacted", frame.get("emoji"), frame.get("on"))
+
+    async def change(self, frame, kind, *args):
+        room = self.member_room(frame)
+        seq, _ = await self.messenger.change(
+            room, self.current_user, frame.get("id"), kind, *args
+        )
+        self.send_frame({"type": "done", "uri": room.uri, "seq": seq, "ref": frame["ref"]})
+
     async def ping(self, frame):
         self.send_frame({"type": "pong", "ref": frame.get("ref")})
 
@@ -554,6 +586,9 @@ class ClientSocket(Socket):
         "send": send,
         "typing": typing,
         "read": read,
+        "edit": edit,
+        "delete": delete,
+        "react": react,
         "ping": ping,
     }
 

@@ -108,7 +108,7 @@ async def test_an_unknown_api_path_answers_json_404(api):
     for method, path in [
         ("GET", "/api/nothing"),
         ("GET", "/api/chats/x/y/z/"),
-        ("POST", "/api/users/"),
+        ("POST", "/api/people/"),
         ("GET", "/auth/nope/"),
         ("DELETE", "/api"),
         ("GET", "/ws/elsewhere"),

@@ -230,6 +230,7 @@ async def test_messages_posted_over_rest_reach_both_kinds_of_socket(api):
         assert frame["user"] == {
             "id": alice.id,
             "username": "alice",
+            "display_name": "",
             "first_name": "",
             "last_name": "",
         }
@@ -247,7 +248,7 @@ async def test_typing_reaches_others_but_not_the_sender_nor_seed_sockets(api):
     assert typing == {
         "type": "typing",
         "uri": uri,
-        "user": {"id": alice.id, "username": "alice", "first_name": "", "last_name": ""},
+        "user": {"id": alice.id, "username": "alice", "display_name": "", "first_name": "", "last_name": ""},
     }
     assert [f for f in await drain(a) if f["type"] == "typing"] == []
     await alice.say(uri, "marker")
@@ -329,7 +330,7 @@ async def test_a_new_member_appears_to_others_at_once(api):
         "type": "member",
         "uri": uri,
         "event": "joined",
-        "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
+        "user": {"id": bob.id, "username": "bob", "display_name": "", "first_name": "", "last_name": ""},
         "seq": 2,  # the room's second event, after alice started it
     }
     await bob.join(uri)  # joining again is no news
@@ -360,7 +361,7 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
         "type": "member",
         "uri": uri,
         "event": "left",
-        "user": {"id": bob.id, "username": "bob", "first_name": "", "last_name": ""},
+        "user": {"id": bob.id, "username": "bob", "display_name": "", "first_name": "", "last_name": ""},
         "seq": 4,  # alice started the chat, bob and carol joined
     } in news
     for frame in news:

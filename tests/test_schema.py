@@ -19,7 +19,7 @@ import schema
 from appliance.paths import Paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3, 4, 5, 6]
+PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -104,6 +104,27 @@ CREATE INDEX "removal_user_id" ON "removal" ("user_id");
 CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id");
 """
 
+# Version 7 numbered each room's changes: room.seq, and an event row per change, each
+# message included.
+_ROOM_V7 = """
+CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NULL,
+  "is_private" INTEGER NOT NULL, "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT NULL,
+  "seq" INTEGER NOT NULL,
+  FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
+CREATE INDEX "room_owner_id" ON "room" ("owner_id");
+"""
+_EVENT_V7 = """
+CREATE TABLE "event" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "seq" INTEGER NOT NULL, "kind" VARCHAR(16) NOT NULL, "message_id" INTEGER,
+  "user_id" INTEGER, "data" TEXT, "created_at" DATETIME NOT NULL,
+  FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE INDEX "event_message_id" ON "event" ("message_id");
+CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq");
+"""
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
@@ -120,6 +141,16 @@ SCHEMAS = {
     # Version 5 changed no table, only how usernames' keys are computed.
     5: _USER_V2 + _CHATS_V4 + _SETTING_V3,
     6: _USER_V2 + _CHATS_V4 + _SETTING_V3 + _REMOVAL_V6,
+    7: _USER_V2
+    + _TOKENS_AND_ROOMS_V1.replace(
+        _TOKENS_AND_ROOMS_V1[_TOKENS_AND_ROOMS_V1.index('CREATE TABLE "room"') :], ""
+    )
+    + _ROOM_V7
+    + _MEMBERSHIP_V4
+    + _MESSAGES_V1
+    + _SETTING_V3
+    + _REMOVAL_V6
+    + _EVENT_V7,
 }
 
 _CHAT_ROWS = {
@@ -189,6 +220,18 @@ ROWS = {
 ROWS[5] = ROWS[4]
 # The owner of "general" removed carol, who is kept out of it.
 ROWS[6] = dict(ROWS[5], removal=[(1, 1, 3, "2025-01-03 00:01:00")])
+# Each room counted its changes: "general" its two messages and then bob joining; the
+# private chat its message.
+ROWS[7] = dict(
+    ROWS[6],
+    room=[r + (seq,) for r, seq in zip(_CHAT_ROWS["room"], (3, 1, 0), strict=True)],
+    event=[
+        (1, 1, 1, "message", 1, 1, None, "2025-01-02 03:06:10"),
+        (2, 1, 2, "message", 2, 2, None, "2025-01-02 03:06:40"),
+        (3, 2, 1, "message", 3, 3, None, "2025-01-02 03:08:10"),
+        (4, 1, 3, "joined", None, 3, None, "2025-01-03 00:02:00"),
+    ],
+)
 
 # The columns each table had when it was made, in order.
 V1_COLUMNS = {
@@ -200,6 +243,7 @@ V1_COLUMNS = {
     "message": "id, room_id, author_id, text, client_id, created_at",
     "setting": "key, value",
     "removal": "id, room_id, user_id, removed_at",
+    "event": "id, room_id, seq, kind, message_id, user_id, data, created_at",
 }
 
 
@@ -226,11 +270,17 @@ def columns_at(version, table):
         return V1_COLUMNS[table] + ", is_admin, is_active"
     if table == "membership" and version >= 4:
         return V1_COLUMNS[table] + ", last_read_id"
+    if table == "room" and version >= 7:
+        return V1_COLUMNS[table] + ", seq"
     return V1_COLUMNS[table]
 
 
 def assert_every_row_kept(path, version):
     for table, values in ROWS[version].items():
+        if table == "event":
+            # Version 8 moved the numbers of messages onto their rows; every other
+            # event stays as it was.
+            values = [row for row in values if row[3] != "message"]
         assert rows_of(path, table, columns_at(version, table)) == values, table
 
 
@@ -356,14 +406,22 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
     if version < 6:
         # Nobody was removed from anything before removals were kept.
         assert rows_of(path, "removal") == []
-    # Every message is its room's next event, in the order it was sent; what else
-    # happened before the upgrade is history, and is not numbered.
-    assert rows_of(path, "event", "room_id, seq, kind, message_id, user_id, data") == [
-        (1, 1, "message", 1, 1, None),
-        (1, 2, "message", 2, 2, None),
-        (2, 1, "message", 3, 3, None),
-    ]
-    assert rows_of(path, "room", "id, seq") == [(1, 2), (2, 1), (3, 0)]
+    # Every message has its room's next number on its row, in the order it was sent;
+    # event rows hold only other changes. Before version 7 what else happened is
+    # history, not numbered.
+    assert rows_of(path, "message", "id, seq") == [(1, 1), (2, 2), (3, 1)]
+    if version < 7:
+        assert rows_of(path, "event") == []
+        assert rows_of(path, "room", "id, seq") == [(1, 2), (2, 1), (3, 0)]
+    else:
+        assert rows_of(path, "event", "room_id, seq, kind, message_id, user_id") == [
+            (1, 3, "joined", None, 3)
+        ]
+        assert rows_of(path, "room", "id, seq") == [(1, 3), (2, 1), (3, 0)]
+    # Nobody has a display name, no chat a name, and everyone hears everything.
+    assert {name for (name,) in rows_of(path, "user", "display_name")} == {""}
+    assert rows_of(path, "room", "name, direct_key") == [("", None)] * 3
+    assert {level for (level,) in rows_of(path, "membership", "notify")} == {"all"}
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
