@@ -192,6 +192,10 @@ export function reconnectNow() {
   store.wiring.socket?.reconnectNow()
 }
 
+export function connectionLost() {
+  store.wiring.socket?.drop()
+}
+
 function onOpen() {
   const reconnected = store.everConnected
   store.everConnected = true

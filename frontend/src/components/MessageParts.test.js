@@ -130,9 +130,9 @@ describe('a message with its actions', () => {
       { emoji: '🎉', users: [2] },
     ]
     const { wrapper, asked } = render(message({ reactions }))
-    const mine = button(wrapper, '👍 2 reactions, by Bob B. and you')
+    const mine = button(wrapper, '👍 2 reactions, by Bob B. and alice')
     expect(mine.attributes('aria-pressed')).toBe('true')
-    expect(mine.attributes('title')).toBe('Bob B. and you reacted with 👍')
+    expect(mine.attributes('title')).toBe('Bob B. and alice reacted with 👍')
     const theirs = button(wrapper, '🎉 1 reaction, by Bob B.')
     expect(theirs.attributes('aria-pressed')).toBe('false')
     await mine.trigger('click')

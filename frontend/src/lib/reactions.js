@@ -24,7 +24,7 @@ export function reactionChips(reactions, meId, people = new Map()) {
   return reactions
     .filter((r) => r && typeof r.emoji === 'string' && Array.isArray(r.users) && r.users.length)
     .map((r) => {
-      const names = r.users.map((id) => (id === meId ? 'you' : personName(people.get(id))))
+      const names = r.users.map((id) => personName(people.get(id)))
       const count = r.users.length
       const who = nameList(names)
       return {

@@ -47,9 +47,9 @@ describe('reactionChips', () => {
         emoji: '🎉',
         count: 1,
         mine: true,
-        names: ['you'],
-        label: '🎉 1 reaction, by you',
-        title: 'you reacted with 🎉',
+        names: ['carol'],
+        label: '🎉 1 reaction, by carol',
+        title: 'carol reacted with 🎉',
       },
     ])
   })

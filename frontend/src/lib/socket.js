@@ -164,21 +164,40 @@ export function createSocket(options = {}) {
     }
     ws.onclose = (event) => {
       if (ws !== socket) return
-      socket = null
-      requests.dropped()
-      if (deliberate) {
-        status.value = 'closed'
-        return
-      }
-      status.value = 'reconnecting'
-      const delay = backoffDelay(attempts.value, random)
-      attempts.value += 1
-      onDown(event, attempts.value)
-      timer = setTimer(() => {
-        timer = null
-        connect()
-      }, delay)
+      lost(event)
     }
+  }
+
+  function lost(event) {
+    socket = null
+    requests.dropped()
+    if (deliberate) {
+      status.value = 'closed'
+      return
+    }
+    status.value = 'reconnecting'
+    const delay = backoffDelay(attempts.value, random)
+    attempts.value += 1
+    onDown(event, attempts.value)
+    timer = setTimer(() => {
+      timer = null
+      connect()
+    }, delay)
+  }
+
+  // The device lost its network: the socket cannot be working, whatever it says, and a
+  // close handshake over no network could take long. Give it up now and reconnect (the
+  // `online` event calls reconnectNow); everything missed meanwhile comes on resume.
+  function drop() {
+    if (!socket || status.value === 'closed') return
+    const ws = socket
+    ws.onmessage = null
+    try {
+      ws.close()
+    } catch {
+      // Closing a socket that is still connecting may throw in older browsers.
+    }
+    lost({ code: 1006 })
   }
 
   function send(frame) {
@@ -273,6 +292,7 @@ export function createSocket(options = {}) {
     rename,
     unsubscribe,
     reconnectNow,
+    drop,
     close,
   }
 }

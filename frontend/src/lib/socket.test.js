@@ -400,3 +400,26 @@ describe('changes to messages', () => {
     await expect(whileDown).resolves.toMatchObject({ seq: 7 })
   })
 })
+
+describe('losing the network', () => {
+  it('gives the socket up at once and resumes once reconnected', () => {
+    const { socket, timers, latest, fireTimer } = harness()
+    socket.subscribe('general', 3)
+    socket.connect()
+    const first = latest()
+    first.open()
+    first.receive({ type: 'message', uri: 'general', id: 4, seq: 9, message: 'a' })
+    socket.drop()
+    expect(socket.status.value).toBe('reconnecting')
+    expect(timers).toHaveLength(1)
+    // Whatever the old socket still delivers is not trusted any more.
+    first.receive({ type: 'message', uri: 'general', id: 5, seq: 10, message: 'b' })
+    first.drop()
+    expect(timers).toHaveLength(1)
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after_seq: 9, ref: 'sub-2' },
+    ])
+  })
+})
