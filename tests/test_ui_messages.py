@@ -7,7 +7,7 @@ Screenshots of each feature are written to test-artifacts/conversations-*.png.
 import re
 
 import pytest
-from browser import api_call, expect, token_for
+from browser import PHONE, api_call, expect, token_for
 
 pytestmark = pytest.mark.browser
 
@@ -311,3 +311,45 @@ def test_an_offline_reader_gets_edits_deletes_and_reactions_once_and_in_order(pe
         "react to me",
     ]
     expect(carol.page.locator(".reactions button")).to_have_count(1)
+
+
+def long_press(locator):
+    """A finger held on an element: pointer events as a touch screen sends them."""
+    box = locator.bounding_box()
+    at = {
+        "pointerType": "touch",
+        "isPrimary": True,
+        "bubbles": True,
+        "clientX": box["x"] + box["width"] / 2,
+        "clientY": box["y"] + box["height"] / 2,
+    }
+    locator.dispatch_event("pointerdown", at)
+    locator.page.wait_for_timeout(700)
+    locator.dispatch_event("pointerup", at)
+
+
+def test_on_a_phone_a_long_press_opens_the_actions_and_says_who_reacted(people):
+    alice = people(PHONE, has_touch=True, is_mobile=True)
+    bob = people(PHONE, has_touch=True, is_mobile=True)
+    alice.sign_up("abel")
+    path = alice.start_chat()
+    bob.sign_up("bea", path)
+    expect(bob.page.locator("#composer-text")).to_be_enabled()
+    alice.say("long press me")
+    bubble = bob.bubbles("long press me")
+    actions = bubble.get_by_role("group", name="Message actions")
+    expect(actions).to_have_css("opacity", "0")
+    long_press(bubble.locator(".bubble"))
+    expect(actions).to_have_css("opacity", "1")
+    bob.shot("conversations-phone-actions")
+    actions.get_by_role("button", name="React").tap()
+    bob.page.get_by_role("button", name="React with ❤️").tap()
+    chip = alice.page.get_by_role("button", name="❤️ 1 reaction, by bea")
+    expect(chip).to_be_visible()
+    long_press(chip)
+    expect(
+        alice.page.get_by_role("status").filter(has_text="bea reacted with ❤️")
+    ).to_be_visible()
+    # The long press only told who: it did not add a reaction.
+    expect(chip).to_have_attribute("aria-pressed", "false")
+    alice.shot("conversations-phone-who-reacted")

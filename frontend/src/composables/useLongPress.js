@@ -1,6 +1,6 @@
 // A long press with a finger (or pen): how a phone offers what a mouse gets on hover.
 // Returns listeners to bind with v-on, and `wasLongPress()` for a click handler that
-// must ignore the click a long press ends with.
+// must ignore the click a long press ends with. `onLongPress` gets the pressed element.
 
 // Long enough not to fire on a tap or the start of a scroll, short enough to feel quick
 // (Android's own long press is 400–500 ms).
@@ -23,11 +23,12 @@ export function useLongPress(onLongPress, { ms = LONG_PRESS_MS } = {}) {
       fired = false
       if (event.pointerType === 'mouse') return
       start = { x: event.clientX, y: event.clientY }
+      const pressed = event.currentTarget
       cancel()
       timer = setTimeout(() => {
         timer = null
         fired = true
-        onLongPress(event)
+        onLongPress(pressed)
       }, ms)
     },
     pointermove(event) {
