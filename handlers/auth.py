@@ -8,6 +8,7 @@ import threading
 import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
+from handlers.revocation import sweep
 from handlers.throttle import RecentEvents
 from models import Setting, Token, User, ValidationError, username_key
 
@@ -303,6 +304,8 @@ class PasswordHandler(BaseHandler):
         await self.writer.run(
             user.change_password, password_hash, self.credential, log_out_others
         )
+        if log_out_others:
+            sweep(self.hub)  # close the other logins' open sockets now, not in 2 s
         self.send_json(
             {
                 "detail": "Password changed; you are logged out everywhere else."

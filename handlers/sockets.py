@@ -564,7 +564,8 @@ class ClientSocket(Socket):
     async def edit(self, frame):
         await self.change(frame, "edited", frame.get("text"))
 
-    async def delete(self, frame):
+    # Not named "delete": on a RequestHandler that is the answer to an HTTP DELETE.
+    async def erase(self, frame):
         await self.change(frame, "deleted")
 
     async def react(self, frame):
@@ -587,7 +588,7 @@ class ClientSocket(Socket):
         "typing": typing,
         "read": read,
         "edit": edit,
-        "delete": delete,
+        "delete": erase,
         "react": react,
         "ping": ping,
     }

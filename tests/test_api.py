@@ -198,7 +198,23 @@ async def test_healthz_answers_without_credentials(api):
     assert data["schema_version"] == schema.SCHEMA_VERSION
 
 
-FIELDS = ["message", "name", "username", "password", "email", "client_id", "text", ""]
+FIELDS = [
+    "message",
+    "name",
+    "username",
+    "password",
+    "email",
+    "client_id",
+    "text",
+    "",
+    "reply_to",
+    "emoji",
+    "level",
+    "display_name",
+    "current_password",
+    "new_password",
+    "log_out_others",
+]
 
 
 def junk_value(rng, depth=0):
@@ -255,7 +271,7 @@ def junk_body(rng):
     return junk, "application/x-www-form-urlencoded"
 
 
-def junk_path(rng, uri):
+def junk_path(rng, uri, message_id):
     # Segments stay well under Tornado's 64 KiB header limit, past which it drops the
     # connection without a status: that is its HTTP layer, not chatbox.
     segment = rng.choice(
@@ -300,10 +316,22 @@ def junk_path(rng, uri):
             "/auth/jwt/create/",
             "/auth/jwt/refresh/",
             "/auth/jwt/verify/",
+            "/api/chats/{s}/messages/{m}/",
+            "/api/chats/{s}/messages/{m}/reactions/",
+            "/api/chats/{s}/messages/{m}/reactions/{s}/",
+            "/api/chats/{s}/messages/{m}/reactions/%F0%9F%91%8D/",
+            "/api/chats/{s}/name/",
+            "/api/chats/{s}/notifications/",
+            "/api/users/?q={q}&limit={q}",
+            "/api/direct/",
+            "/api/me/",
+            "/api/me/password/",
         ]
     )
     query = urllib.parse.quote(str(junk_value(rng))[:50], safe="", errors="replace")
-    return template.replace("{s}", segment).replace("{q}", query)
+    # A message id that the route takes: a real one, or one nothing has.
+    message = rng.choice([str(message_id), "0", "1", "9" * 19, "18446744073709551616"])
+    return template.replace("{s}", segment).replace("{q}", query).replace("{m}", message)
 
 
 @pytest.mark.gen_test(timeout=240)
@@ -312,6 +340,8 @@ async def test_three_hundred_junk_requests_never_get_a_5xx_and_the_box_stays_up(
     alice = await api.signup("alice")
     uri = await alice.start_chat()
     await alice.say(uri, "still here")
+    # What the junk may edit, react to or delete (the message above must stay).
+    target = await alice.say(uri, "change me")
     _, _, session = await cookie_login(api, "alice")
     credentials = [
         {"Authorization": f"Token {alice.token}"},
@@ -324,7 +354,7 @@ async def test_three_hundred_junk_requests_never_get_a_5xx_and_the_box_stays_up(
     seen = {}
     for i in range(300):
         method = rng.choice(["GET", "POST", "PATCH", "DELETE", "PUT", "OPTIONS"])
-        path = junk_path(rng, uri)
+        path = junk_path(rng, uri, target["id"])
         headers = dict(rng.choice(credentials))
         body = None
         if method in ("POST", "PATCH", "PUT") or rng.random() < 0.2:
@@ -356,6 +386,56 @@ async def test_three_hundred_junk_requests_never_get_a_5xx_and_the_box_stays_up(
     assert status == 200 and health["status"] == "ok"
     # Read from the database: the junk may well have logged alice out.
     assert models.Message.select().where(models.Message.text == "still here").count() == 1
+
+
+@pytest.mark.gen_test(timeout=240)
+async def test_junk_bodies_sent_by_a_member_to_each_conversation_route_get_no_5xx(
+    api, unlimited
+):
+    # The fuzz above mostly bounces off methods and logins; this one gets past both,
+    # so every body reaches a conversation route's own checks.
+    rng = random.Random(20261122)
+    alice = await api.signup("alice")
+    await api.signup("bob")
+    uri = await alice.start_chat()
+    target = await alice.say(uri, "change me")
+    message = f"/api/chats/{uri}/messages/{target['id']}/"
+    routes = [
+        ("POST", f"/api/chats/{uri}/messages/"),
+        ("PATCH", message),
+        ("DELETE", message),
+        ("POST", message + "reactions/"),
+        ("DELETE", message + "reactions/{q}/"),
+        ("PUT", f"/api/chats/{uri}/name/"),
+        ("PUT", f"/api/chats/{uri}/notifications/"),
+        ("GET", "/api/users/?q={q}&limit={q}"),
+        ("POST", "/api/direct/"),
+        ("PATCH", "/api/me/"),
+        ("POST", "/api/me/password/"),
+    ]
+    seen = {}
+    for method, template in routes:
+        for _ in range(20):
+            query = urllib.parse.quote(str(junk_value(rng))[:80], safe="", errors="replace")
+            body, content_type = junk_body(rng)
+            response = await api.client.fetch(
+                api.base_url + template.replace("{q}", query),
+                method=method,
+                body=body if method != "GET" else None,
+                headers={
+                    "Authorization": f"Token {alice.token}",
+                    "Content-Type": content_type,
+                },
+                raise_error=False,
+                allow_nonstandard_methods=True,
+            )
+            assert 200 <= response.code < 500, (method, template, body[:200], response.body)
+            seen.setdefault((method, template), set()).add(response.code)
+    # Each reached its own checks (a DELETE of the message has no body to refuse).
+    del seen["DELETE", message]
+    assert all(400 in codes for codes in seen.values()), seen
+    status, _ = await alice.call("GET", "/api/me/")
+    assert status == 200
 
 
 @pytest.mark.gen_test

@@ -5,14 +5,19 @@ import os
 import sqlite3
 
 import pytest
-from realtime import chat_between, drain, read, read_type, send, ui_socket
+from realtime import CHATTER, chat_between, closed, drain, read, read_type, send, ui_socket
 from test_events import numbered, subscribe_after_seq
 
-from models import Message
+from models import Event, Message, Room
 
 
 def message_path(uri, message_id, tail=""):
     return f"/api/chats/{uri}/messages/{message_id}/{tail}"
+
+
+async def news(ws):
+    """What the socket was sent so far besides presence, membership and typing."""
+    return [f for f in await drain(ws) if f.get("type") not in CHATTER]
 
 
 @pytest.mark.gen_test(timeout=30)
@@ -266,3 +271,193 @@ async def test_a_deleted_messages_text_is_gone_from_the_database_file(api, db_pa
         if os.path.exists(path):
             with open(path, "rb") as f:
                 assert b"hunter2" not in f.read().lower(), path
+
+
+# --- Chat names -------------------------------------------------------------------------
+
+
+async def rename(person, uri, name):
+    return await person.call("PUT", f"/api/chats/{uri}/name/", {"name": name})
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_any_member_names_a_group_and_every_socket_of_every_member_hears_it(api):
+    alice, bob, carol, uri = await chat_between(api, "alice", "bob", "carol")
+    dave = await api.signup("dave")
+    following = await ui_socket(alice, uri)
+    elsewhere = await ui_socket(bob)  # not subscribed to the chat
+    both = [await ui_socket(carol, uri), await ui_socket(carol)]
+    outsider = await ui_socket(dave)
+    status, chat = await rename(bob, uri, "  Trip   planning ")
+    assert status == 200
+    assert (chat["kind"], chat["name"]) == ("group", "Trip planning")
+    frames = [await read_type(ws, "renamed") for ws in [following, elsewhere, *both]]
+    assert frames[0]["seq"] and all(f == frames[0] for f in frames)
+    assert (frames[0]["uri"], frames[0]["name"], frames[0]["user"]["id"]) == (
+        uri,
+        "Trip planning",
+        bob.id,
+    )
+    assert await news(outsider) == []
+    # Clearing it is a change too; the list then shows no name.
+    status, chat = await rename(carol, uri, "")
+    assert status == 200 and chat["name"] is None
+    cleared = await read_type(following, "renamed")
+    assert cleared["name"] == "" and cleared["seq"] == frames[0]["seq"] + 1
+    # The same name again changes nothing and tells nobody.
+    await rename(carol, uri, "")
+    assert await news(following) == []
+    back = await ui_socket(alice)
+    await subscribe_after_seq(back, uri, frames[0]["seq"] - 1)
+    replay = await drain(back)
+    assert numbered(replay) == [
+        ("renamed", frames[0]["seq"]),
+        ("renamed", cleared["seq"]),
+    ]
+    assert replay[0] == frames[0]
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_bad_name_or_a_name_for_a_room_is_refused_and_changes_nothing(api):
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    mallory = await api.signup("mallory")
+    room = await alice.start_chat("general")
+    status, _ = await rename(alice, uri, "x" * 80)
+    assert status == 200
+    watcher = await ui_socket(bob, uri)
+    cases = [
+        (alice, uri, "x" * 81, 400),
+        (alice, uri, "Trip\u200bplanning", 400),
+        (alice, uri, "\u202egninnalp", 400),
+        (alice, uri, 7, 400),
+        (alice, uri, None, 400),
+        (alice, room, "General chat", 400),
+        (mallory, uri, "mine now", 403),
+        (mallory, "nosuchchat", "x", 404),
+    ]
+    before = (Event.select().count(), Room.get(Room.uri == uri).name)
+    for person, where, name, expected in cases:
+        status, data = await rename(person, where, name)
+        assert status == expected and data, (where, name, data)
+    status, _ = await alice.call("PUT", f"/api/chats/{uri}/name/", {})
+    assert status == 400
+    assert (Event.select().count(), Room.get(Room.uri == uri).name) == before
+    assert await news(watcher) == []
+
+
+# --- Notification levels ----------------------------------------------------------------
+
+
+async def notify(person, uri, level):
+    return await person.call("PUT", f"/api/chats/{uri}/notifications/", {"level": level})
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_notification_level_shows_in_the_summary_and_is_the_callers_own(api):
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    for level in ("mentions", "muted", "all", "muted"):
+        status, chat = await notify(bob, uri, level)
+        assert status == 200 and chat["notify"] == level and chat["uri"] == uri
+    status, data = await bob.call("GET", "/api/chats/")
+    assert [c["notify"] for c in data["chats"]] == ["muted"]
+    status, chat = await alice.call("GET", f"/api/chats/{uri}/")
+    assert chat["notify"] == "all"
+    for level in ("loud", "", "ALL", None, 1):
+        status, data = await notify(bob, uri, level)
+        assert status == 400 and "level" in data, level
+    status, chat = await bob.call("GET", f"/api/chats/{uri}/")
+    assert chat["notify"] == "muted"
+    mallory = await api.signup("mallory")
+    status, _ = await notify(mallory, uri, "muted")
+    assert status == 403
+
+
+# --- Who hears what ---------------------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_removed_member_hears_nothing_more_of_the_chat(api):
+    alice, bob, carol, uri = await chat_between(api, "alice", "bob", "carol")
+    kept = await alice.say(uri, "keep this")
+    dropped = await alice.say(uri, "drop this")
+    following = await ui_socket(bob, uri)
+    elsewhere = await ui_socket(bob)
+    seed = await bob.socket(f"/ws/chat/{uri}/")
+    status, _ = await alice.call("DELETE", f"/api/chats/{uri}/members/bob/")
+    assert status == 204
+    removed = await read_type(following, "removed")
+    assert (removed["uri"], removed["reason"]) == (uri, "removed")
+    assert await closed(seed) == 4403
+    await alice.call("PATCH", message_path(uri, kept["id"]), {"message": "kept, edited"})
+    await alice.call("DELETE", message_path(uri, dropped["id"]))
+    await carol.call("POST", message_path(uri, kept["id"], "reactions/"), {"emoji": "👍"})
+    await carol.call("PUT", f"/api/chats/{uri}/name/", {"name": "Without bob"})
+    await alice.say(uri, "bob is gone")
+    watcher = await ui_socket(carol, uri)
+    await carol.say(uri, "last one")
+    await read_type(watcher, "message")  # everything before it has gone out
+    assert await drain(following) == []
+    assert await drain(elsewhere) == []
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_socket_edits_and_deletes_of_messages_not_to_be_changed_say_why(api):
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    elsewhere = await bob.start_chat()
+    hers = await alice.say(uri, "alice's words")
+    mine = await bob.say(uri, "bob's words")
+    gone = await bob.say(uri, "bob takes this back")
+    other = await bob.say(elsewhere, "in another chat")
+    ws = await ui_socket(bob, uri)
+    send(ws, {"type": "delete", "uri": uri, "id": gone["id"], "ref": "setup"})
+    assert (await read_type(ws, "done", skip=("deleted",)))["ref"] == "setup"
+    cases = [
+        ({"type": "edit", "id": 999999, "text": "x"}, "not_found"),
+        ({"type": "edit", "id": other["id"], "text": "x"}, "not_found"),
+        ({"type": "delete", "id": 999999}, "not_found"),
+        ({"type": "delete", "id": "1"}, "not_found"),
+        ({"type": "edit", "id": hers["id"], "text": "bob's now"}, "forbidden"),
+        ({"type": "delete", "id": hers["id"]}, "forbidden"),
+        ({"type": "edit", "id": gone["id"], "text": "back again"}, "invalid"),
+        ({"type": "edit", "id": mine["id"], "text": "  "}, "invalid"),
+        ({"type": "edit", "id": mine["id"]}, "invalid"),
+    ]
+    before = (await alice.history(uri), Event.select().count())
+    for ref, (frame, code) in enumerate(cases, start=1):
+        send(ws, dict(frame, uri=uri, ref=ref))
+        error = await read_type(ws, "error")
+        assert (error["code"], error["ref"]) == (code, ref), (frame, error)
+    assert await news(ws) == []
+    assert (await alice.history(uri), Event.select().count()) == before
+    # Deleting a tombstone again is no error: it is done, and changed nothing.
+    send(ws, {"type": "delete", "uri": uri, "id": gone["id"], "ref": "again"})
+    done = await read_type(ws, "done")
+    assert (done["ref"], done["seq"]) == ("again", None)
+
+
+SEED_FIELDS = {"message", "user", "id", "uri", "created_at"}
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_the_seed_socket_carries_only_messages_each_with_its_old_fields(api):
+    alice, bob, uri = await chat_between(api, "alice", "bob")
+    seed = await bob.socket(f"/ws/chat/{uri}/")
+    first = await alice.say(uri, "@bob first")
+    second = await alice.say(uri, "second", reply_to=first["id"])
+    await alice.call("PATCH", message_path(uri, first["id"]), {"message": "first, edited"})
+    await bob.call("POST", message_path(uri, first["id"], "reactions/"), {"emoji": "🎉"})
+    await alice.call("DELETE", message_path(uri, second["id"]))
+    await bob.call("PUT", f"/api/chats/{uri}/name/", {"name": "Seeds"})
+    await alice.call("PUT", f"/api/chats/{uri}/notifications/", {"level": "muted"})
+    await alice.say(uri, "last")
+    frames = [await read(seed) for _ in range(3)]
+    assert [f["message"] for f in frames] == ["@bob first", "second", "last"]
+    for frame in frames:
+        assert frame["type"] == "message" and set(frame) >= SEED_FIELDS
+        assert frame["uri"] == uri and isinstance(frame["id"], int)
+        assert {"id", "username", "first_name", "last_name"} <= set(frame["user"])
+        assert "email" not in frame["user"]
+    assert frames[1]["reply_to"]["id"] == first["id"]
+    # Nothing else was on its way: a message of its own comes next.
+    send(seed, {"message": "over"})
+    assert (await read(seed))["message"] == "over"

@@ -201,3 +201,86 @@ async def test_the_served_description_is_valid_json_in_openapi_3(api):
     assert re.match(r"^3\.\d+\.\d+$", doc["openapi"])
     assert doc == load_doc()
     assert "docs/protocol.md" in doc["info"]["description"]
+
+
+def conforms(value, schema, schemas, where="$"):
+    """Problems with ``value`` against the parts of ``schema`` the description uses:
+    references, ``allOf``, ``oneOf``, types, array items, required and (where it is
+    false) additional properties. Enough to keep the documented fields true."""
+    if "$ref" in schema:
+        return conforms(value, schemas[schema["$ref"].rsplit("/", 1)[1]], schemas, where)
+    if "allOf" in schema:
+        return [
+            p for part in schema["allOf"] for p in conforms(value, part, schemas, where)
+        ]
+    if "oneOf" in schema:
+        fits = [not conforms(value, part, schemas, where) for part in schema["oneOf"]]
+        return [] if sum(fits) == 1 else [f"{where}: {value!r} fits {sum(fits)} of oneOf"]
+    types = schema.get("type")
+    types = [types] if isinstance(types, str) else types or []
+    kinds = {
+        "object": dict,
+        "array": list,
+        "string": str,
+        "integer": int,
+        "boolean": bool,
+        "null": type(None),
+    }
+    if types and not any(
+        isinstance(value, kinds[t]) and not (t == "integer" and isinstance(value, bool))
+        for t in types
+    ):
+        return [f"{where}: {value!r} is not {types}"]
+    problems = []
+    if isinstance(value, dict):
+        properties = schema.get("properties", {})
+        missing = set(schema.get("required", ())) - set(value)
+        if missing:
+            problems.append(f"{where}: lacks {sorted(missing)}")
+        if schema.get("additionalProperties") is False and set(value) - set(properties):
+            problems.append(f"{where}: undocumented {sorted(set(value) - set(properties))}")
+        for key, item in value.items():
+            if key in properties:
+                problems += conforms(item, properties[key], schemas, f"{where}.{key}")
+    if isinstance(value, list) and "items" in schema:
+        for i, item in enumerate(value):
+            problems += conforms(item, schema["items"], schemas, f"{where}[{i}]")
+    return problems
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_real_answers_of_the_conversation_routes_fit_their_schemas(api):
+    schemas = load_doc()["components"]["schemas"]
+    alice, bob = await api.signup("alice"), await api.signup("bob")
+    status, me = await alice.call("PATCH", "/api/me/", {"display_name": "Alice L."})
+    assert status == 200 and conforms(me, schemas["OwnUser"], schemas) == []
+    status, direct = await alice.call("POST", "/api/direct/", {"username": "bob"})
+    assert status == 201 and conforms(direct, schemas["ChatSummary"], schemas) == []
+    assert direct["direct_with"]["username"] == "bob"
+    uri = await alice.start_chat()
+    await bob.join(uri)
+    asked = await alice.say(uri, "where is the key?")
+    reply = await bob.say(uri, "@alice under the mat", reply_to=asked["id"])
+    status, reacted = await alice.call(
+        "POST", f"/api/chats/{uri}/messages/{reply['id']}/reactions/", {"emoji": "👍"}
+    )
+    assert status == 201
+    status, named = await bob.call("PUT", f"/api/chats/{uri}/name/", {"name": "Keys"})
+    assert status == 200
+    status, chat = await alice.call("GET", f"/api/chats/{uri}/")
+    status, people = await alice.call("GET", "/api/users/?q=b")
+    status, history = await alice.call("GET", f"/api/chats/{uri}/messages/")
+    status, gone = await alice.call("DELETE", f"/api/chats/{uri}/messages/{asked['id']}/")
+    # Each answer with every field a client may meet: a quote, a mention, a reaction,
+    # a tombstone, a direct chat's other person, a display name.
+    assert reacted["reply_to"] and reacted["mentions"] and reacted["reactions"]
+    for value, name in (
+        (reacted, "Message"),
+        (gone, "Message"),
+        (named, "ChatSummary"),
+        (chat, "Chat"),
+        (people, "UserList"),
+        (history, "History"),
+    ):
+        assert conforms(value, schemas[name], schemas) == [], name
+    assert conforms({"id": 1}, schemas["User"], schemas)  # the checker does check

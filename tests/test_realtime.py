@@ -248,7 +248,13 @@ async def test_typing_reaches_others_but_not_the_sender_nor_seed_sockets(api):
     assert typing == {
         "type": "typing",
         "uri": uri,
-        "user": {"id": alice.id, "username": "alice", "display_name": "", "first_name": "", "last_name": ""},
+        "user": {
+            "id": alice.id,
+            "username": "alice",
+            "display_name": "",
+            "first_name": "",
+            "last_name": "",
+        },
     }
     assert [f for f in await drain(a) if f["type"] == "typing"] == []
     await alice.say(uri, "marker")
@@ -330,7 +336,13 @@ async def test_a_new_member_appears_to_others_at_once(api):
         "type": "member",
         "uri": uri,
         "event": "joined",
-        "user": {"id": bob.id, "username": "bob", "display_name": "", "first_name": "", "last_name": ""},
+        "user": {
+            "id": bob.id,
+            "username": "bob",
+            "display_name": "",
+            "first_name": "",
+            "last_name": "",
+        },
         "seq": 2,  # the room's second event, after alice started it
     }
     await bob.join(uri)  # joining again is no news
@@ -361,7 +373,13 @@ async def test_a_removed_member_stops_receiving_at_once_and_cannot_come_back(api
         "type": "member",
         "uri": uri,
         "event": "left",
-        "user": {"id": bob.id, "username": "bob", "display_name": "", "first_name": "", "last_name": ""},
+        "user": {
+            "id": bob.id,
+            "username": "bob",
+            "display_name": "",
+            "first_name": "",
+            "last_name": "",
+        },
         "seq": 4,  # alice started the chat, bob and carol joined
     } in news
     for frame in news:

@@ -21,6 +21,7 @@ from realtime import (
     session_cookie,
     ui_socket,
 )
+from rest import cookie_headers, cookie_login
 
 from models import Message, Room, User
 
@@ -271,3 +272,15 @@ def test_a_running_box_keeps_the_socket_token_out_of_its_log(tmp_path):
     log = box.output()
     assert "GET /ws?token=[redacted]" in log
     assert token not in log
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_other_http_methods_on_the_web_apps_socket_are_refused_not_run(api):
+    # The socket's frame actions ("delete", ...) are methods of its handler; none may
+    # be taken for the answer to an HTTP method of the same name.
+    await api.signup("alice")
+    status, _, session = await cookie_login(api, "alice")
+    headers = dict(cookie_headers(session), Upgrade="websocket", Connection="Upgrade")
+    for method in ("DELETE", "PATCH", "PUT", "POST"):
+        status, data = await api.call(method, "/ws", headers=headers)
+        assert status == 405, (method, data)
