@@ -18,6 +18,7 @@ import {
   newestId,
   oldestId,
 } from './lib/messageLog.js'
+import { applyMessageEvent, EXCERPT_LENGTH } from './lib/messageEvents.js'
 import { applyPresence } from './lib/presence.js'
 import {
   appendRooms,
@@ -194,6 +195,10 @@ export function reconnectNow() {
   store.wiring.socket?.reconnectNow()
 }
 
+export function connectionLost() {
+  store.wiring.socket?.drop()
+}
+
 function onOpen() {
   const reconnected = store.everConnected
   store.everConnected = true
@@ -227,6 +232,7 @@ function transmit(entry) {
     client_id: entry.client_id,
     text: entry.message,
     ref: entry.client_id,
+    ...(entry.reply_to ? { reply_to: entry.reply_to.id } : {}),
   })
 }
 
@@ -311,6 +317,9 @@ const handlers = {
   moved(frame) {
     followMove(frame.uri, frame.new_uri)
   },
+  edited: applyChange,
+  deleted: applyChange,
+  reacted: applyChange,
   renamed(frame) {
     applyRename(roomSummary(frame.uri), frame.name)
   },
@@ -325,6 +334,14 @@ const handlers = {
     await loadLatest(frame.uri)
     if (stillCurrent(wiring)) wiring.socket?.resumeFrom(frame.uri, newestId(log))
   },
+}
+
+// An edit, delete or reaction: the message is replaced where the tab holds it, and so is
+// the chat list's preview of it.
+function applyChange(frame) {
+  const changed = applyMessageEvent(logFor(frame.uri), frame)
+  const room = roomSummary(frame.uri)
+  if (changed && room?.last_message?.id === changed.id) room.last_message = changed
 }
 
 function onFrame(frame) {
@@ -593,14 +610,16 @@ export const totalUnread = computed(() => unreadTotal(store.rooms))
 
 // -- sending ----------------------------------------------------------------------------
 
-export function sendMessage(uri, text) {
-  const { id, username, display_name, first_name, last_name } = store.me
+// `replyTo`, if given, is the message this one answers.
+export function sendMessage(uri, text, replyTo = null) {
+  const { id, username, first_name, last_name, display_name } = store.me
   const entry = {
     client_id: clientId(),
     uri,
-    user: { id, username, display_name, first_name, last_name },
+    user: { id, username, first_name, last_name, display_name },
     message: text,
     created_at: new Date().toISOString(),
+    reply_to: replyTo ? quoteOf(replyTo) : null,
   }
   const log = logFor(uri)
   addPending(log, entry)
@@ -627,4 +646,36 @@ export function sendTyping(uri) {
   const wiring = store.wiring
   if (!typingDue(wiring.typingSentAt, uri, Date.now())) return
   wiring.socket?.sendIfOpen({ type: 'typing', uri })
+}
+
+// -- changing messages -----------------------------------------------------------------
+
+// How a reply quotes its original until the server's copy of the reply arrives.
+function quoteOf(message) {
+  return {
+    id: message.id,
+    user: message.user,
+    excerpt: message.deleted ? '' : message.message.slice(0, EXCERPT_LENGTH),
+    deleted: !!message.deleted,
+  }
+}
+
+// Each resolves once the change is committed (its frame shows it), or rejects with the
+// server's reason; nothing changes in the tab until the frame comes.
+function requestChange(frame) {
+  const socket = store.wiring.socket
+  if (!socket) return Promise.reject(new Error('Not connected.'))
+  return socket.request(frame)
+}
+
+export function editMessage(uri, id, text) {
+  return requestChange({ type: 'edit', uri, id, text })
+}
+
+export function deleteMessage(uri, id) {
+  return requestChange({ type: 'delete', uri, id })
+}
+
+export function react(uri, id, emoji, on) {
+  return requestChange({ type: 'react', uri, id, emoji, on })
 }

@@ -80,6 +80,10 @@ vi.mock('./lib/socket.js', async (importOriginal) => {
         },
         send: (frame) => server.sent.push(frame),
         sendIfOpen: (frame) => server.sent.push(frame),
+        request: async (frame) => {
+          server.sent.push(frame)
+          return { type: 'done', uri: frame.uri, seq: null }
+        },
         subscribe: (uri) => server.subscribed.push(uri),
         unsubscribe() {},
         resumeFrom() {},
@@ -95,12 +99,15 @@ const {
   boot,
   changeAddress,
   CHATS_PAGE,
+  deleteMessage,
+  editMessage,
   freshState,
   loadMoreRooms,
   login,
   logout,
   markRead,
   openChat,
+  react,
   sendMessage,
   sendTyping,
   setAtBottom,
@@ -409,5 +416,64 @@ describe('logging out', () => {
     await openChat('busy')
     expect(store.logs.busy.loaded).toBe(true)
     expect(store.logs.busy.messages).toHaveLength(1)
+  })
+})
+
+describe('replies, edits, deletes and reactions', () => {
+  it('sends a reply with the id it answers and shows its quote while it waits', () => {
+    const original = { ...message('busy'), seq: 4 }
+    frame(original)
+    sendMessage('busy', 'yes', original)
+    const sent = server.sent.find((f) => f.type === 'send')
+    expect(sent).toMatchObject({ uri: 'busy', text: 'yes', reply_to: original.id })
+    expect(store.logs.busy.pending[0].reply_to).toEqual({
+      id: original.id,
+      user: ANN,
+      excerpt: original.message,
+      deleted: false,
+    })
+  })
+
+  it('applies edits, deletes and reactions to held messages and the chat preview', () => {
+    const held = { ...message('busy'), seq: 10, reactions: [], edited_at: null, deleted: false }
+    frame(held)
+    expect(store.rooms[0].last_message.id).toBe(held.id)
+    const edit = {
+      type: 'edited',
+      uri: 'busy',
+      seq: 11,
+      target: { ...held, message: 'fixed', edited_at: '2026-01-01T10:05:00Z' },
+    }
+    frame(edit)
+    expect(store.logs.busy.messages.at(-1).message).toBe('fixed')
+    expect(store.rooms[0].last_message.message).toBe('fixed')
+    frame({
+      type: 'reacted',
+      uri: 'busy',
+      seq: 12,
+      target: { ...edit.target, reactions: [{ emoji: '👍', users: [1] }] },
+      user: ME,
+      emoji: '👍',
+      on: true,
+    })
+    expect(store.logs.busy.messages.at(-1).reactions).toEqual([{ emoji: '👍', users: [1] }])
+    const tombstone = { ...held, message: '', reactions: [], deleted: true }
+    frame({ type: 'deleted', uri: 'busy', seq: 13, target: tombstone, by: ANN })
+    // A replay of the same events after a resume shows the tombstone, once.
+    frame(edit)
+    frame({ type: 'deleted', uri: 'busy', seq: 13, target: tombstone, by: ANN })
+    const shown = store.logs.busy.messages.filter((m) => m.id === held.id)
+    expect(shown).toEqual([expect.objectContaining({ deleted: true, message: '' })])
+  })
+
+  it('asks the server for edits, deletes and reactions over the socket', async () => {
+    await editMessage('busy', 7, 'new text')
+    await deleteMessage('busy', 8)
+    await react('busy', 9, '🎉', false)
+    expect(server.sent.slice(-3)).toEqual([
+      { type: 'edit', uri: 'busy', id: 7, text: 'new text' },
+      { type: 'delete', uri: 'busy', id: 8 },
+      { type: 'react', uri: 'busy', id: 9, emoji: '🎉', on: false },
+    ])
   })
 })

@@ -54,6 +54,7 @@ export function acknowledge(log, ack) {
     message: entry.message,
     client_id: entry.client_id,
     created_at: ack.created_at || entry.created_at,
+    reply_to: entry.reply_to || null,
   }
   addMessage(log, message)
   return message

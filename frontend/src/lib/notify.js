@@ -5,6 +5,7 @@
 // - mentions: only messages that mention me count, and every message of a direct
 //   chat (a direct message is always addressed to me);
 // - muted: nothing counts; the chat's unread count is still shown, quietly.
+import { mentionsMe } from './mentions.js'
 import { isDirect } from './roomLabels.js'
 
 export const LEVELS = [
@@ -16,16 +17,6 @@ export const LEVELS = [
 export function levelOf(room) {
   const level = room?.notify
   return LEVELS.some((l) => l.value === level) ? level : 'all'
-}
-
-// Whether the message's text mentions the user (the server lists who it mentions).
-export function mentionsMe(message, myId) {
-  return (
-    Array.isArray(message?.mentions) &&
-    myId !== undefined &&
-    myId !== null &&
-    message.mentions.some((m) => m?.user === myId)
-  )
 }
 
 // Whether a newly arrived message by someone else should chime.

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { badgeTitle, levelOf, listBadges, mentionsMe, shouldChime, titleCounts } from './notify.js'
+import { badgeTitle, levelOf, listBadges, shouldChime, titleCounts } from './notify.js'
 
 const ME = 1
 const group = (notify, extra = {}) => ({ uri: 'g', kind: 'group', notify, ...extra })
@@ -15,20 +15,6 @@ const mentioning = (...ids) =>
     2,
     ids.map((user) => ({ user, start: 0, length: 3 })),
   )
-
-describe('mentions of me', () => {
-  it('are found by user id in the message', () => {
-    expect(mentionsMe(mentioning(ME), ME)).toBe(true)
-    expect(mentionsMe(mentioning(3, ME), ME)).toBe(true)
-    expect(mentionsMe(mentioning(3), ME)).toBe(false)
-  })
-
-  it('are none in a message without a mentions list', () => {
-    expect(mentionsMe({ id: 1, message: '@me' }, ME)).toBe(false)
-    expect(mentionsMe(null, ME)).toBe(false)
-    expect(mentionsMe(mentioning(ME), undefined)).toBe(false)
-  })
-})
 
 describe('notification levels', () => {
   it('default to all messages for a chat that does not say', () => {

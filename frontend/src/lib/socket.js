@@ -4,6 +4,7 @@
 // number; by message id until it has one). It belongs to a login, not to a
 // component: whoever creates it closes it when that login ends.
 import { ref } from 'vue'
+import { createRequests } from './requests.js'
 
 // Half a second is quick enough that a server restart feels instant; the 30 s ceiling
 // keeps a box that is down for long from being hammered by every open tab.
@@ -63,6 +64,8 @@ export function createSocket(options = {}) {
   let socket = null
   let timer = null
   let deliberate = false
+  // Edits, deletes and reactions waiting for their `done` (see lib/requests.js).
+  const requests = createRequests({ retryDelay, setTimer })
 
   function write(frame) {
     socket.send(JSON.stringify(frame))
@@ -84,9 +87,10 @@ export function createSocket(options = {}) {
     lastSeqs[uri] = Math.max(lastSeqs[uri] || 0, seq)
   }
 
-  // Keeps the last event number per room from what arrives.
+  // Keeps the last event number per room from what arrives. A `done` names the number
+  // of the change it made, but that change's own frame may still be on its way.
   function track(frame) {
-    if (!rooms.has(frame.uri)) return
+    if (!rooms.has(frame.uri) || frame.type === 'done') return
     if (frame.type === 'message' && Number.isInteger(frame.id)) {
       lastIds[frame.uri] = Math.max(lastIds[frame.uri] || 0, frame.id)
     }
@@ -138,6 +142,7 @@ export function createSocket(options = {}) {
       const waiting = queue
       queue = []
       for (const frame of waiting) write(frame)
+      requests.opened()
       onOpen()
     }
     ws.onmessage = (event) => {
@@ -153,25 +158,46 @@ export function createSocket(options = {}) {
         if (typeof frame.ref === 'string' && frame.ref.startsWith('caught-up-')) return
       }
       track(frame)
+      requests.settle(frame)
       answered(frame, ws)
       onFrame(frame)
     }
     ws.onclose = (event) => {
       if (ws !== socket) return
-      socket = null
-      if (deliberate) {
-        status.value = 'closed'
-        return
-      }
-      status.value = 'reconnecting'
-      const delay = backoffDelay(attempts.value, random)
-      attempts.value += 1
-      onDown(event, attempts.value)
-      timer = setTimer(() => {
-        timer = null
-        connect()
-      }, delay)
+      lost(event)
     }
+  }
+
+  function lost(event) {
+    socket = null
+    requests.dropped()
+    if (deliberate) {
+      status.value = 'closed'
+      return
+    }
+    status.value = 'reconnecting'
+    const delay = backoffDelay(attempts.value, random)
+    attempts.value += 1
+    onDown(event, attempts.value)
+    timer = setTimer(() => {
+      timer = null
+      connect()
+    }, delay)
+  }
+
+  // The device lost its network: the socket cannot be working, whatever it says, and a
+  // close handshake over no network could take long. Give it up now and reconnect (the
+  // `online` event calls reconnectNow); everything missed meanwhile comes on resume.
+  function drop() {
+    if (!socket || status.value === 'closed') return
+    const ws = socket
+    ws.onmessage = null
+    try {
+      ws.close()
+    } catch {
+      // Closing a socket that is still connecting may throw in older browsers.
+    }
+    lost({ code: 1006 })
   }
 
   function send(frame) {
@@ -187,6 +213,12 @@ export function createSocket(options = {}) {
     if (status.value !== 'open') return false
     write(frame)
     return true
+  }
+
+  // Sends a frame that asks for a change (edit, delete, react) and resolves with the
+  // server's `done`, or rejects with a RequestError saying why nothing changed.
+  function request(frame) {
+    return requests.start(frame, send, () => status.value === 'open')
   }
 
   function subscribe(uri, after) {
@@ -237,6 +269,7 @@ export function createSocket(options = {}) {
     if (timer !== null) clearTimer(timer)
     timer = null
     queue = []
+    requests.abandon()
     status.value = 'closed'
     if (socket) {
       const ws = socket
@@ -253,11 +286,13 @@ export function createSocket(options = {}) {
     connect,
     send,
     sendIfOpen,
+    request,
     subscribe,
     resumeFrom,
     rename,
     unsubscribe,
     reconnectNow,
+    drop,
     close,
   }
 }

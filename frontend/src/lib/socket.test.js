@@ -336,3 +336,105 @@ describe('createSocket', () => {
     expect(latest().sent).toEqual([{ type: 'subscribe', uri: 'trip', after_seq: 13, ref: 'sub-2' }])
   })
 })
+
+describe('changes to messages', () => {
+  it('resumes after edits, deletes and reactions, but not after a done alone', () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.subscribe('general', 10)
+    socket.connect()
+    latest().open()
+    const target = { id: 10, seq: 5 }
+    latest().receive({ type: 'edited', uri: 'general', seq: 30, target })
+    latest().receive({ type: 'deleted', uri: 'general', seq: 31, target })
+    latest().receive({ type: 'reacted', uri: 'general', seq: 32, target, emoji: '👍', on: true })
+    expect(socket.lastSeqs).toEqual({ general: 32 })
+    // The change's own frame may still be on its way when its done arrives.
+    latest().receive({ type: 'done', uri: 'general', seq: 33, ref: 'req-1' })
+    expect(socket.lastSeqs).toEqual({ general: 32 })
+    latest().drop()
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after_seq: 32, ref: 'sub-2' },
+    ])
+  })
+
+  it('answers a request with its done, matched by ref', async () => {
+    const { socket, latest } = harness()
+    socket.connect()
+    latest().open()
+    const first = socket.request({ type: 'edit', uri: 'general', id: 4, text: 'new' })
+    const second = socket.request({ type: 'react', uri: 'general', id: 4, emoji: '👍', on: true })
+    expect(latest().sent).toEqual([
+      { type: 'edit', uri: 'general', id: 4, text: 'new', ref: 'req-1' },
+      { type: 'react', uri: 'general', id: 4, emoji: '👍', on: true, ref: 'req-2' },
+    ])
+    latest().receive({ type: 'done', uri: 'general', seq: null, ref: 'req-2' })
+    latest().receive({ type: 'done', uri: 'general', seq: 9, ref: 'req-1' })
+    await expect(first).resolves.toMatchObject({ seq: 9 })
+    await expect(second).resolves.toMatchObject({ seq: null })
+  })
+
+  it("rejects a request the server refused, with the server's reason", async () => {
+    const { socket, latest } = harness()
+    socket.connect()
+    latest().open()
+    const asked = socket.request({ type: 'delete', uri: 'general', id: 4 })
+    latest().receive({ type: 'error', code: 'forbidden', detail: 'Not yours.', ref: 'req-1' })
+    await expect(asked).rejects.toMatchObject({ code: 'forbidden', message: 'Not yours.' })
+  })
+
+  it('sends a request again once a rate_limited refusal says it fits', async () => {
+    const { socket, timers, latest } = harness()
+    socket.connect()
+    latest().open()
+    const asked = socket.request({ type: 'react', uri: 'general', id: 4, emoji: '🎉', on: true })
+    latest().receive({ type: 'error', code: 'rate_limited', ref: 'req-1', retry_after: 0.5 })
+    expect(timers.at(-1).ms).toBe(500)
+    timers.at(-1).fn()
+    expect(latest().sent.map((f) => f.ref)).toEqual(['req-1', 'req-1'])
+    latest().receive({ type: 'done', uri: 'general', seq: 3, ref: 'req-1' })
+    await expect(asked).resolves.toMatchObject({ seq: 3 })
+  })
+
+  it('sends a request made while down once connected, and fails one the drop cut off', async () => {
+    const { socket, latest, fireTimer } = harness()
+    socket.connect()
+    const queued = socket.request({ type: 'edit', uri: 'general', id: 1, text: 'later' })
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'edit', uri: 'general', id: 1, text: 'later', ref: 'req-1' },
+    ])
+    latest().drop()
+    await expect(queued).rejects.toMatchObject({ code: 'dropped' })
+    const whileDown = socket.request({ type: 'delete', uri: 'general', id: 2 })
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([{ type: 'delete', uri: 'general', id: 2, ref: 'req-2' }])
+    latest().receive({ type: 'done', uri: 'general', seq: 7, ref: 'req-2' })
+    await expect(whileDown).resolves.toMatchObject({ seq: 7 })
+  })
+})
+
+describe('losing the network', () => {
+  it('gives the socket up at once and resumes once reconnected', () => {
+    const { socket, timers, latest, fireTimer } = harness()
+    socket.subscribe('general', 3)
+    socket.connect()
+    const first = latest()
+    first.open()
+    first.receive({ type: 'message', uri: 'general', id: 4, seq: 9, message: 'a' })
+    socket.drop()
+    expect(socket.status.value).toBe('reconnecting')
+    expect(timers).toHaveLength(1)
+    // Whatever the old socket still delivers is not trusted any more.
+    first.receive({ type: 'message', uri: 'general', id: 5, seq: 10, message: 'b' })
+    first.drop()
+    expect(timers).toHaveLength(1)
+    fireTimer()
+    latest().open()
+    expect(latest().sent).toEqual([
+      { type: 'subscribe', uri: 'general', after_seq: 9, ref: 'sub-2' },
+    ])
+  })
+})

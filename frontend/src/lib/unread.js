@@ -3,7 +3,7 @@
 // chat's summary: `unread` and `last_read_id` from the server, and `counted_through`,
 // the newest message id already in the count (or known not to belong in it). Apart,
 // `mentions` counts the unread messages that mention the user.
-import { mentionsMe } from './notify.js'
+import { mentionsMe } from './mentions.js'
 
 // A summary fresh from the server: everything up to its newest message is counted.
 export function trackUnread(room) {

@@ -17,6 +17,7 @@ export function unsentToSave(logs) {
         user: p.user,
         message: p.message,
         created_at: p.created_at,
+        ...(p.reply_to ? { reply_to: p.reply_to } : {}),
       })
     }
   }

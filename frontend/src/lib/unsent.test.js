@@ -25,6 +25,13 @@ describe('unsent messages', () => {
     expect(unsentToSave({ general, other })).toEqual([send('c-1'), send('c-2', 'other')])
   })
 
+  it('keeps the message a waiting reply answers', () => {
+    const log = createRoomLog()
+    const quote = { id: 4, user: ann, excerpt: 'where?', deleted: false }
+    addPending(log, { ...send('c-1'), reply_to: quote })
+    expect(unsentToSave({ general: log })).toEqual([{ ...send('c-1'), reply_to: quote }])
+  })
+
   it('restores only entries that can be resent', () => {
     const saved = [send('c-1'), null, 'junk', { uri: 'general' }, { ...send('c-2'), uri: 5 }]
     expect(unsentToRestore(saved)).toEqual([send('c-1')])
