@@ -140,6 +140,17 @@ class User(BaseModel):
     is_active = BooleanField(default=True)
     # Shown in place of the username where set; the username stays the unique handle.
     display_name = CharField(max_length=64, default="")
+    # The profile picture: the ``Blob`` of its 256 px square (None: initials). No
+    # foreign key: a blob is removed only once nothing refers to it.
+    avatar_id = IntegerField(null=True)
+
+    @staticmethod
+    def avatar_url(user_id, avatar_id):
+        # The blob's id changes with every new picture, so the address may be cached
+        # for ever.
+        if avatar_id is None:
+            return None
+        return f"/api/avatars/{user_id}/256.jpg?v={avatar_id}"
 
     # Shown when a name breaks the rules, at sign-up and on a rename.
     USERNAME_RULE = "Use 1 to 32 of the letters A to Z (either case), digits, _ . or -"
@@ -339,6 +350,7 @@ class User(BaseModel):
             "display_name": self.display_name,
             "first_name": self.first_name,
             "last_name": self.last_name,
+            "avatar_url": self.avatar_url(self.id, self.avatar_id),
         }
 
     MAX_DISPLAY_NAME = 64
@@ -897,10 +909,11 @@ class Membership(BaseModel):
         rooms_sql, params = rooms.sql()
         cursor = db.execute_sql(
             f"""
-            SELECT room_id, id, username, display_name, first_name, last_name, total
+            SELECT room_id, id, username, display_name, first_name, last_name,
+                avatar_id, total
             FROM (
                 SELECT m.room_id, u.id, u.username, u.display_name, u.first_name,
-                    u.last_name,
+                    u.last_name, u.avatar_id,
                     ROW_NUMBER() OVER (
                         PARTITION BY m.room_id
                         ORDER BY u.id != r.owner_id, m.joined_at, m.id
@@ -922,6 +935,7 @@ class Membership(BaseModel):
             display_name,
             first_name,
             last_name,
+            avatar_id,
             total,
         ) in cursor:
             members.setdefault(room_id, []).append(
@@ -931,6 +945,7 @@ class Membership(BaseModel):
                     "display_name": display_name,
                     "first_name": first_name,
                     "last_name": last_name,
+                    "avatar_url": User.avatar_url(user_id, avatar_id),
                 }
             )
             counts[room_id] = total
@@ -1484,6 +1499,38 @@ class Event(BaseModel):
         return {} if self.data is None else json.loads(self.data)
 
 
+class Blob(BaseModel):
+    """A file's bytes as stored under ``<data-dir>/uploads/``, named by their SHA-256:
+    the same bytes uploaded twice are one blob. Attachments and avatars refer to it;
+    ``type`` is what the server found the bytes to be, never what a client claimed."""
+
+    sha256 = CharField(max_length=64, unique=True)
+    size = IntegerField()
+    type = CharField(max_length=100)
+    # A photo's size in pixels, upright, so clients reserve its space before it loads.
+    width = IntegerField(null=True)
+    height = IntegerField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+
+class Attachment(BaseModel):
+    """A file shared in a chat: uploaded by a member to the chat, then claimed by one
+    of their messages (``message`` is NULL until then)."""
+
+    blob = ForeignKeyField(Blob, backref="attachments", on_delete="CASCADE")
+    room = ForeignKeyField(Room, on_delete="CASCADE")
+    uploader = ForeignKeyField(User, on_delete="CASCADE")
+    message = ForeignKeyField(Message, null=True, on_delete="CASCADE", index=False)
+    # The file's name as the uploader gave it (cleaned), shown and used on download.
+    name = CharField(max_length=255)
+    # Its place among the message's attachments.
+    position = IntegerField(default=0)
+    created_at = DateTimeField(default=utcnow)
+
+    class Meta:
+        indexes = ((("message", "position"), False),)
+
+
 class Setting(BaseModel):
     """Box-wide settings an administrator changes at run time, as key/value rows."""
 
@@ -1556,5 +1603,25 @@ MODELS = [
     Mention,
     Reaction,
     Event,
+    Blob,
+    Attachment,
     Setting,
 ]
+
+# Full-text search over messages (SQLite FTS5): an index of the message table's text,
+# kept in step by triggers in the very transaction that inserts, edits or deletes a
+# message. Words are folded for case and accents ("Café" is found by "cafe"). Not a
+# peewee model: schema.py creates it with the tables.
+FTS_SQL = (
+    'CREATE VIRTUAL TABLE "message_fts" USING fts5(text, content="message",'
+    " content_rowid=\"id\", tokenize='unicode61 remove_diacritics 2')",
+    'CREATE TRIGGER "message_fts_insert" AFTER INSERT ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END',
+    'CREATE TRIGGER "message_fts_delete" AFTER DELETE ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("message_fts", "rowid", "text")'
+    ' VALUES (\'delete\', old."id", old."text"); END',
+    'CREATE TRIGGER "message_fts_update" AFTER UPDATE OF "text" ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("message_fts", "rowid", "text")'
+    ' VALUES (\'delete\', old."id", old."text");'
+    ' INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END',
+)

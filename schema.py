@@ -11,11 +11,11 @@ exactly the schema a new database gets.
 import logging
 import unicodedata
 
-from models import MODELS, db
+from models import FTS_SQL, MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -235,6 +235,45 @@ _TO_VERSION_8 = (
     ' ("message_id", "user_id", "emoji")',
 )
 
+# Version 9 brought files and search: blobs (files on disk, by content) and the
+# attachments that share them in chats, profile pictures, and the full-text index of
+# every message so far, built here in one pass.
+_TO_VERSION_9 = (
+    'ALTER TABLE "user" ADD COLUMN "avatar_id" INTEGER',
+    'CREATE TABLE "blob" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "sha256" VARCHAR(64) NOT NULL, "size" INTEGER NOT NULL,'
+    ' "type" VARCHAR(100) NOT NULL, "width" INTEGER, "height" INTEGER,'
+    ' "created_at" DATETIME NOT NULL)',
+    'CREATE UNIQUE INDEX "blob_sha256" ON "blob" ("sha256")',
+    'CREATE TABLE "attachment" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "blob_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "uploader_id" INTEGER NOT NULL, "message_id" INTEGER,'
+    ' "name" VARCHAR(255) NOT NULL, "position" INTEGER NOT NULL,'
+    ' "created_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("blob_id") REFERENCES "blob" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("uploader_id") REFERENCES "user" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "attachment_blob_id" ON "attachment" ("blob_id")',
+    'CREATE INDEX "attachment_room_id" ON "attachment" ("room_id")',
+    'CREATE INDEX "attachment_uploader_id" ON "attachment" ("uploader_id")',
+    'CREATE INDEX "attachment_message_id_position" ON "attachment"'
+    ' ("message_id", "position")',
+    # The index as version 9 made it; FTS_SQL may change in later versions, this may not.
+    'CREATE VIRTUAL TABLE "message_fts" USING fts5(text, content="message",'
+    " content_rowid=\"id\", tokenize='unicode61 remove_diacritics 2')",
+    'CREATE TRIGGER "message_fts_insert" AFTER INSERT ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END',
+    'CREATE TRIGGER "message_fts_delete" AFTER DELETE ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("message_fts", "rowid", "text")'
+    ' VALUES (\'delete\', old."id", old."text"); END',
+    'CREATE TRIGGER "message_fts_update" AFTER UPDATE OF "text" ON "message" BEGIN'
+    ' INSERT INTO "message_fts" ("message_fts", "rowid", "text")'
+    ' VALUES (\'delete\', old."id", old."text");'
+    ' INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END',
+    'INSERT INTO "message_fts" ("message_fts") VALUES (\'rebuild\')',
+)
+
 # UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
 # statements, or a function given ``execute(sql, params=())`` where the new value of a
 # row needs Python to compute; such a function too sees only the tables of its version.
@@ -246,6 +285,7 @@ UPGRADES = {
     5: _TO_VERSION_6,
     6: _TO_VERSION_7,
     7: _TO_VERSION_8,
+    8: _TO_VERSION_9,
 }
 
 
@@ -269,6 +309,8 @@ def migrate_schema(before_upgrade=None):
         # The models are today's schema by definition; the tests hold the upgrades to it.
         with db.atomic():
             db.create_tables(MODELS)
+            for statement in FTS_SQL:
+                db.execute_sql(statement)
             db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return SCHEMA_VERSION
     if version > SCHEMA_VERSION:

@@ -175,6 +175,7 @@ async def test_the_chat_list_previews_members_owner_first_and_counts_them_all(ap
         "display_name",
         "first_name",
         "last_name",
+        "avatar_url",
     }
     # Opening the chat lists every member, with who is online.
     status, data = await people[0].call("GET", f"/api/chats/{uri}/")

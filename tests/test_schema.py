@@ -19,7 +19,7 @@ import schema
 from appliance.paths import Paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7]
+PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -125,6 +125,76 @@ CREATE INDEX "event_message_id" ON "event" ("message_id");
 CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq");
 """
 
+# Version 8 brought conversations (display names, chat names, direct chats, notification
+# levels, replies, edits, deletes, mentions, reactions) and moved a message's number onto
+# its row; every table as it was then.
+_SCHEMA_V8 = """
+CREATE TABLE "event" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "seq" INTEGER NOT NULL, "kind" VARCHAR(16) NOT NULL, "message_id" INTEGER, "user_id"
+  INTEGER, "data" TEXT, "created_at" DATETIME NOT NULL, FOREIGN KEY ("room_id")
+  REFERENCES "room" ("id") ON DELETE CASCADE, FOREIGN KEY ("message_id") REFERENCES
+  "message" ("id") ON DELETE CASCADE, FOREIGN KEY ("user_id") REFERENCES "user" ("id")
+  ON DELETE CASCADE);
+CREATE INDEX "event_message_id" ON "event" ("message_id");
+CREATE UNIQUE INDEX "event_room_id_seq" ON "event" ("room_id", "seq");
+CREATE TABLE "membership" ("id" INTEGER NOT NULL PRIMARY KEY, "user_id" INTEGER NOT
+  NULL, "room_id" INTEGER NOT NULL, "joined_at" DATETIME NOT NULL, "last_read_id"
+  INTEGER NOT NULL, "notify" VARCHAR(8) NOT NULL, FOREIGN KEY ("user_id") REFERENCES
+  "user" ("id") ON DELETE CASCADE, FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON
+  DELETE CASCADE);
+CREATE INDEX "membership_room_id" ON "membership" ("room_id");
+CREATE INDEX "membership_room_id_joined_at" ON "membership" ("room_id", "joined_at");
+CREATE INDEX "membership_user_id" ON "membership" ("user_id");
+CREATE UNIQUE INDEX "membership_user_id_room_id" ON "membership" ("user_id", "room_id");
+CREATE TABLE "mention" ("id" INTEGER NOT NULL PRIMARY KEY, "message_id" INTEGER NOT
+  NULL, "room_id" INTEGER NOT NULL, "user_id" INTEGER NOT NULL, "start" INTEGER NOT
+  NULL, "length" INTEGER NOT NULL, FOREIGN KEY ("message_id") REFERENCES "message"
+  ("id") ON DELETE CASCADE, FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE
+  CASCADE, FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE INDEX "mention_message_id" ON "mention" ("message_id");
+CREATE INDEX "mention_user_id_room_id_message_id" ON "mention" ("user_id", "room_id",
+  "message_id");
+CREATE TABLE "message" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "author_id" INTEGER NOT NULL, "text" TEXT NOT NULL, "client_id" VARCHAR(64),
+  "created_at" DATETIME NOT NULL, "seq" INTEGER, "reply_to_id" INTEGER, "edited_at"
+  DATETIME, "deleted_at" DATETIME, FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON
+  DELETE CASCADE, FOREIGN KEY ("author_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "message_author_id_client_id" ON "message" ("author_id", "client_id");
+CREATE INDEX "message_room_id_id" ON "message" ("room_id", "id");
+CREATE UNIQUE INDEX "message_room_id_seq" ON "message" ("room_id", "seq");
+CREATE TABLE "reaction" ("id" INTEGER NOT NULL PRIMARY KEY, "message_id" INTEGER NOT
+  NULL, "user_id" INTEGER NOT NULL, "emoji" VARCHAR(64) NOT NULL, "created_at" DATETIME
+  NOT NULL, FOREIGN KEY ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE,
+  FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "reaction_message_id_user_id_emoji" ON "reaction" ("message_id",
+  "user_id", "emoji");
+CREATE TABLE "removal" ("id" INTEGER NOT NULL PRIMARY KEY, "room_id" INTEGER NOT NULL,
+  "user_id" INTEGER NOT NULL, "removed_at" DATETIME NOT NULL, FOREIGN KEY ("room_id")
+  REFERENCES "room" ("id") ON DELETE CASCADE, FOREIGN KEY ("user_id") REFERENCES "user"
+  ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "removal_room_id_user_id" ON "removal" ("room_id", "user_id");
+CREATE INDEX "removal_user_id" ON "removal" ("user_id");
+CREATE TABLE "room" ("id" INTEGER NOT NULL PRIMARY KEY, "uri" VARCHAR(64) NOT NULL,
+  "is_private" INTEGER NOT NULL, "owner_id" INTEGER NOT NULL, "created_at" DATETIME NOT
+  NULL, "seq" INTEGER NOT NULL, "name" VARCHAR(80) NOT NULL, "direct_key" VARCHAR(32),
+  FOREIGN KEY ("owner_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "room_direct_key" ON "room" ("direct_key");
+CREATE INDEX "room_owner_id" ON "room" ("owner_id");
+CREATE UNIQUE INDEX "room_uri" ON "room" ("uri");
+CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
+CREATE TABLE "token" ("id" INTEGER NOT NULL PRIMARY KEY, "digest" VARCHAR(64) NOT NULL,
+  "user_id" INTEGER NOT NULL, "kind" VARCHAR(8) NOT NULL, "created_at" DATETIME NOT
+  NULL, FOREIGN KEY ("user_id") REFERENCES "user" ("id") ON DELETE CASCADE);
+CREATE UNIQUE INDEX "token_digest" ON "token" ("digest");
+CREATE INDEX "token_user_id" ON "token" ("user_id");
+CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) NOT NULL,
+  "username_key" VARCHAR(32) NOT NULL, "password_hash" VARCHAR(255) NOT NULL, "email"
+  VARCHAR(255) NOT NULL, "first_name" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255)
+  NOT NULL, "created_at" DATETIME NOT NULL, "is_admin" INTEGER NOT NULL, "is_active"
+  INTEGER NOT NULL, "display_name" VARCHAR(64) NOT NULL);
+CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
+"""
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
@@ -151,6 +221,7 @@ SCHEMAS = {
     + _SETTING_V3
     + _REMOVAL_V6
     + _EVENT_V7,
+    8: _SCHEMA_V8,
 }
 
 _CHAT_ROWS = {
@@ -232,6 +303,19 @@ ROWS[7] = dict(
         (4, 1, 3, "joined", None, 3, None, "2025-01-03 00:02:00"),
     ],
 )
+# Version 8 gave each table its conversation columns and numbered messages on their
+# rows; the event table kept only what was not a new message.
+ROWS[8] = dict(
+    ROWS[7],
+    user=[u + ("",) for u in ROWS[7]["user"]],
+    room=[r + ("", None) for r in ROWS[7]["room"]],
+    membership=[m + ("all",) for m in ROWS[7]["membership"]],
+    message=[
+        m + (seq, None, None, None)
+        for m, seq in zip(_CHAT_ROWS["message"], (1, 2, 1), strict=True)
+    ],
+    event=[row for row in ROWS[7]["event"] if row[3] != "message"],
+)
 
 # The columns each table had when it was made, in order.
 V1_COLUMNS = {
@@ -266,13 +350,15 @@ def build_database(path, version, rows=None):
 
 def columns_at(version, table):
     """The columns ``table`` had at ``version``, in order."""
-    if table == "user" and version >= 2:
-        return V1_COLUMNS[table] + ", is_admin, is_active"
-    if table == "membership" and version >= 4:
-        return V1_COLUMNS[table] + ", last_read_id"
-    if table == "room" and version >= 7:
-        return V1_COLUMNS[table] + ", seq"
-    return V1_COLUMNS[table]
+    added = {
+        "user": [(2, ", is_admin, is_active"), (8, ", display_name")],
+        "membership": [(4, ", last_read_id"), (8, ", notify")],
+        "room": [(7, ", seq"), (8, ", name, direct_key")],
+        "message": [(8, ", seq, reply_to_id, edited_at, deleted_at")],
+    }
+    return V1_COLUMNS[table] + "".join(
+        columns for since, columns in added.get(table, ()) if version >= since
+    )
 
 
 def assert_every_row_kept(path, version):
@@ -347,7 +433,13 @@ def fresh(tmp_path):
 
 
 def test_a_new_database_has_every_table_at_the_newest_version(fresh):
-    assert sorted(schema_of(fresh)) == sorted(m._meta.table_name for m in models.MODELS)
+    # The models' tables, and the search index with the tables SQLite keeps it in.
+    search = ["message_fts"] + [
+        f"message_fts_{part}" for part in ("config", "data", "docsize", "idx")
+    ]
+    assert sorted(schema_of(fresh)) == sorted(
+        [m._meta.table_name for m in models.MODELS] + search
+    )
     connection = sqlite3.connect(fresh)
     assert connection.execute("PRAGMA user_version").fetchone() == (schema.SCHEMA_VERSION,)
     connection.close()
@@ -422,6 +514,14 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
     assert {name for (name,) in rows_of(path, "user", "display_name")} == {""}
     assert rows_of(path, "room", "name, direct_key") == [("", None)] * 3
     assert {level for (level,) in rows_of(path, "membership", "notify")} == {"all"}
+    # Everything said before the upgrade can be searched for.
+    connection = sqlite3.connect(path)
+    found = connection.execute(
+        "SELECT rowid FROM message_fts WHERE message_fts MATCH 'alice OR private'"
+        " ORDER BY rowid"
+    ).fetchall()
+    connection.close()
+    assert found == [(2,), (3,)]
     connection = sqlite3.connect(path)
     assert connection.execute("PRAGMA foreign_key_check").fetchall() == []
     assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -4,7 +4,7 @@
 // (JavaScript string indices), so the text is never searched for names here: a
 // mention shows the person's current name even after they were renamed.
 import { linkify } from './linkify.js'
-import { personName } from './reactions.js'
+import { shownName } from './names.js'
 
 // The characters of a username (the server's rule); an @ only starts a mention after
 // anything else.
@@ -90,7 +90,7 @@ export function messageParts(text, mentions, people = new Map(), meId = null) {
     const person = people.get(m.user)
     parts.push({
       type: 'mention',
-      text: person ? `@${personName(person)}` : original,
+      text: person ? `@${shownName(person)}` : original,
       username: person?.username || original.replace(/^@/, ''),
       user: m.user,
       mine: m.user === meId,

@@ -1,15 +1,10 @@
 // Reactions as the message list shows them: one chip per emoji, in the order each was
 // first used, saying how many reacted, whether I did, and who (by name).
 
+import { shownName } from './names.js'
+
 // The quick row offered before the full picker.
 export const QUICK_REACTIONS = ['👍', '❤️', '😂', '😮', '😢', '🎉']
-
-// How a person is called in the app: their display name where they set one, else their
-// username (the unique handle).
-export function personName(user) {
-  if (!user) return 'someone'
-  return user.display_name || user.username || 'someone'
-}
 
 // "alice", "alice and bob", "alice, bob and carol".
 export function nameList(names) {
@@ -24,7 +19,7 @@ export function reactionChips(reactions, meId, people = new Map()) {
   return reactions
     .filter((r) => r && typeof r.emoji === 'string' && Array.isArray(r.users) && r.users.length)
     .map((r) => {
-      const names = r.users.map((id) => personName(people.get(id)))
+      const names = r.users.map((id) => shownName(people.get(id)) || 'someone')
       const count = r.users.length
       const who = nameList(names)
       return {

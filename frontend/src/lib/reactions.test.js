@@ -1,19 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { chipToggle, nameList, personName, QUICK_REACTIONS, reactionChips } from './reactions.js'
+import { chipToggle, nameList, QUICK_REACTIONS, reactionChips } from './reactions.js'
 
 const people = new Map([
   [1, { id: 1, username: 'alice', display_name: '' }],
   [2, { id: 2, username: 'bob', display_name: 'Bob B.' }],
   [3, { id: 3, username: 'carol', display_name: '' }],
 ])
-
-describe('personName', () => {
-  it('prefers the display name and falls back to the username', () => {
-    expect(personName(people.get(2))).toBe('Bob B.')
-    expect(personName(people.get(1))).toBe('alice')
-    expect(personName(undefined)).toBe('someone')
-  })
-})
 
 describe('nameList', () => {
   it('joins names as a sentence does', () => {
