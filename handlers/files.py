@@ -28,6 +28,8 @@ SLOWEST_BYTES_PER_SECOND = 64 * 1024
 # everyone.
 CACHE_FOREVER = "private, max-age=31536000, immutable"
 NOT_FOUND = {"detail": "Not found."}
+# Browsers and HTTP libraries send chunks of 64 KiB or less.
+CHUNK_MARGIN = 1024 * 1024
 
 
 class StreamedBody:
@@ -49,9 +51,11 @@ class StreamedBody:
         if length is not None and length.isdigit() and int(length) > limit:
             raise APIError(413, {"detail": too_large})
         # The server's own cap is for small API bodies; this one may be larger, and
-        # take the time a slow link needs. A chunked body past the limit is cut off.
+        # take the time a slow link needs. ``data_received`` answers 413 as soon as a
+        # body without a length passes the limit; Tornado's own cap, a chunk further,
+        # only cuts off a client whose single chunk is larger than that.
         connection = self.request.connection
-        connection.set_max_body_size(limit)
+        connection.set_max_body_size(limit + CHUNK_MARGIN)
         connection.set_body_timeout(
             max(self.settings.get("body_timeout", 30), limit / SLOWEST_BYTES_PER_SECOND)
         )
