@@ -534,3 +534,24 @@ async def test_a_full_disk_refuses_an_upload_clearly_and_keeps_no_part_of_it(api
     os.unlink(filler)
     status, _ = await upload(alice, uri, b"z" * 512 * 1024, "big.bin")
     assert status == 201
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_real_answers_of_the_file_routes_fit_their_schemas(api):
+    from test_openapi import conforms, load_doc
+
+    schemas = load_doc()["components"]["schemas"]
+    alice, _, _, uri = await people_in_a_chat(api)
+    _, photo = await upload(alice, uri, jpeg(), "a.jpg")
+    _, other = await upload(alice, uri, b"%PDF-1.4", "b.pdf")
+    message = await send(alice, uri, "", [photo["id"], other["id"]])
+    _, me = await alice.call("PUT", "/api/me/avatar/", raw=png())
+    _, figures = await alice.call("GET", "/api/admin/storage/")
+    for value, name in (
+        (photo, "File"),
+        (other, "File"),
+        (message, "Message"),
+        (me, "OwnUser"),
+        (figures, "StorageFigures"),
+    ):
+        assert conforms(value, schemas[name], schemas) == [], name
