@@ -61,6 +61,7 @@ from handlers.messages import (
 )
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.people import DirectHandler, PeopleHandler
+from handlers.search import SearchHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
 from models import User
@@ -146,6 +147,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
             deps,
         ),
         (r"/api/users/", PeopleHandler, deps),
+        (r"/api/search/", SearchHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),

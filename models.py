@@ -1183,9 +1183,19 @@ class Message(BaseModel):
             )
 
     @classmethod
-    def page(cls, room, before=None, after=None, limit=50):
-        """Up to ``limit`` messages, oldest first: the newest ones, or those next to an id."""
+    def page(cls, room, before=None, after=None, limit=50, around=None):
+        """Up to ``limit`` messages, oldest first: the newest ones, those next to an id,
+        or those ``around`` one (about half up to it, half after it)."""
         query = cls.select(cls, User).join(User).where(cls.room == room)
+        if around is not None:
+            around = min(around, MAX_ID)
+            older = list(query.where(cls.id <= around).order_by(cls.id.desc()).limit(limit))
+            newer = list(query.where(cls.id > around).order_by(cls.id).limit(limit))
+            # Half each way, and what one side lacks (at either end of the history)
+            # taken from the other, so the window is full whenever the chat is.
+            take_newer = min(len(newer), max(limit // 2, limit - len(older)))
+            take_older = min(len(older), limit - take_newer)
+            return cls.annotate(older[:take_older][::-1] + newer[:take_newer])
         # Clamping keeps the meaning (every id is below MAX_ID) and avoids an
         # OverflowError when a client sends an id too large for SQLite.
         before = None if before is None else min(before, MAX_ID)
@@ -1655,7 +1665,7 @@ class MessageIndex:
     LATER_SECONDS = 0.05
     PENDING = "fts_merge_pending"
 
-    _MERGE_SQL = "INSERT INTO \"message_fts\" (\"message_fts\", \"rank\") VALUES ('merge', ?)"
+    _MERGE_SQL = 'INSERT INTO "message_fts" ("message_fts", "rank") VALUES (\'merge\', ?)'
 
     @classmethod
     def step(cls):

@@ -53,7 +53,9 @@ def parse_moment(value, name):
     try:
         moment = datetime.datetime.fromisoformat(value)
     except ValueError:
-        raise BadQuery({name: ["Give a date as YYYY-MM-DD, or an ISO date and time."]}) from None
+        raise BadQuery(
+            {name: ["Give a date as YYYY-MM-DD, or an ISO date and time."]}
+        ) from None
     if moment.tzinfo is not None:
         moment = moment.astimezone(datetime.UTC).replace(tzinfo=None)
     return Message.created_at.db_value(moment)
@@ -105,8 +107,17 @@ _SEARCH_SQL = (
 )
 
 
-def search(user, q, chat=None, author=None, after=None, before=None, has=None,
-           limit=DEFAULT_LIMIT, cursor=None):
+def search(
+    user,
+    q,
+    chat=None,
+    author=None,
+    after=None,
+    before=None,
+    has=None,
+    limit=DEFAULT_LIMIT,
+    cursor=None,
+):
     """The caller's matching messages, newest first: ``(results, next_cursor)``.
 
     ``results`` are ``(message, room, snippet_pieces)``. Raises BadQuery for input the
@@ -152,14 +163,25 @@ def search(user, q, chat=None, author=None, after=None, before=None, has=None,
     more = len(rows) > limit
     rows = rows[:limit]
     ids = [row[0] for row in rows]
-    messages = {
-        m.id: m
-        for m in Message.select(Message, User).join(User).where(Message.id.in_(ids))
-    } if ids else {}
+    messages = (
+        {
+            m.id: m
+            for m in Message.select(Message, User).join(User).where(Message.id.in_(ids))
+        }
+        if ids
+        else {}
+    )
     Message.annotate(list(messages.values()))
-    rooms = {
-        r.id: r for r in Room.select().where(Room.id.in_({m.room_id for m in messages.values()}))
-    } if messages else {}
+    rooms = (
+        {
+            r.id: r
+            for r in Room.select().where(
+                Room.id.in_({m.room_id for m in messages.values()})
+            )
+        }
+        if messages
+        else {}
+    )
     results = []
     for message_id, snippet in rows:
         message = messages.get(message_id)
