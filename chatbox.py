@@ -53,6 +53,7 @@ from handlers.chats import (
     ReadHandler,
 )
 from handlers.cors import CrossOrigin
+from handlers.export import ExportHandler
 from handlers.messages import (
     MessageHandler,
     MessagesHandler,
@@ -101,11 +102,12 @@ def load_secret(path):
     return secret
 
 
-def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
+def make_app(cookie_secret, debug=False, allow_origin=(), limits=None, uploads=None):
     """The Tornado application; the database must already be initialised.
 
     ``allow_origin``: origins (or ``*``) whose pages may call the API with a token.
     ``limits``: the per-person budgets (``handlers.budget.Limits``), the defaults if None.
+    ``uploads``: the folder of the box's files (``Paths.uploads``).
     """
     if limits is None:
         limits = Limits()
@@ -139,6 +141,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
         (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (rf"/api/chats/{uri}/name/", NameHandler, deps),
         (rf"/api/chats/{uri}/notifications/", NotificationsHandler, deps),
+        (rf"/api/chats/{uri}/export\.(?P<extension>json|html)", ExportHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/", MessageHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/reactions/", ReactionsHandler, deps),
         (
@@ -173,6 +176,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
         log_function=log_request,
         debug=debug,
         version=__version__,
+        uploads=uploads,
     )
     app.messenger = messenger
     app.database_health = dbfile.Health()
@@ -256,6 +260,7 @@ async def main():
             debug=options.debug,
             allow_origin=options.allow_origin,
             limits=limits,
+            uploads=paths.uploads,
         )
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.

@@ -18,6 +18,7 @@ import urllib.request
 
 import peewee
 
+import export
 import schema
 from appliance import __version__, backup, dbfile, lock, systemd
 from appliance.options import options
@@ -269,6 +270,17 @@ def cmd_status(args, paths):
     print_backups(paths)
 
 
+def cmd_export(args, paths):
+    folder = os.path.abspath(one_argument(args, "folder"))
+    open_db(paths)
+    rooms = list(Room.select().order_by(Room.id))
+    try:
+        written = export.write_all(rooms, folder, paths.uploads)
+    except OSError as exc:
+        raise CommandError(f"could not write to {folder}: {exc}") from None
+    print(f"Exported {len(rooms)} chats to {folder} ({len(written)} files).")
+
+
 def print_backups(paths):
     if not os.path.isdir(paths.backups):
         return
@@ -341,6 +353,7 @@ ACTIONS = {
     "backup": lambda args, paths, *_: cmd_backup(args, paths),
     "restore": lambda args, paths, *_: cmd_restore(args, paths),
     "status": lambda args, paths, *_: cmd_status(args, paths),
+    "export": lambda args, paths, *_: cmd_export(args, paths),
     "install-service": cmd_install_service,
 }
 
