@@ -60,6 +60,7 @@ class Chores:
             self.paths.db,
             self.paths.backups,
             self.backup_keep,
+            self.paths.uploads,
         )
         self._backup_running.add_done_callback(self._backup_done)
 
