@@ -141,7 +141,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None, uploads=N
         (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (rf"/api/chats/{uri}/name/", NameHandler, deps),
         (rf"/api/chats/{uri}/notifications/", NotificationsHandler, deps),
-        (rf"/api/chats/{uri}/export\.(?P<extension>json|html)", ExportHandler, deps),
+        (rf"/api/chats/{uri}/export\.(?:json|html)", ExportHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/", MessageHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/reactions/", ReactionsHandler, deps),
         (

@@ -10,7 +10,8 @@ CONTENT_TYPES = {
 
 
 class ExportHandler(BaseHandler):
-    async def get(self, uri, extension):
+    async def get(self, uri):
+        extension = self.request.path.rsplit(".", 1)[1]
         await self.pay("reads", self.require_user().id)
         room = self.member_room(uri)
         if extension == "json":

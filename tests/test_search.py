@@ -262,3 +262,17 @@ async def test_outsiders_may_not_open_a_chat_around_a_message(api, unlimited):
     mallory = await api.signup("mallory")
     status, _ = await mallory.call("GET", f"/api/chats/{uri}/messages/?around={said['id']}")
     assert status == 403
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_a_search_answer_fits_its_documented_schema(api, unlimited):
+    from test_openapi import conforms, load_doc
+
+    schemas = load_doc()["components"]["schemas"]
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    await alice.say(uri, "the wifi password")
+    await alice.say(uri, "wifi again")
+    data = await find(alice, "wifi", limit=1)
+    assert data["next"] is not None
+    assert conforms(data, schemas["SearchResults"], schemas) == []
