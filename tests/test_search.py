@@ -1,6 +1,8 @@
 """Search across one's chats, and opening a chat around a message: through the real
 server, as a client calls it."""
 
+import os
+import sqlite3
 import urllib.parse
 
 import pytest
@@ -276,3 +278,32 @@ async def test_a_search_answer_fits_its_documented_schema(api, unlimited):
     data = await find(alice, "wifi", limit=1)
     assert data["next"] is not None
     assert conforms(data, schemas["SearchResults"], schemas) == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_large_index_loses_a_deleted_messages_words_in_later_steps(
+    api, app, db_path, unlimited, monkeypatch
+):
+    # As on a box whose index is too large to merge within the delete itself.
+    monkeypatch.setattr(models.MessageIndex, "INLINE_SECONDS", 0)
+    monkeypatch.setattr(models.MessageIndex, "STEP_PAGES", 1)
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    for n in range(30):
+        await alice.say(uri, f"filler words number {n} to make segments")
+    said = await alice.say(uri, "the code is zebra-quokka-unique")
+    await alice.call("DELETE", message_path(uri, said["id"]))
+    assert models.MessageIndex.pending()
+    steps = 0
+    while not await app.messenger.writer.run(models.MessageIndex.continue_):
+        steps += 1
+        assert steps < 1000
+    assert not models.MessageIndex.pending()
+    assert await found(alice, "zebra") == []
+    connection = sqlite3.connect(db_path)
+    connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    connection.close()
+    for path in (db_path, db_path + "-wal"):
+        if os.path.exists(path):
+            with open(path, "rb") as f:
+                assert b"quokka" not in f.read(), path
