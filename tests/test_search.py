@@ -284,8 +284,13 @@ async def test_a_search_answer_fits_its_documented_schema(api, unlimited):
 async def test_a_large_index_loses_a_deleted_messages_words_in_later_steps(
     api, app, db_path, unlimited, monkeypatch
 ):
-    # As on a box whose index is too large to merge within the delete itself.
-    monkeypatch.setattr(models.MessageIndex, "INLINE_SECONDS", 0)
+    # As on a box whose index is too large to merge within the delete itself: the
+    # delete leaves all the merging for later, which goes a page at a time.
+    monkeypatch.setattr(
+        models.MessageIndex,
+        "after_change",
+        classmethod(lambda cls: models.Setting.write(cls.PENDING, "1")),
+    )
     monkeypatch.setattr(models.MessageIndex, "STEP_PAGES", 1)
     alice = await api.signup("alice")
     uri = await alice.start_chat()
