@@ -34,14 +34,101 @@ from models import FTS_SQL, db  # noqa: E402
 
 ROOMS, PEOPLE, VOCABULARY = 20, 40, 20000
 DEADLINE = 1800  # seconds for the whole run
-SYLLABLES = "ka lo mi ne ru sa te vi do pa be gu fi ho ja ze wo xi qu ly".split(" ")
+SYLLABLES = [
+    "ka",
+    "lo",
+    "mi",
+    "ne",
+    "ru",
+    "sa",
+    "te",
+    "vi",
+    "do",
+    "pa",
+    "be",
+    "gu",
+    "fi",
+    "ho",
+    "ja",
+    "ze",
+    "wo",
+    "xi",
+    "qu",
+    "ly",
+]
 # Common English words first, so the most frequent words read like chat.
-COMMON = (
-    "the to and a i you it is that of in for on my me we this be have so but are not"
-    " with what at just can do was if they all get your go no up about out like know"
-    " there will one now how think time when good see then want here did come should"
-    " from well back dinner tomorrow meeting wifi password photo school train weekend"
-).split(" ")
+COMMON = [
+    "the",
+    "to",
+    "and",
+    "a",
+    "i",
+    "you",
+    "it",
+    "is",
+    "that",
+    "of",
+    "in",
+    "for",
+    "on",
+    "my",
+    "me",
+    "we",
+    "this",
+    "be",
+    "have",
+    "so",
+    "but",
+    "are",
+    "not",
+    "with",
+    "what",
+    "at",
+    "just",
+    "can",
+    "do",
+    "was",
+    "if",
+    "they",
+    "all",
+    "get",
+    "your",
+    "go",
+    "no",
+    "up",
+    "about",
+    "out",
+    "like",
+    "know",
+    "there",
+    "will",
+    "one",
+    "now",
+    "how",
+    "think",
+    "time",
+    "when",
+    "good",
+    "see",
+    "then",
+    "want",
+    "here",
+    "did",
+    "come",
+    "should",
+    "from",
+    "well",
+    "back",
+    "dinner",
+    "tomorrow",
+    "meeting",
+    "wifi",
+    "password",
+    "photo",
+    "school",
+    "train",
+    "weekend",
+]
 
 
 def vocabulary(rng):
@@ -95,9 +182,7 @@ def build(path, messages, rng):
             room = rng.randrange(ROOMS)
             seqs[room] += 1
             text = " ".join(rng.choices(words, cum_weights=weights, k=rng.randint(3, 18)))
-            moment = time.strftime(
-                "%Y-%m-%d %H:%M:%S", time.gmtime(1704067200 + n * 30)
-            )
+            moment = time.strftime("%Y-%m-%d %H:%M:%S", time.gmtime(1704067200 + n * 30))
             rows.append((room + 1, 3 + rng.randrange(PEOPLE), text, moment, seqs[room]))
         with con:
             con.executemany(
@@ -111,7 +196,7 @@ def build(path, messages, rng):
     built = time.time() - started
     started = time.time()
     with con:
-        con.execute("INSERT INTO \"message_fts\" (\"message_fts\") VALUES ('rebuild')")
+        con.execute('INSERT INTO "message_fts" ("message_fts") VALUES (\'rebuild\')')
         for statement in FTS_SQL[1:]:
             con.execute(statement)
     indexed = time.time() - started
@@ -165,7 +250,10 @@ QUERIES = [
     ("accent folded: 'cafe'", {"q": "cafe"}),
     ("common word, one chat", {"q": "the", "chat": "room3"}),
     ("common word, from one person", {"q": "the", "from": "p7"}),
-    ("common word, a date range", {"q": "the", "after": "2024-03-01", "before": "2024-03-08"}),
+    (
+        "common word, a date range",
+        {"q": "the", "after": "2024-03-01", "before": "2024-03-08"},
+    ),
     ("two words, page 2", {"q": "dinner tomorrow", "cursor": "CURSOR"}),
 ]
 
@@ -203,9 +291,7 @@ def merge_cost(source):
     last = db.execute_sql('SELECT MAX("id") FROM "message"').fetchone()[0]
     for victim in (last // 2, last // 3):
         with db.atomic():
-            db.execute_sql(
-                'UPDATE "message" SET "text" = \'\' WHERE "id" = ?', (victim,)
-            )
+            db.execute_sql('UPDATE "message" SET "text" = \'\' WHERE "id" = ?', (victim,))
             started, steps, first, done = time.perf_counter(), 0, None, False
             while not done:
                 step_started = time.perf_counter()
@@ -241,15 +327,24 @@ def main():
     rng = random.Random(12)
     if not os.path.exists(BENCH_DB):
         built, indexed = build(BENCH_DB, args.messages, rng)
-        print(f"built {args.messages:,} messages in {built:.0f} s, indexed in {indexed:.0f} s")
+        print(
+            f"built {args.messages:,} messages in {built:.0f} s, indexed in {indexed:.0f} s"
+        )
     fts, total = index_bytes(BENCH_DB)
     print(f"file {total:,} bytes; index tables {fts:,} bytes" if fts else f"file {total:,}")
     rare = vocabulary(random.Random(12))[VOCABULARY - 50]
     port = 18000 + os.getpid() % 1000
     server = subprocess.Popen(
-        [sys.executable, os.path.join(ROOT, "chatbox.py"), f"--db={BENCH_DB}",
-         f"--port={port}", "--address=127.0.0.1", "--limits=off", "--logging=warning",
-         "--backup-every=0"],
+        [
+            sys.executable,
+            os.path.join(ROOT, "chatbox.py"),
+            f"--db={BENCH_DB}",
+            f"--port={port}",
+            "--address=127.0.0.1",
+            "--limits=off",
+            "--logging=warning",
+            "--backup-every=0",
+        ],
     )
     base = f"http://127.0.0.1:{port}"
     try:
@@ -267,7 +362,9 @@ def main():
                 params = {k: (rare if v == "ZIPF_RARE" else v) for k, v in params.items()}
                 if params.get("cursor") == "CURSOR":
                     first = ask(base, secrets[user], {"q": params["q"]})
-                    url = base + "/api/search/?" + urllib.parse.urlencode({"q": params["q"]})
+                    url = (
+                        base + "/api/search/?" + urllib.parse.urlencode({"q": params["q"]})
+                    )
                     request = urllib.request.Request(
                         url, headers={"Authorization": f"Token {secrets[user]}"}
                     )
