@@ -2,7 +2,7 @@
 // they are added (see lib/uploads.js for their states). One queue per chat, so moving
 // to another chat and back finds them where they were; every upload still running
 // stops when the chat view goes away.
-import { onBeforeUnmount, reactive, ref } from 'vue'
+import { markRaw, onBeforeUnmount, reactive, ref } from 'vue'
 import {
   addFiles,
   cancelUpload,
@@ -51,7 +51,8 @@ export function useUploads(uri, { upload = uploadFile } = {}) {
   // Adds files to the open chat's next message; returns the files over the limit.
   function add(files) {
     const address = uri()
-    const { added, refused } = addFiles(queueFor(address), Array.from(files))
+    // The File itself is handed to the network as it is, never as a reactive copy.
+    const { added, refused } = addFiles(queueFor(address), Array.from(files, markRaw))
     for (const item of added) begin(address, item)
     notice.value = refused.length
       ? `A message carries at most ${MAX_FILES} files: ${refusedNames(refused)} left out.`
