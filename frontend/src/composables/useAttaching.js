@@ -46,6 +46,13 @@ export function useAttaching(uploads, text, sendNow) {
     } else if (now === 'empty') waiting.value = false
   })
 
+  // A file taken off while the message waits: the person is changing what they send,
+  // so it waits for them to press Send again.
+  watch(
+    () => uploads()?.items.length ?? 0,
+    (now, before) => now < before && (waiting.value = false),
+  )
+
   function picked(event) {
     const input = event.target
     if (input.files?.length) uploads()?.add(input.files)
