@@ -161,7 +161,8 @@ def test_a_pasted_photo_reaches_the_other_browser_without_the_list_jumping(peopl
     expect(walt.page.get_by_role("dialog", name="first.png")).to_be_visible()
     walt.page.keyboard.press("Escape")
     expect(walt.page.get_by_role("dialog")).to_have_count(0)
-    expect(walt.page.get_by_role("button", name="Open photo first.png")).to_be_focused()
+    # Focus goes back to the photo that opened the lightbox.
+    expect(photo).to_be_focused()
 
     walt.page.get_by_role("button", name="Open photo view.png").click()
     walt.page.get_by_role("button", name="Close").click()
@@ -181,7 +182,7 @@ def test_other_files_are_downloads_and_a_refused_upload_sends_nothing(people, se
     attach(xena, ("notes.txt", "text/plain", b"milk, eggs, bread\n" * 100))
     xena.say("the list")
     link = yuri.page.get_by_role("link", name=re.compile(r"^notes\.txt"))
-    expect(link).to_contain_text("1.7 KB")
+    expect(link).to_contain_text("1.8 KB")
     href = link.get_attribute("href")
     assert re.fullmatch(r"/api/files/\d+/notes\.txt", href)
     answer = yuri.page.request.get(server.url + href)
@@ -230,8 +231,12 @@ def test_a_profile_picture_shows_in_the_other_persons_member_list(people, server
     )
     expect(zoe.page.get_by_role("status")).to_contain_text("new picture")
     expect(zoe.page.get_by_role("button", name="Remove picture")).to_be_visible()
-    picture = zoe.page.locator(".me img.picture")
+    picture = zoe.page.get_by_role("region", name="Profile").locator("img.picture")
     expect(picture).to_have_attribute("src", re.compile(r"^/api/avatars/\d+/256\.jpg"))
+    # The top bar's small avatar too.
+    expect(zoe.page.get_by_role("link", name="Profile").locator("img")).to_have_attribute(
+        "src", re.compile(r"^/api/avatars/\d+/64\.jpg")
+    )
     zoe.shot("files-profile")
 
     abe.page.reload()
