@@ -75,6 +75,22 @@ PASTE = """([name, type, bytes]) => {
 }"""
 
 
+# Drops a file on the message list, as one dragged from the desktop.
+DROP = """([name, type, bytes]) => {
+  const data = new DataTransfer()
+  data.items.add(new File([new Uint8Array(bytes)], name, { type }))
+  const list = document.querySelector('[role="log"]')
+  for (const kind of ['dragenter', 'dragover', 'drop']) {
+    list.dispatchEvent(new DragEvent(kind, { dataTransfer: data, bubbles: true,
+                                             cancelable: true }))
+  }
+}"""
+
+
+def drop(visitor, name, kind, data):
+    visitor.page.evaluate(DROP, [name, kind, list(data)])
+
+
 def paste(visitor, name, kind, data):
     visitor.page.evaluate(PASTE, [name, kind, list(data)])
 
@@ -219,6 +235,15 @@ def test_other_files_are_downloads_and_a_refused_upload_sends_nothing(people, se
     expect(xena.page.get_by_role("progressbar", name="Upload of slow.txt")).to_be_visible()
     xena.page.get_by_role("button", name="Cancel upload of slow.txt").click()
     expect(xena.page.get_by_role("list", name="Files to send")).to_have_count(0)
+    xena.page.unroute(re.compile(r"/uploads/\?name="))
+
+    # A file dropped on the conversation goes the same way.
+    drop(xena, "dropped.txt", "text/plain", b"from the desktop")
+    expect(
+        xena.page.get_by_role("progressbar", name="Upload of dropped.txt")
+    ).to_have_attribute("value", "100")
+    xena.page.get_by_role("button", name="Send").click()
+    expect(yuri.page.get_by_role("link", name=re.compile(r"^dropped\.txt"))).to_be_visible()
 
 
 def test_a_profile_picture_shows_in_the_other_persons_member_list(people, server):
