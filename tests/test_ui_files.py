@@ -11,7 +11,7 @@ import re
 
 import pytest
 from boxes import Box
-from browser import api_call, expect, token_for
+from browser import PHONE, api_call, expect, token_for
 from conftest import PASSWORD
 from PIL import Image
 
@@ -39,6 +39,12 @@ def server(tmp_path_factory):
 def png(width, height, colour):
     out = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(out, "PNG")
+    return out.getvalue()
+
+
+def jpeg(width, height, colour):
+    out = io.BytesIO()
+    Image.new("RGB", (width, height), colour).save(out, "JPEG")
     return out.getvalue()
 
 
@@ -299,3 +305,41 @@ def test_the_admin_page_shows_what_files_take_per_person(people, server):
     expect(row).to_contain_text("2.9 KB")
     expect(storage).to_contain_text("in all")
     boss.shot("files-storage")
+
+
+def test_on_a_phone_the_camera_is_one_tap_away_and_photos_fit_the_screen(people):
+    (cleo, dan), _ = chat_of(people, "cleo", "dan")
+    phone = people(PHONE, has_touch=True, is_mobile=True)
+    phone.goto("/login")
+    phone.fill_auth("cleo", PASSWORD, "Log in")
+    phone.page.get_by_role("link", name="dan").click()
+
+    take = phone.page.get_by_role("button", name="Take photo")
+    expect(take).to_be_visible()
+    with phone.page.expect_file_chooser() as chooser:
+        take.click()
+    camera = chooser.value.element
+    assert camera.get_attribute("capture") == "environment"
+    assert camera.get_attribute("accept") == "image/*"
+    chooser.value.set_files(
+        {"name": "shot.jpg", "mimeType": "image/jpeg", "buffer": jpeg(1200, 1600, "#e94")}
+    )
+    expect(
+        phone.page.get_by_role("progressbar", name="Upload of shot.jpg")
+    ).to_have_attribute("value", "100")
+    phone.page.get_by_role("button", name="Send").click()
+
+    photo = dan.page.get_by_role("button", name="Open photo shot.jpg")
+    expect(photo).to_be_visible()
+    mine = phone.page.get_by_role("button", name="Open photo shot.jpg")
+    expect(mine).to_be_visible()
+    # A portrait photo keeps its shape, inside the phone's width.
+    box = mine.bounding_box()
+    assert box["width"] <= PHONE["width"]
+    assert abs(box["width"] / box["height"] - 3 / 4) < 0.02
+    phone.shot("files-phone")
+    mine.click()
+    expect(phone.page.get_by_role("dialog", name="shot.jpg")).to_be_visible()
+    phone.shot("files-phone-lightbox")
+    phone.page.get_by_role("button", name="Close").click()
+    expect(phone.page.get_by_role("dialog")).to_have_count(0)
