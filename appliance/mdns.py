@@ -35,8 +35,10 @@ log = logging.getLogger("chatbox.mdns")
 MDNS_GROUP = "224.0.0.251"
 MDNS_PORT = 5353
 # How long to listen for someone else answering for <host>.local. Responders answer
-# within 20-120 ms (RFC 6762 section 6), so a second is ample even on busy Wi-Fi.
-NAME_QUERY_MS = 1000
+# within 20-120 ms (RFC 6762 section 6), but a freshly opened zeroconf sends its first
+# query only after starting up: the first answer came after 1.4 s on a test VM. This
+# runs on the mDNS thread, so waiting longer delays nothing but the advertisement.
+NAME_QUERY_MS = 3000
 # Unregistering sends goodbye packets (about 250 ms); a shutdown waits no longer than
 # this for them.
 GOODBYE_TIMEOUT = 3.0
