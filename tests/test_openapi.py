@@ -13,13 +13,15 @@ import tornado.web
 
 from handlers.base import NotFoundHandler
 from handlers.pages import AppShellHandler, StaticHandler
+from handlers.trust import AuthorityHandler, TrustPageHandler
 
 DOC_PATH = os.path.join(
     os.path.dirname(os.path.dirname(__file__)), "handlers", "openapi.json"
 )
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
-# Catch-alls, not endpoints: unknown API paths (JSON 404) and the UI's pages.
-FALLBACKS = (NotFoundHandler, AppShellHandler)
+# Catch-alls and pages for people, not endpoints: unknown API paths (JSON 404), the UI's
+# pages, and the certificate authority with the page on trusting it.
+FALLBACKS = (NotFoundHandler, AppShellHandler, AuthorityHandler, TrustPageHandler)
 
 
 def load_doc():
