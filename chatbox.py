@@ -41,6 +41,14 @@ from handlers.auth import (
     hashing_executor,
 )
 from handlers.base import NotFoundHandler, log_request
+from handlers.bots import (
+    BotHandler,
+    BotsHandler,
+    BotTokenHandler,
+    IncomingHookHandler,
+    WebhookHandler,
+    WebhooksHandler,
+)
 from handlers.budget import Limits
 from handlers.chats import (
     AddMemberHandler,
@@ -65,6 +73,7 @@ from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
 from models import User
 from schema import init_db
+from webhooks import Webhooks
 from writer import WriteQueue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -108,7 +117,10 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
     """
     if limits is None:
         limits = Limits()
-    messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
+    writer = WriteQueue()
+    webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
+    webhooks.load()
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
     message = r"(?P<message_id>[0-9]{1,19})"
@@ -148,11 +160,21 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
         (r"/api/users/", PeopleHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
+        (r"/api/bots/", BotsHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/", BotHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/token/", BotTokenHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/webhooks/", WebhooksHandler, deps),
+        (
+            r"/api/bots/(?P<username>[^/]+)/webhooks/(?P<hook_id>[0-9]{1,18})/",
+            WebhookHandler,
+            deps,
+        ),
+        (r"/hooks/(?P<secret>[^/]+)", IncomingHookHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),
         (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
-        (r"/(?:api|auth|ws)(?:/.*)?", NotFoundHandler, deps),
+        (r"/(?:api|auth|ws|hooks)(?:/.*)?", NotFoundHandler, deps),
         (r"/(.*)", AppShellHandler, deps),
     ]
     app = tornado.web.Application(
@@ -194,6 +216,7 @@ async def shutdown(server, app, grace=3.0):
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
+    app.messenger.webhooks.close()
     writer.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)

@@ -325,13 +325,18 @@ class Presence:
 class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
-    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None):
+    def __init__(
+        self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None, webhooks=None
+    ):
         self.writer = writer
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
         # The per-person budgets (handlers/budget.py), or None for none: every message
         # passes here, whichever way it came, so this is where sending is paid for.
         self.limits = limits
+        # The outgoing webhooks (webhooks.py), or None: told of each new message once
+        # the room has it, so a slow receiver never delays the room.
+        self.webhooks = webhooks
 
     async def post(self, room, author, text, client_id=None, reply_to=None):
         """Store a message and deliver it to the room; returns ``(message, created)``.
@@ -359,6 +364,8 @@ class Messenger:
         message.author = author
         if created:
             self.hub.publish(room.id, message.seq, message_frame(room, message), message.id)
+            if self.webhooks is not None:
+                self.webhooks.posted(room, message)
         return message, created
 
     async def change(self, room, user, message_id, kind, *args):

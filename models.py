@@ -339,9 +339,7 @@ class User(BaseModel):
             User.update(is_active=active).where(User.id == self.id).execute()
             if not active:
                 Token.delete().where(Token.user == self).execute()
-                for bot in User.select().where(
-                    (User.bot_owner == self) & User.is_active
-                ):
+                for bot in User.select().where((User.bot_owner == self) & User.is_active):
                     bot.set_active(False)
                 Webhook.delete().where(Webhook.bot == self).execute()
         self.is_active = active
@@ -478,9 +476,7 @@ class User(BaseModel):
     def bots_owned(self):
         """The person's active bots, oldest first."""
         return list(
-            User.select()
-            .where((User.bot_owner == self) & User.is_active)
-            .order_by(User.id)
+            User.select().where((User.bot_owner == self) & User.is_active).order_by(User.id)
         )
 
     def bot_named(self, username):
@@ -1753,6 +1749,11 @@ class Webhook(BaseModel):
             .join(Room)
             .where((cls.direction == "out") & User.is_active)
         )
+
+    @classmethod
+    def remove(cls, bot, hook_id):
+        """Delete one of the bot's webhooks; False if it has none of that id."""
+        return cls.delete().where((cls.id == hook_id) & (cls.bot == bot)).execute() > 0
 
     def record(self, status, error, when):
         """Keep how a delivery attempt went (``error`` "" for a success)."""
