@@ -10,17 +10,22 @@ import hashlib
 import hmac
 import http.server
 import json
+import os
+import re
 import socket
+import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 
 import pytest
-from conftest import PASSWORD
+from conftest import PASSWORD, Person
 from realtime import closed, read, read_type, room_socket, send, ui_socket, until
 from rest import snapshot
 
 from handlers.base import redacted
-from models import Token, User, Webhook
+from models import Message, Room, Token, User, Webhook
 
 
 class Receiver:
@@ -111,8 +116,6 @@ async def bot_in_chat(api, owner, uri, username="helper"):
         "POST", f"/api/chats/{uri}/members/", {"username": username}
     )
     assert status == 201, data
-    from conftest import Person
-
     return Person(api, username, made["token"], made["bot"])
 
 
@@ -283,8 +286,6 @@ async def test_a_bot_added_to_a_chat_posts_over_rest_and_both_sockets(api):
         ("alice", False),
         ("helper", True),
     ]
-    from conftest import Person
-
     bot = Person(api, "helper", made["token"], made["bot"])
     watcher = await ui_socket(alice, uri)
     posted = await bot.say(uri, "over REST")
@@ -466,7 +467,12 @@ async def test_each_message_is_posted_signed_with_the_webhooks_secret(api, recei
 
 
 def my_hook_state(alice_id):
-    hook = Webhook.select().join(User).where(User.bot_owner == alice_id).first()
+    hook = (
+        Webhook.select()
+        .join(User)
+        .where((User.bot_owner == alice_id) & (Webhook.direction == "out"))
+        .first()
+    )
     return {"last_status": hook.last_status, "failures": hook.failures}
 
 
@@ -607,3 +613,109 @@ async def test_a_full_queue_drops_new_events_and_says_so(api, app, receiver):
     await until(lambda: len(target.requests) == 2)
     await asyncio.sleep(0)
     assert [e["message"]["message"] for e in target.events()] == ["m0", "m1"]
+
+
+# --- The published description ----------------------------------------------------------
+
+
+@pytest.mark.gen_test(timeout=30)
+async def test_real_answers_of_the_bot_routes_fit_their_schemas(api, receiver):
+    from test_openapi import conforms, load_doc
+
+    schemas = load_doc()["components"]["schemas"]
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    status, made = await alice.call("POST", "/api/bots/", {"username": "helper"})
+    assert conforms(made, schemas["BotToken"], schemas) == []
+    await alice.call("POST", f"/api/chats/{uri}/members/", {"username": "helper"})
+    incoming = await add_hook(alice, "helper", uri, direction="in")
+    target = receiver()
+    outgoing = await add_hook(alice, "helper", uri, direction="out", url=target.url)
+    for answer in (incoming, outgoing):
+        assert conforms(answer, schemas["WebhookCreated"], schemas) == []
+    status, posted = await api.call("POST", incoming["url"], {"text": "hi"})
+    assert conforms(posted, schemas["PostedMessage"], schemas) == []
+    await alice.say(uri, "hello")
+    await until(lambda: my_hook_state(alice.id)["last_status"] == 200)
+    status, listed = await alice.call("GET", "/api/bots/")
+    assert conforms(listed, schemas["BotList"], schemas) == []
+    status, renewed = await alice.call("POST", "/api/bots/helper/token/")
+    assert conforms(renewed, schemas["BotToken"], schemas) == []
+
+
+# --- The bot in docs/bots.md works ------------------------------------------------------
+
+DOCS = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "docs")
+
+
+def documented_bot():
+    with open(os.path.join(DOCS, "bots.md"), encoding="utf-8") as f:
+        text = f.read()
+    found = re.search(r"<!-- echo_bot\.py:.*?-->\n```python\n(.*?)```", text, re.S)
+    assert found, "docs/bots.md lost its bot"
+    return found.group(1)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_bot_in_the_docs_answers_a_mention_and_refuses_a_forged_event(
+    api, tmp_path
+):
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    bot = await bot_in_chat(api, alice, uri)
+    port = a_port_nobody_listens_on()
+    hook = await add_hook(
+        alice,
+        "helper",
+        uri,
+        direction="out",
+        url=f"http://127.0.0.1:{port}/",
+        trigger="mention",
+    )
+    script = tmp_path / "echo_bot.py"
+    script.write_text(documented_bot(), encoding="utf-8")
+    env = dict(
+        os.environ,
+        CHATBOX_URL=api.base_url,
+        BOT_TOKEN=bot.token,
+        WEBHOOK_SECRET=hook["secret"],
+        PORT=str(port),
+    )
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, str(script), env=env, stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), 10)
+        assert b"listening" in line
+        # A body the box did not sign is refused, and answered nothing.
+        forged = urllib.request.Request(
+            f"http://127.0.0.1:{port}/",
+            data=b'{"type": "message"}',
+            headers={"X-Chatbox-Signature": "sha256=" + "0" * 64},
+            method="POST",
+        )
+        loop = asyncio.get_running_loop()
+        status = await loop.run_in_executor(None, forged_status, forged)
+        assert status == 403
+        asked = await alice.say(uri, "@helper are you there?")
+        await until(lambda: len(texts_in(uri)) == 2, timeout=15)
+        history = await alice.history(uri)
+        answer = history[-1]
+        assert answer["user"]["username"] == "helper" and answer["user"]["is_bot"]
+        assert answer["message"] == "alice, you said: @helper are you there?"
+        assert answer["reply_to"]["id"] == asked["id"]
+    finally:
+        process.terminate()
+        await process.wait()
+
+
+def forged_status(request):
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def texts_in(uri):
+    return [m.text for m in Message.select().join(Room).where(Room.uri == uri)]
