@@ -27,7 +27,7 @@ def test_a_bot_made_in_the_profile_posts_with_its_copied_token_and_shows_as_a_bo
     page.wait_for_url(re.compile(r"/profile$"))
     create = page.get_by_role("form", name="Create a bot")
     create.get_by_label("Bot name").fill("doorbell")
-    create.get_by_label("Display name").fill("Door bell")
+    create.get_by_label("Shown name").fill("Door bell")
     page.get_by_role("button", name="Create bot").click()
     token_field = page.get_by_label("The API token of doorbell")
     expect(token_field).to_be_visible()
