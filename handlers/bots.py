@@ -51,10 +51,13 @@ class BotsHandler(BotOwnerHandler):
         username = data.get("username")
         if username in (None, ""):
             raise bad_request({"username": ["This field is required."]})
+        if not User.is_valid_name(username):
+            raise bad_request({"username": [User.USERNAME_RULE]})
+        display_name = data.get("display_name")
         # A bot is an account: paid for like a sign-up from the caller's address.
         await self.pay("signup", self.request.remote_ip, turn=False)
         bot, token = await self.writer.run(
-            User.make_bot, owner, username, data.get("display_name", "")
+            User.make_bot, owner, username, "" if display_name is None else display_name
         )
         self.send_json({"bot": bot.bot_view(), "token": token}, 201)
 
