@@ -45,6 +45,14 @@ from handlers.auth import (
     hashing_executor,
 )
 from handlers.base import NotFoundHandler, log_request
+from handlers.bots import (
+    BotHandler,
+    BotsHandler,
+    BotTokenHandler,
+    IncomingHookHandler,
+    WebhookHandler,
+    WebhooksHandler,
+)
 from handlers.budget import Limits
 from handlers.chats import (
     AddMemberHandler,
@@ -80,6 +88,7 @@ from handlers.trust import Trust, redirect_app, trust_routes
 from hub import Messenger, RoomHub
 from models import User, db
 from schema import init_db
+from webhooks import Webhooks
 from writer import WriteQueue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -139,7 +148,10 @@ def make_app(
         limits = Limits()
     if trust is None:
         trust = Trust()
-    messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
+    writer = WriteQueue()
+    webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
+    webhooks.load()
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -199,12 +211,22 @@ def make_app(
         (r"/api/search/", SearchHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
+        (r"/api/bots/", BotsHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/", BotHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/token/", BotTokenHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/webhooks/", WebhooksHandler, deps),
+        (
+            r"/api/bots/(?P<username>[^/]+)/webhooks/(?P<hook_id>[0-9]{1,18})/",
+            WebhookHandler,
+            deps,
+        ),
+        (r"/hooks/(?P<secret>[^/]+)", IncomingHookHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/ws", ClientSocket, deps),
         (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
         *trust_routes(trust),
-        (r"/(?:api|auth|ws)(?:/.*)?", NotFoundHandler, deps),
+        (r"/(?:api|auth|ws|hooks)(?:/.*)?", NotFoundHandler, deps),
         (r"/(.*)", AppShellHandler, deps),
     ]
     app = tornado.web.Application(
@@ -248,6 +270,7 @@ async def shutdown(server, app, grace=3.0):
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
+    app.messenger.webhooks.close()
     writer.close()
     app.files.close()
     try:

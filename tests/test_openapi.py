@@ -161,10 +161,10 @@ def test_every_documented_path_and_method_is_served(app):
     assert extra == {}, "described in handlers/openapi.json but not served"
 
 
-def test_every_api_route_is_under_api_auth_ws_or_healthz(app):
+def test_every_api_route_is_under_api_auth_ws_hooks_or_healthz(app):
     # Guards the fallback exclusion above: a new endpoint elsewhere would be missed.
     for path in served_paths(app):
-        assert re.match(r"^/(api/|auth/|ws(/|$)|healthz$)", path), path
+        assert re.match(r"^/(api/|auth/|ws(/|$)|hooks/|healthz$)", path), path
 
 
 def test_every_path_parameter_is_declared_and_every_reference_resolves():
