@@ -31,6 +31,12 @@ function appShellToTemplates() {
 
 export default defineConfig({
   base: '/static/',
+  // vue-i18n's build-time switches: the Composition API only, no devtools hook.
+  define: {
+    __VUE_I18N_FULL_INSTALL__: true,
+    __VUE_I18N_LEGACY_API__: false,
+    __INTLIFY_PROD_DEVTOOLS__: false,
+  },
   plugins: [vue(), appShellToTemplates()],
   build: {
     outDir,
@@ -42,5 +48,6 @@ export default defineConfig({
   test: {
     environment: 'happy-dom',
     include: ['src/**/*.test.js'],
+    setupFiles: ['src/testSetup.js'],
   },
 })
