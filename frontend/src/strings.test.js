@@ -22,7 +22,7 @@ const TEXT_ATTRIBUTES = new Set([
   'label',
 ])
 // A component's props that carry text have names like these ("confirm-label").
-const TEXT_PROP = /label|text|title|placeholder|message|hint|caption|heading/i
+const TEXT_PROP = /label|text|title|placeholder|message|hint|caption|heading|question|prompt|description/i
 
 // Strings in code that look like words but are not shown to anyone, each with why.
 const NOT_TEXT = [

@@ -1,50 +1,51 @@
-// A small, bundled set of common emoji, grouped like a phone keyboard. They are plain
+// A small, bundled set of common emoji, grouped like a phone keyboard. A group's
+// name is in the catalogue under emoji.<key>. They are plain
 // Unicode text, drawn by the reader's own system font.
 export const EMOJI_GROUPS = [
   {
-    name: 'Smileys',
+    key: 'smileys',
     icon: '😀',
     emoji:
       '😀 😃 😄 😁 😆 😅 😂 🤣 🙂 🙃 😉 😊 😇 🥰 😍 🤩 😘 😗 😚 😋 😛 😜 🤪 😝 🤗 🤭 🤫 🤔 🤐 🤨 😐 😑 😶 😏 😒 🙄 😬 😌 😔 😪 😴 😷 🤒 🤕 🤢 🤧 🥵 🥶 😵 🤯 🤠 🥳 😎 🤓 🧐 😕 😟 🙁 😮 😯 😲 😳 🥺 😦 😧 😨 😰 😥 😢 😭 😱 😖 😣 😞 😓 😩 😫 🥱 😤 😡 😠 🤬 😈 💀 💩 🤡 👻 👽 🤖',
   },
   {
-    name: 'People',
+    key: 'people',
     icon: '👍',
     emoji:
       '👋 🤚 ✋ 🖖 👌 🤌 🤏 ✌️ 🤞 🤟 🤘 🤙 👈 👉 👆 👇 ☝️ 👍 👎 ✊ 👊 🤛 🤜 👏 🙌 👐 🤲 🤝 🙏 ✍️ 💪 🧠 👀 👁️ 👅 👄 👶 🧒 👦 👧 🧑 👨 👩 🧓 👴 👵 🙋 🙆 🙅 🤷 🤦 🙇 💁 🧑‍💻 🧑‍🍳 🧑‍🏫 🧑‍🔧 🕺 💃 🚶 🏃',
   },
   {
-    name: 'Hearts',
+    key: 'hearts',
     icon: '❤️',
     emoji:
       '❤️ 🧡 💛 💚 💙 💜 🤎 🖤 🤍 💔 ❣️ 💕 💞 💓 💗 💖 💘 💝 💯 💢 💥 💫 💦 💨 💬 💭 💤 ✨ ⭐ 🌟 🔥 🎉 🎊',
   },
   {
-    name: 'Nature',
+    key: 'nature',
     icon: '🐶',
     emoji:
       '🐶 🐱 🐭 🐹 🐰 🦊 🐻 🐼 🐨 🐯 🦁 🐮 🐷 🐸 🐵 🐔 🐧 🐦 🐤 🦆 🦉 🐺 🐴 🦄 🐝 🐛 🦋 🐌 🐞 🐢 🐍 🐙 🐠 🐬 🐳 🌵 🌲 🌳 🌴 🌱 🌿 🍀 🍁 🍂 🌷 🌹 🌻 🌼 🌸 🌞 🌝 🌙 🌈 ☀️ ⛅ ☁️ 🌧️ ⛈️ ❄️ ☃️ 🌊',
   },
   {
-    name: 'Food',
+    key: 'food',
     icon: '🍕',
     emoji:
       '🍏 🍎 🍐 🍊 🍋 🍌 🍉 🍇 🍓 🫐 🍒 🍑 🥭 🍍 🥥 🥝 🍅 🥑 🥦 🥕 🌽 🌶️ 🥔 🥐 🍞 🥖 🧀 🥚 🍳 🥞 🥓 🍔 🍟 🍕 🌭 🥪 🌮 🌯 🥗 🍝 🍜 🍲 🍣 🍱 🍚 🍦 🍩 🍪 🎂 🍰 🧁 🍫 🍬 🍿 ☕ 🍵 🥤 🍺 🍻 🥂 🍷',
   },
   {
-    name: 'Activities',
+    key: 'activities',
     icon: '⚽',
     emoji:
       '⚽ 🏀 🏈 ⚾ 🎾 🏐 🏉 🎱 🏓 🏸 🥅 ⛳ 🎣 🚴 🏊 🏄 ⛷️ 🏂 🎿 🏆 🥇 🥈 🥉 🏅 🎮 🎲 🧩 ♟️ 🎯 🎳 🎭 🎨 🎬 🎤 🎧 🎼 🎹 🥁 🎷 🎺 🎸 🎻',
   },
   {
-    name: 'Travel & objects',
+    key: 'travel',
     icon: '🚗',
     emoji:
       '🚗 🚕 🚌 🚎 🚓 🚑 🚒 🚲 🛴 🏍️ 🚂 ✈️ 🚀 🛸 🚁 ⛵ 🚢 🏠 🏡 🏢 🏫 🏥 ⛺ 🗺️ ⏰ ⌛ 📱 💻 ⌨️ 🖥️ 🖨️ 📷 📺 📻 💡 🔦 📚 📖 📝 ✏️ 📎 📌 📅 📦 ✉️ 📬 🔑 🔒 🔓 🔨 🛠️ 🧰 💰 💳 🎁 🎈',
   },
   {
-    name: 'Symbols',
+    key: 'symbols',
     icon: '✅',
     emoji:
       '✅ ☑️ ✔️ ❌ ❎ ➕ ➖ ➗ ✖️ ❓ ❔ ❗ ❕ ⚠️ 🚫 ⛔ 🔴 🟠 🟡 🟢 🔵 🟣 ⚫ ⚪ 🔺 🔻 🔶 🔷 ▶️ ⏸️ ⏹️ ⏩ ⏪ 🔁 🔀 ⬆️ ⬇️ ⬅️ ➡️ ↩️ ↪️ 🔔 🔕 📣 🆗 🆕 🆒 🆘 ♻️ ™️ ©️ ®️',

@@ -8,15 +8,12 @@
 import { mentionsMe } from './mentions.js'
 import { isDirect } from './roomLabels.js'
 
-export const LEVELS = [
-  { value: 'all', label: 'All messages' },
-  { value: 'mentions', label: 'Mentions only' },
-  { value: 'muted', label: 'Muted' },
-]
+// Each level's name is in the catalogue under notify.<level>.
+export const LEVELS = ['all', 'mentions', 'muted']
 
 export function levelOf(room) {
   const level = room?.notify
-  return LEVELS.some((l) => l.value === level) ? level : 'all'
+  return LEVELS.includes(level) ? level : 'all'
 }
 
 // Whether a newly arrived message by someone else should chime.
