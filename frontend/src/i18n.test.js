@@ -49,15 +49,18 @@ describe('the catalogues', () => {
     }
   })
 
-  it.each(Object.keys(catalogues))('every %s message compiles and fills its placeholders', (code) => {
-    const composer = i18n.global
-    for (const [key, text] of Object.entries(flatten(catalogues[code]))) {
-      const named = Object.fromEntries(placeholders(text).map((name) => [name, `<${name}>`]))
-      const shown = composer.t(key, named, { locale: code, plural: 2 })
-      expect(typeof shown).toBe('string')
-      expect([key, /\{\s*\w+\s*\}/.test(shown)]).toEqual([key, false])
-    }
-  })
+  it.each(Object.keys(catalogues))(
+    'every %s message compiles and fills its placeholders',
+    (code) => {
+      const composer = i18n.global
+      for (const [key, text] of Object.entries(flatten(catalogues[code]))) {
+        const named = Object.fromEntries(placeholders(text).map((name) => [name, `<${name}>`]))
+        const shown = composer.t(key, named, { locale: code, plural: 2 })
+        expect(typeof shown).toBe('string')
+        expect([key, /\{\s*\w+\s*\}/.test(shown)]).toEqual([key, false])
+      }
+    },
+  )
 
   it('names each language in that language', () => {
     expect(en.language.name).toBe('English')

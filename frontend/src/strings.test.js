@@ -22,7 +22,8 @@ const TEXT_ATTRIBUTES = new Set([
   'label',
 ])
 // A component's props that carry text have names like these ("confirm-label").
-const TEXT_PROP = /label|text|title|placeholder|message|hint|caption|heading|question|prompt|description/i
+const TEXT_PROP =
+  /label|text|title|placeholder|message|hint|caption|heading|question|prompt|description/i
 
 // Strings in code that look like words but are not shown to anyone, each with why.
 const NOT_TEXT = [
@@ -30,6 +31,27 @@ const NOT_TEXT = [
   /^M[\d.\s,MmLlHhVvCcSsQqTtAaZz-]+$/, // an icon's SVG path
   /^hsl\(\{\}, \d+%, \d+%\)$/, // an avatar's colour
 ]
+
+// Capitalised words code compares with or sends that are not shown: keys and headers.
+const KEY_NAMES = new Set([
+  'Enter',
+  'Escape',
+  'Esc',
+  'Tab',
+  'Backspace',
+  'Delete',
+  'ArrowUp',
+  'ArrowDown',
+  'ArrowLeft',
+  'ArrowRight',
+  'Home',
+  'End',
+  'Token',
+  'Accept', // a request header
+  'Files', // what a drag of files carries
+])
+// Calls whose string arguments are code, not words: selectors and descriptions.
+const CODE_CALLS = new Set(['Symbol', 'querySelector', 'querySelectorAll', 'closest', 'matches'])
 
 function sourceFiles(dir) {
   return readdirSync(dir).flatMap((name) => {
@@ -46,7 +68,14 @@ function looksLikeProse(text) {
   const trimmed = text.trim()
   if (!hasWord(trimmed)) return false
   if (NOT_TEXT.some((pattern) => pattern.test(trimmed))) return false
-  return /\p{L}.*\s.*\p{L}/u.test(trimmed) || /\p{L}[.…!?]$/u.test(trimmed)
+  return (
+    /\p{L}.*\s.*\p{L}/u.test(trimmed) ||
+    /\p{L}[.…!?]$/u.test(trimmed) ||
+    // "{} photos", "Hello {}": a word beside a value filled in.
+    /\{\} \p{L}{2,}|\p{L}{2,} \{\}/u.test(trimmed) ||
+    // "You": a capitalised word on its own, unless it names a key or a header.
+    (/^\p{Lu}\p{Ll}+$/u.test(trimmed) && !KEY_NAMES.has(trimmed))
+  )
 }
 
 function isTranslation(node) {
@@ -73,7 +102,9 @@ function literalsIn(code, { strict = false, expression = false } = {}) {
   walk(ast, {
     enter(node, parent, key) {
       if (skip.has(node)) return this.skip()
-      if (isTranslation(node) || isConsole(node)) {
+      const callee = node.type === 'CallExpression' ? node.callee : null
+      const called = callee?.type === 'MemberExpression' ? callee.property?.name : callee?.name
+      if (isTranslation(node) || isConsole(node) || CODE_CALLS.has(called)) {
         // The key and its arguments; the arguments' own code is checked no further.
         return this.skip()
       }
@@ -87,9 +118,12 @@ function literalsIn(code, { strict = false, expression = false } = {}) {
       if ((node.type === 'ObjectProperty' || node.type === 'ObjectMethod') && !node.computed) {
         skip.add(node.key)
       }
-      if (node.type === 'StringLiteral') {
+      // `status === 'uploading'` compares with a value; it shows nothing.
+      const compared = parent?.type === 'BinaryExpression' && /^[!=]==?$/.test(parent.operator)
+      if (node.type === 'StringLiteral' && !compared) {
         const text = node.value
-        const propertyName = key === 'value' && parent?.type === 'ObjectProperty' && parent.key?.name
+        const propertyName =
+          key === 'value' && parent?.type === 'ObjectProperty' && parent.key?.name
         const labelled = propertyName && TEXT_PROP.test(propertyName) && /^\p{Lu}\p{Ll}/u.test(text)
         if (strict ? hasWord(text) : looksLikeProse(text) || labelled) found.push(text)
       }
@@ -106,7 +140,8 @@ function templateFindings(ast) {
   const found = []
   const visit = (node) => {
     if (node.type === 2 && hasWord(node.content)) found.push(node.content.trim())
-    if (node.type === 5) found.push(...literalsIn(node.content.content, { strict: true, expression: true }))
+    if (node.type === 5)
+      found.push(...literalsIn(node.content.content, { strict: true, expression: true }))
     if (node.type === 1) {
       const component = /^[A-Z]/.test(node.tag)
       for (const prop of node.props) {
@@ -118,9 +153,7 @@ function templateFindings(ast) {
         if (prop.type === 7 && prop.exp) {
           const arg = prop.arg?.content || ''
           const shown =
-            TEXT_ATTRIBUTES.has(arg) ||
-            (component && TEXT_PROP.test(arg)) ||
-            prop.name === 'text'
+            TEXT_ATTRIBUTES.has(arg) || (component && TEXT_PROP.test(arg)) || prop.name === 'text'
           const code = prop.exp.content
           if (prop.name === 'for' || prop.name === 'slot') continue
           const handler = prop.name === 'on'
@@ -190,9 +223,7 @@ describe('the hard-coded text check', () => {
     expect(literalsIn(`const e = 'The upload failed.'`)).toEqual(['The upload failed.'])
     expect(literalsIn('const x = `${n} were left out`')).toEqual(['{} were left out'])
     expect(literalsIn(`const l = [{ value: 'muted', label: 'Muted' }]`)).toEqual(['Muted'])
-    expect(literalsIn(`import a from './a.js'; const k = 'Escape'; api('/api/chats/')`)).toEqual(
-      [],
-    )
+    expect(literalsIn(`import a from './a.js'; const k = 'Escape'; api('/api/chats/')`)).toEqual([])
     expect(literalsIn(`const s = t('upload.failed', { name: 'x y' })`)).toEqual([])
   })
 })
