@@ -2,6 +2,7 @@
 // away. The answer is the account with its new `avatar_url`, which the user's own
 // entries in the chat list and member lists take too, so every avatar of theirs in
 // this tab changes at once.
+import { t } from './i18n.js'
 import { api } from './lib/api.js'
 import { store } from './store.js'
 
@@ -26,9 +27,9 @@ function applyAccount(account) {
 // left for it to judge.)
 export function pictureProblem(file) {
   if (file.type && !PICTURE_TYPES.includes(file.type)) {
-    return 'Choose a JPEG, PNG, WebP or GIF image.'
+    return t('profile.pictureType')
   }
-  if (file.size > MAX_PICTURE_BYTES) return 'Choose an image of at most 10 MB.'
+  if (file.size > MAX_PICTURE_BYTES) return t('profile.pictureSize')
   return ''
 }
 

@@ -2,6 +2,7 @@
 // is the truth: this holds what the tab has seen of it, plus the user's unsent messages
 // (kept in localStorage so a reload does not lose them). Everything a login builds up
 // lives in that one object, so ending the login replaces it whole.
+import { t } from './i18n.js'
 import { computed, markRaw, reactive, watch } from 'vue'
 import { api, ApiError } from './lib/api.js'
 import { clientId } from './lib/ids.js'
@@ -307,13 +308,13 @@ const handlers = {
   },
   removed(frame) {
     // Anyone may join a named room, so only its owner can let a removed person back in.
-    const whom = roomSummary(frame.uri)?.is_private === false ? 'its owner' : 'a member'
+    const askOwner = roomSummary(frame.uri)?.is_private === false
     forgetRoom(frame.uri)
     if (store.openUri !== frame.uri) return
     store.openError =
       frame.reason === 'removed'
-        ? `You were removed from this chat; ask ${whom} to add you back.`
-        : 'You are no longer a member of this chat.'
+        ? t(askOwner ? 'chat.removedAskOwner' : 'chat.removedAskMember')
+        : t('chat.noLongerMember')
   },
   moved(frame) {
     followMove(frame.uri, frame.new_uri)
@@ -494,9 +495,7 @@ export async function openChat(uri) {
   } catch (error) {
     if (stale()) return
     store.openError =
-      error instanceof ApiError && error.status === 404
-        ? 'There is no chat at this address. Check the link you were given.'
-        : error.message
+      error instanceof ApiError && error.status === 404 ? t('chat.noSuchChat') : error.message
   }
 }
 
@@ -667,7 +666,7 @@ function quoteOf(message) {
 // server's reason; nothing changes in the tab until the frame comes.
 function requestChange(frame) {
   const socket = store.wiring.socket
-  if (!socket) return Promise.reject(new Error('Not connected.'))
+  if (!socket) return Promise.reject(new Error(t('errors.notConnected')))
   return socket.request(frame)
 }
 

@@ -1,10 +1,8 @@
 // The composer's side of sending files: the pickers' and the clipboard's files go to the
 // chat's uploads, and a Send pressed while some are still uploading waits for them, so
 // the message goes with all its files or not at all.
+import { t } from '../i18n.js'
 import { computed, ref, watch } from 'vue'
-
-const FAILED =
-  'Not sent: a file did not upload. Retry it or take it off, then send the message again.'
 
 // `uploads`: a function giving the composer's uploads (composables/useUploads.js) or
 // null; `text`: the composer's text ref; `sendNow(files)`: sends the text with files.
@@ -20,8 +18,8 @@ export function useAttaching(uploads, text, sendNow) {
   })
   const canSend = computed(() => state.value !== 'empty' && !waiting.value)
   const status = computed(() => {
-    if (waiting.value) return 'Sends when the files finish uploading.'
-    return failed.value && state.value === 'failed' ? FAILED : ''
+    if (waiting.value) return t('composer.waitingForFiles')
+    return failed.value && state.value === 'failed' ? t('composer.filesFailed') : ''
   })
 
   function finish() {

@@ -2,6 +2,7 @@
 // they are added (see lib/uploads.js for their states). One queue per chat, so moving
 // to another chat and back finds them where they were; every upload still running
 // stops when the chat view goes away.
+import { t } from '../i18n.js'
 import { markRaw, onBeforeUnmount, reactive, ref } from 'vue'
 import {
   addFiles,
@@ -55,7 +56,7 @@ export function useUploads(uri, { upload = uploadFile } = {}) {
     const { added, refused } = addFiles(queueFor(address), Array.from(files, markRaw))
     for (const item of added) begin(address, item)
     notice.value = refused.length
-      ? `A message carries at most ${MAX_FILES} files: ${refusedNames(refused)} left out.`
+      ? t('uploads.tooMany', { max: MAX_FILES, left: refusedNames(refused) }, refused.length)
       : ''
     return refused
   }
@@ -71,7 +72,7 @@ export function useUploads(uri, { upload = uploadFile } = {}) {
   }
 
   function refusedNames(files) {
-    return files.length === 1 ? `${files[0].name || 'one'} was` : `${files.length} were`
+    return files.length === 1 ? files[0].name || t('uploads.one') : String(files.length)
   }
 
   // The message is being sent: its files, and an empty queue for the next one.

@@ -1,5 +1,6 @@
 // The server's REST API as the web app uses it: the session cookie authenticates, and
 // every write carries the _xsrf cookie's value in X-XSRFToken (Tornado's XSRF check).
+import { t } from '../i18n.js'
 
 export class ApiError extends Error {
   constructor(status, body, retryAfter = null) {
@@ -23,8 +24,8 @@ function describeError(status, body) {
     const first = Object.values(body).find((v) => Array.isArray(v) && v.length)
     if (first) return first.join(' ')
   }
-  if (status === 0) return 'The chat server cannot be reached.'
-  return `The server answered ${status}.`
+  if (status === 0) return t('errors.unreachable')
+  return t('errors.status', { status })
 }
 
 export function xsrfToken() {

@@ -1,6 +1,7 @@
 // What the Bots section shows of a bot's webhooks: where a webhook is, the full address
 // of an incoming one, and how its deliveries went, from the server's webhook objects
 // (docs/bots.md).
+import { t } from '../i18n.js'
 
 // The address an incoming webhook's answer gives ("/hooks/<secret>") as scripts elsewhere
 // on the LAN need it: on this page's own origin.
@@ -15,24 +16,24 @@ export function hookChat(hook) {
   const chat = hook?.chat
   if (!chat) return ''
   if (chat.kind === 'room') return `#${chat.name || chat.uri}`
-  return chat.name || `Private chat ${chat.uri.slice(0, 6)}…`
+  return chat.name || t('bots.privateChat', { id: chat.uri.slice(0, 6) })
 }
 
 // One line about the last delivery: "healthy", "failing" or "idle", and what to say.
 export function deliveryState(hook) {
   if (!hook || hook.direction !== 'out') {
-    return { level: 'idle', text: 'Posts to the chat as the bot.' }
+    return { level: 'idle', text: t('bots.postsAsBot') }
   }
-  if (!hook.last_attempt_at) return { level: 'idle', text: 'No deliveries yet.' }
+  if (!hook.last_attempt_at) return { level: 'idle', text: t('bots.noDeliveries') }
   if (!hook.failures && !hook.last_error) {
-    return { level: 'healthy', text: `Delivered (HTTP ${hook.last_status}).` }
+    return { level: 'healthy', text: t('bots.delivered', { status: hook.last_status }) }
   }
-  const status = hook.last_status ? `HTTP ${hook.last_status}` : 'no answer'
-  const count = hook.failures === 1 ? '1 failed attempt' : `${hook.failures} failed attempts`
-  return {
-    level: 'failing',
-    text: `Failing: ${count} (${status})${hook.last_error ? `: ${hook.last_error}` : ''}`,
-  }
+  const status = hook.last_status
+    ? t('bots.httpStatus', { status: hook.last_status })
+    : t('bots.noAnswer')
+  const count = t('bots.failedAttempts', hook.failures)
+  const text = t('bots.failing', { count, status })
+  return { level: 'failing', text: hook.last_error ? `${text}: ${hook.last_error}` : text }
 }
 
 // Only http and https: the server refuses every other scheme, so say so before asking it.

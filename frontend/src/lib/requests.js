@@ -3,6 +3,7 @@
 // `error` frame with that ref comes back. A refusal for going over the user's budget
 // is sent again once the server says it fits; a socket that drops before the answer
 // leaves the outcome unknown, which the person is told rather than left waiting.
+import { t } from '../i18n.js'
 export class RequestError extends Error {
   constructor(code, detail) {
     super(describe(code, detail))
@@ -10,12 +11,13 @@ export class RequestError extends Error {
   }
 }
 
+// What each refusal says when the server gives no words of its own.
 const DEFAULT_TEXT = {
-  not_found: 'That message is not in this chat any more.',
-  forbidden: 'You may not change that message.',
-  invalid: 'The server refused the change.',
-  disk_full: "The server's disk is full; nothing was changed.",
-  dropped: 'The connection dropped before the server answered. Check the message and try again.',
+  not_found: 'requests.notFound',
+  forbidden: 'requests.forbidden',
+  invalid: 'requests.refused',
+  disk_full: 'requests.diskFull',
+  dropped: 'requests.dropped',
 }
 
 function describe(code, detail) {
@@ -24,7 +26,7 @@ function describe(code, detail) {
     const text = Object.values(detail).flat().join(' ')
     if (text) return text
   }
-  return DEFAULT_TEXT[code] || 'The server refused the change.'
+  return t(DEFAULT_TEXT[code] || 'requests.refused')
 }
 
 const PREFIX = 'req-'

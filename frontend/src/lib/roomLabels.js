@@ -1,6 +1,7 @@
 // How a chat is named and pictured in the list and its header, from what the chat list
 // carries (its kind, name, the other person of a direct chat, a members preview), so
 // naming a chat needs no request of its own.
+import { t } from '../i18n.js'
 import { shownName } from './names.js'
 
 function othersIn(room, myId) {
@@ -32,12 +33,12 @@ export function roomFace(room, myId) {
 export function roomTitle(room, myId) {
   if (!room) return ''
   if (!room.is_private && !isDirect(room)) return `#${room.name || room.uri}`
-  if (isDirect(room)) return shownName(directPartner(room, myId)) || 'Direct chat'
+  if (isDirect(room)) return shownName(directPartner(room, myId)) || t('rooms.directChat')
   if (room.name) return room.name
   const others = othersIn(room, myId).map(shownName)
   // The preview holds a few members; the count says how many there are in all.
   const total = Math.max(others.length, (room.member_count || 1) - 1)
-  if (total === 0) return 'Private chat (only you so far)'
+  if (total === 0) return t('rooms.onlyYou')
   const shown = others.slice(0, 3)
   return total > shown.length ? `${shown.join(', ')} +${total - shown.length}` : shown.join(', ')
 }

@@ -1,5 +1,6 @@
 // "X is typing…": who is typing in each room (`{uri: {username: since}}`), and when to
 // tell a room that we are.
+import { t } from '../i18n.js'
 
 // How long a name stays up after that person's last typing frame.
 export const TYPING_SHOWN_MS = 5000
@@ -22,9 +23,9 @@ export function typingNames(typing, uri) {
 
 export function typingLine(names) {
   if (names.length === 0) return ''
-  if (names.length === 1) return `${names[0]} is typing…`
-  if (names.length === 2) return `${names[0]} and ${names[1]} are typing…`
-  return 'Several people are typing…'
+  if (names.length === 1) return t('typing.one', { name: names[0] })
+  if (names.length === 2) return t('typing.two', { first: names[0], second: names[1] })
+  return t('typing.several')
 }
 
 // Whether a typing frame for `uri` is due at `now`; if so, notes that it was sent.

@@ -1,5 +1,6 @@
 // The user's unsent messages as kept in localStorage, one list per user, so that a
 // reload does not lose them.
+import { t } from '../i18n.js'
 
 export function unsentKey(userId) {
   return `chatbox:pending:${userId}`
@@ -37,7 +38,7 @@ export function unsentToRestore(saved) {
 export function refusalText(detail) {
   if (typeof detail === 'string') return detail
   if (detail && typeof detail === 'object') {
-    return Object.values(detail).flat().join(' ') || 'The message was refused.'
+    return Object.values(detail).flat().join(' ') || t('errors.refused')
   }
-  return 'The message was refused.'
+  return t('errors.refused')
 }

@@ -3,18 +3,17 @@
 // session cookie authenticates it and X-XSRFToken carries the XSRF check, as for every
 // other write of the web app (lib/api.js).
 import { ApiError, xsrfToken } from './api.js'
+import { t } from '../i18n.js'
 
 export class UploadCancelled extends Error {
   constructor() {
-    super('The upload was cancelled.')
+    super(t('uploads.cancelled'))
   }
 }
 
 export function uploadPath(uri, name) {
   return `/api/chats/${encodeURIComponent(uri)}/uploads/?name=${encodeURIComponent(name)}`
 }
-
-const TOO_BIG = 'The file is larger than the chat server accepts.'
 
 function answerOf(xhr) {
   const text = xhr.responseText
@@ -37,7 +36,7 @@ export function uploadFile(uri, file, name, { onProgress = () => {}, XHR = XMLHt
     xhr.upload.onprogress = (event) => onProgress(event.loaded, event.total)
     xhr.onload = () => {
       // A proxy in front of the box may refuse a large body with no JSON of its own.
-      const data = answerOf(xhr) || (xhr.status === 413 ? { detail: TOO_BIG } : null)
+      const data = answerOf(xhr) || (xhr.status === 413 ? { detail: t('uploads.tooBig') } : null)
       if (xhr.status >= 200 && xhr.status < 300) resolve(data)
       else {
         const retry = Number(xhr.getResponseHeader('Retry-After')) || null

@@ -10,6 +10,7 @@
 // failed or unfinished upload never leaves a message with half its files.
 // Each transition returns whether it applied, so an answer that comes after a cancel
 // changes nothing.
+import { t } from '../i18n.js'
 
 // The server takes at most this many files on one message.
 export const MAX_FILES = 10
@@ -35,7 +36,7 @@ export function addFiles(queue, files) {
     queue.items.push({
       key: queue.next++,
       file,
-      name: file.name || 'pasted file',
+      name: file.name || t('uploads.pasted'),
       size: file.size,
       status: 'queued',
       loaded: 0,
@@ -72,7 +73,7 @@ export function finishUpload(item, result) {
 export function failUpload(item, reason) {
   if (item.status !== 'uploading') return false
   item.status = 'failed'
-  item.error = reason || 'The upload failed.'
+  item.error = reason || t('uploads.failed')
   return true
 }
 
