@@ -47,11 +47,18 @@ export function canSearch(search) {
 }
 
 // The day after an <input type=date> value, in the same form: "To date" includes the
-// whole of its day, and the server's `before` is the moment the range ends.
+// whole of its day, so the range ends where the next day starts.
 export function dayAfter(date) {
   const [year, month, day] = date.split('-').map(Number)
   const next = new Date(Date.UTC(year, month - 1, day + 1))
   return next.toISOString().slice(0, 10)
+}
+
+// The moment a day of the reader's calendar starts, as an ISO date and time in UTC: the
+// server compares in UTC, and a day here is not a day in Greenwich.
+export function startOf(date) {
+  const [year, month, day] = date.split('-').map(Number)
+  return new Date(year, month - 1, day).toISOString()
 }
 
 // The query string of GET /api/search/ for these filters, one page of `limit`
@@ -60,8 +67,8 @@ export function searchParams(search, { limit, cursor } = {}) {
   const query = new URLSearchParams({ q: search.q.trim() })
   if (search.chat) query.set('chat', search.chat)
   if (search.from) query.set('from', search.from)
-  if (search.since) query.set('after', search.since)
-  if (search.until) query.set('before', dayAfter(search.until))
+  if (search.since) query.set('after', startOf(search.since))
+  if (search.until) query.set('before', startOf(dayAfter(search.until)))
   if (search.hasFile) query.set('has', 'file')
   if (limit) query.set('limit', String(limit))
   if (cursor) query.set('cursor', cursor)

@@ -8,6 +8,7 @@ import {
   searchParams,
   searchPath,
   snippetParts,
+  startOf,
   stepThrough,
 } from './search.js'
 
@@ -32,13 +33,18 @@ describe('the search query', () => {
       q: 'pass',
       chat: 'general',
       from: 'amber',
-      after: '2026-03-01',
-      // "To date" includes its whole day.
-      before: '2026-04-01',
+      // The reader's days, whatever the time zone; "To date" includes its whole day.
+      after: new Date(2026, 2, 1).toISOString(),
+      before: new Date(2026, 3, 1).toISOString(),
       has: 'file',
       limit: '20',
       cursor: 'abc',
     })
+  })
+
+  it('starts a day at local midnight', () => {
+    expect(new Date(startOf('2026-03-01')).getHours()).toBe(0)
+    expect(new Date(startOf('2026-03-01')).getDate()).toBe(1)
   })
 
   it('ends a range at the start of the next day, across months and years', () => {
