@@ -53,13 +53,14 @@ def bubble(visitor, text):
 
 def scroll_to_end(visitor, text):
     """Scrolls the message list down, page after page, until ``text`` is in view."""
-    target = bubble(visitor, text)
+    newest = visitor.page.get_by_role("button", name="Jump to newest messages")
     for _ in range(20):
         messages_log(visitor).evaluate("el => { el.scrollTop = el.scrollHeight }")
-        visitor.page.wait_for_timeout(150)
-        if target.count() and target.is_visible():
+        visitor.page.wait_for_timeout(200)
+        if newest.count() == 0:
             break
-    expect(target).to_be_in_viewport()
+    messages_log(visitor).evaluate("el => { el.scrollTop = el.scrollHeight }")
+    expect(bubble(visitor, text)).to_be_in_viewport()
 
 
 def test_search_finds_a_word_as_it_is_typed_and_opens_the_chat_at_it(people, server):
