@@ -21,6 +21,7 @@ from appliance.lock import Busy, ServerLock
 from appliance.options import options
 from appliance.paths import Paths
 from appliance.service import Chores, tls_context
+from files import MB, Storage
 from handlers.admin import (
     AdminInviteResetHandler,
     AdminSettingsHandler,
@@ -53,6 +54,14 @@ from handlers.chats import (
     ReadHandler,
 )
 from handlers.cors import CrossOrigin
+from handlers.files import (
+    AvatarFileHandler,
+    AvatarHandler,
+    FileHandler,
+    StorageHandler,
+    ThumbnailHandler,
+    UploadHandler,
+)
 from handlers.messages import (
     MessageHandler,
     MessagesHandler,
@@ -63,7 +72,7 @@ from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, Stati
 from handlers.people import DirectHandler, PeopleHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
-from models import User
+from models import User, db
 from schema import init_db
 from writer import WriteQueue
 
@@ -100,18 +109,37 @@ def load_secret(path):
     return secret
 
 
-def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
+def make_app(
+    cookie_secret,
+    debug=False,
+    allow_origin=(),
+    limits=None,
+    uploads=None,
+    max_upload_mb=25,
+    upload_quota_mb=None,
+):
     """The Tornado application; the database must already be initialised.
 
     ``allow_origin``: origins (or ``*``) whose pages may call the API with a token.
     ``limits``: the per-person budgets (``handlers.budget.Limits``), the defaults if None.
+    ``uploads``: the folder for shared files, by default ``uploads/`` beside the
+    database; ``max_upload_mb`` and ``upload_quota_mb`` (per person, None for none)
+    bound what they may take.
     """
     if limits is None:
         limits = Limits()
     messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
+    if uploads is None:
+        uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
+    messenger.files = Storage(
+        uploads,
+        max_upload=int(max_upload_mb * MB),
+        quota=None if not upload_quota_mb else int(upload_quota_mb * MB),
+    )
     deps = dict(messenger=messenger, throttle=LoginThrottle())
     uri = r"(?P<uri>[^/]+)"
     message = r"(?P<message_id>[0-9]{1,19})"
+    file = r"(?P<file_id>[0-9]{1,19})"
     routes = [
         (r"/api/admin/users", AdminUsersHandler, deps),
         (
@@ -145,6 +173,16 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
             ReactionHandler,
             deps,
         ),
+        (rf"/api/chats/{uri}/uploads/", UploadHandler, deps),
+        (rf"/api/files/{file}/thumbnail", ThumbnailHandler, deps),
+        (rf"/api/files/{file}/(?P<name>[^/]+)", FileHandler, deps),
+        (r"/api/me/avatar/", AvatarHandler, deps),
+        (
+            r"/api/avatars/(?P<user_id>[0-9]{1,19})/(?P<size>256|64)\.jpg",
+            AvatarFileHandler,
+            deps,
+        ),
+        (r"/api/admin/storage/", StorageHandler, deps),
         (r"/api/users/", PeopleHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
@@ -173,6 +211,7 @@ def make_app(cookie_secret, debug=False, allow_origin=(), limits=None):
         version=__version__,
     )
     app.messenger = messenger
+    app.files = messenger.files
     app.database_health = dbfile.Health()
     app.started = time.time()
     return app
@@ -195,6 +234,7 @@ async def shutdown(server, app, grace=3.0):
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
     writer.close()
+    app.files.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)
     except TimeoutError:
@@ -254,6 +294,9 @@ async def main():
             debug=options.debug,
             allow_origin=options.allow_origin,
             limits=limits,
+            uploads=paths.uploads,
+            max_upload_mb=options.max_upload_mb,
+            upload_quota_mb=options.upload_quota_mb or None,
         )
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.

@@ -14,7 +14,7 @@ import functools
 import json
 from typing import Protocol
 
-from models import Membership, Message, NotFound, Room
+from models import Attachment, Membership, Message, NotFound, Room
 from writer import DiskFull
 
 
@@ -332,16 +332,23 @@ class Messenger:
         # The per-person budgets (handlers/budget.py), or None for none: every message
         # passes here, whichever way it came, so this is where sending is paid for.
         self.limits = limits
+        # Where shared files are kept (files.Storage), so a deleted message's files can
+        # leave the disk; None where nothing is stored.
+        self.files = None
 
-    async def post(self, room, author, text, client_id=None, reply_to=None):
+    async def post(
+        self, room, author, text, client_id=None, reply_to=None, attachments=None
+    ):
         """Store a message and deliver it to the room; returns ``(message, created)``.
 
         A resend of a ``client_id`` returns the original message and delivers nothing
-        again. ``reply_to``: the id of the message of the room it answers. Raises
-        ``models.ValidationError`` on bad input, and the limits' refusal when the author
-        is over budget (nothing stored either way).
+        again. ``reply_to``: the id of the message of the room it answers;
+        ``attachments``: ids of the author's uploads to the room, with which the text
+        may be blank. Raises ``models.ValidationError`` on bad input, and the limits'
+        refusal when the author is over budget (nothing stored either way).
         """
-        text = Message.validate_text(text)
+        attachments = Attachment.validate_ids(attachments)
+        text = Message.validate_text(text, blank_ok=bool(attachments))
         client_id = Message.validate_client_id(client_id)
         if self.limits is not None:
             # A resend pays too: it costs a trip to the writer all the same.
@@ -350,7 +357,7 @@ class Messenger:
             )
         try:
             message, created = await self.writer.run(
-                Message.post, room, author, text, client_id, reply_to
+                Message.post, room, author, text, client_id, reply_to, attachments
             )
         except DiskFull:
             raise DiskFull(
@@ -386,6 +393,8 @@ class Messenger:
             seq = await self.writer.run(change)
         except DiskFull:
             raise DiskFull("The server's disk is full; nothing was changed.") from None
+        if getattr(message, "freed", None) and self.files is not None:
+            await self.files.remove(message.freed)
         if seq is not None:
             details = {"emoji": args[0], "on": args[1]} if kind == "reacted" else None
             frame = change_frame(room, kind, seq, message, user, details)

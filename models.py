@@ -12,6 +12,7 @@ import json
 import re
 import secrets
 import unicodedata
+import urllib.parse
 
 import bcrypt
 import emoji
@@ -59,6 +60,23 @@ BLANK_LETTERS = frozenset("\u115f\u1160\u3164\uffa0\u2800")
 KEY_SUFFIX = "#"
 # SQLite's largest integer: no id is above it, and a larger Python int cannot be bound.
 MAX_ID = 2**63 - 1
+# The types a browser may show inside the page (docs/files.md); others are downloads.
+INLINE_TYPES = frozenset(
+    {
+        "image/jpeg",
+        "image/png",
+        "image/gif",
+        "image/webp",
+        "audio/mpeg",
+        "audio/ogg",
+        "audio/wav",
+        "audio/mp4",
+        "video/mp4",
+        "video/webm",
+    }
+)
+# Photos are decoded, cleaned and given a thumbnail.
+PHOTO_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
 # Cost 10 takes about 60 ms on this class of x86 core and about 0.3 s on a Raspberry Pi
 # 4: slow enough to make offline guessing expensive, fast enough that a classroom of
 # thirty signing in at once does not queue for long on a Pi.
@@ -151,6 +169,15 @@ class User(BaseModel):
         if avatar_id is None:
             return None
         return f"/api/avatars/{user_id}/256.jpg?v={avatar_id}"
+
+    def set_avatar(self, fields):
+        """Wear the picture whose blob ``fields`` describe (None: back to initials);
+        returns the hashes of blobs freed, whose files may go after the commit."""
+        blob_id = None if fields is None else Blob.keep(fields).id
+        old = self.avatar_id
+        User.update(avatar_id=blob_id).where(User.id == self.id).execute()
+        self.avatar_id = blob_id
+        return Blob.release([old]) if old is not None and old != blob_id else []
 
     # Shown when a name breaks the rules, at sign-up and on a rename.
     USERNAME_RULE = "Use 1 to 32 of the letters A to Z (either case), digits, _ . or -"
@@ -1003,8 +1030,9 @@ class Message(BaseModel):
         return self.deleted_at is not None
 
     @staticmethod
-    def validate_text(text):
-        if not isinstance(text, str) or not text.strip():
+    def validate_text(text, blank_ok=False):
+        """``text`` if it may be a message's; ``blank_ok`` for a caption of files."""
+        if not isinstance(text, str) or not (text.strip() or blank_ok):
             raise ValidationError({"message": ["This field may not be blank."]})
         try:
             text.encode("utf-8")
@@ -1036,15 +1064,18 @@ class Message(BaseModel):
     )
 
     @classmethod
-    def post(cls, room, author, text, client_id=None, reply_to=None):
+    def post(cls, room, author, text, client_id=None, reply_to=None, attachments=()):
         """Store a message once; returns ``(message, created)``.
 
         A resend with a ``client_id`` the author used before returns the original
         message, whichever room it names, so a retried send is never stored twice.
-        ``reply_to`` is the id of the message of ``room`` it answers.
+        ``reply_to`` is the id of the message of ``room`` it answers; ``attachments``
+        the ids of the author's unclaimed uploads to ``room``, claimed here.
         """
         if reply_to is not None:
             cls.answerable(room, reply_to)
+        if attachments:
+            Attachment.claimable(room, author, attachments)
         # Two statements for the common case, a new message: the room's next number
         # (which holds the room until the commit: see ``Event``), then the row. The
         # unique index on (author, client_id) turns a resend into no row, and only then
@@ -1077,6 +1108,7 @@ class Message(BaseModel):
             )
             message.mentions = Mention.record(message) if "@" in text else []
             message.reactions = []
+            message.attachments = Attachment.claim(message, attachments)
             return message, True
         Event.give_back(room)
         earlier = cls.get((cls.author == author) & (cls.client_id == client_id))
@@ -1150,8 +1182,11 @@ class Message(BaseModel):
             Message.update(text="", deleted_at=now).where(Message.id == self.id).execute()
             Mention.delete().where(Mention.message == self).execute()
             Reaction.delete().where(Reaction.message == self).execute()
+            # Its files go with it; ``freed`` names those nothing else refers to, for
+            # the caller to remove from disk once this has committed.
+            self.freed = Attachment.drop(Attachment.message == self)
             self.text, self.deleted_at = "", now
-            self.mentions, self.reactions = [], []
+            self.mentions, self.reactions, self.attachments = [], [], []
             return Event.record(room, "deleted", self.id, user, now=now)
 
     def react(self, room, user, symbol, on):
@@ -1243,6 +1278,7 @@ class Message(BaseModel):
             mentions.setdefault(row.message_id, []).append(row.as_dict())
         for row in Reaction.select().where(Reaction.message.in_(ids)).order_by(Reaction.id):
             reactions.setdefault(row.message_id, []).append(row)
+        files = Attachment.of_messages(ids)
         quoted = {m.reply_to_id for m in messages if m.reply_to_id is not None}
         originals = (
             {m.id: m for m in cls.select(cls, User).join(User).where(cls.id.in_(quoted))}
@@ -1252,6 +1288,7 @@ class Message(BaseModel):
         for message in messages:
             message.mentions = mentions.get(message.id, [])
             message.reactions = reactions.get(message.id, [])
+            message.attachments = files.get(message.id, [])
             original = originals.get(message.reply_to_id)
             message.quote = None if original is None else original.as_quote()
         return messages
@@ -1269,7 +1306,9 @@ class Message(BaseModel):
         docs/conversations.md. What the row does not hold comes from ``annotate``, or
         is read here for a message that was not annotated."""
         room = room or self.room
-        if not hasattr(self, "mentions") or not hasattr(self, "reactions"):
+        if not all(
+            hasattr(self, name) for name in ("mentions", "reactions", "attachments")
+        ):
             self.annotate([self])
         if not hasattr(self, "quote"):
             original = (
@@ -1291,6 +1330,7 @@ class Message(BaseModel):
             "reactions": Reaction.summary(self.reactions),
             "edited_at": None if self.edited_at is None else isoformat(self.edited_at),
             "deleted": self.is_deleted,
+            "attachments": [a.as_file() for a in self.attachments],
         }
 
 
@@ -1512,6 +1552,62 @@ class Blob(BaseModel):
     height = IntegerField(null=True)
     created_at = DateTimeField(default=utcnow)
 
+    @classmethod
+    def keep(cls, fields):
+        """The blob of these bytes (``fields`` as ``files.Stored.fields()``), made if new."""
+        cls.insert(**fields).on_conflict_ignore().execute()
+        return cls.get(cls.sha256 == fields["sha256"])
+
+    @classmethod
+    def release(cls, blob_ids):
+        """Delete those of ``blob_ids`` that no attachment and no profile picture refer
+        to; returns their hashes, whose files may go once this has committed."""
+        if not blob_ids:
+            return []
+        unused = (
+            cls.select(cls.id, cls.sha256)
+            .where(
+                cls.id.in_(list(blob_ids))
+                & ~fn.EXISTS(Attachment.select().where(Attachment.blob == cls.id))
+                & ~fn.EXISTS(User.select().where(User.avatar_id == cls.id))
+            )
+            .tuples()
+        )
+        gone = dict(unused)
+        if gone:
+            cls.delete().where(cls.id.in_(list(gone))).execute()
+        return list(gone.values())
+
+    @classmethod
+    def bytes_of(cls, user):
+        """What ``user``'s files take: each blob they uploaded (or wear) once."""
+        return db.execute_sql(
+            f"SELECT COALESCE(SUM(size), 0) FROM ({cls._PER_PERSON_SQL}) WHERE person = ?",
+            (user.id,),
+        ).fetchone()[0]
+
+    # Every (person, blob) pair: the files each uploaded, and their profile picture.
+    _PER_PERSON_SQL = (
+        'SELECT a."uploader_id" AS person, b."id" AS blob, b."size" AS size'
+        ' FROM "attachment" AS a JOIN "blob" AS b ON b."id" = a."blob_id"'
+        ' UNION SELECT u."id", b."id", b."size"'
+        ' FROM "user" AS u JOIN "blob" AS b ON b."id" = u."avatar_id"'
+    )
+
+    @classmethod
+    def usage(cls):
+        """The space files take: ``(total bytes, files, [(user, bytes, files), ...])``,
+        people largest first. A blob two people share counts for each, once in all."""
+        total, count = db.execute_sql(
+            'SELECT COALESCE(SUM("size"), 0), COUNT(*) FROM "blob"'
+        ).fetchone()
+        rows = db.execute_sql(
+            "SELECT person, SUM(size), COUNT(*) FROM"
+            f" ({cls._PER_PERSON_SQL}) GROUP BY person ORDER BY 2 DESC, person"
+        ).fetchall()
+        users = {u.id: u for u in User.select().where(User.id.in_([r[0] for r in rows]))}
+        return total, count, [(users[p], size, n) for p, size, n in rows if p in users]
+
 
 class Attachment(BaseModel):
     """A file shared in a chat: uploaded by a member to the chat, then claimed by one
@@ -1529,6 +1625,123 @@ class Attachment(BaseModel):
 
     class Meta:
         indexes = ((("message", "position"), False),)
+
+    MAX_PER_MESSAGE = 10
+
+    @classmethod
+    def upload(cls, room, uploader, name, fields):
+        """Record a stored upload to ``room``, in no message yet; returns it."""
+        blob = Blob.keep(fields)
+        attachment = cls.create(blob=blob, room=room, uploader=uploader, name=name)
+        attachment.blob = blob
+        return attachment
+
+    @classmethod
+    def validate_ids(cls, value):
+        """``value`` as a list of attachment ids, or a ValidationError."""
+        if value is None:
+            return []
+        problem = None
+        if not isinstance(value, list) or not all(
+            isinstance(i, int) and not isinstance(i, bool) and 1 <= i <= MAX_ID
+            for i in value
+        ):
+            problem = "Give a list of upload ids."
+        elif len(value) > cls.MAX_PER_MESSAGE:
+            problem = f"At most {cls.MAX_PER_MESSAGE} files per message."
+        elif len(set(value)) != len(value):
+            problem = "Each file once."
+        if problem:
+            raise ValidationError({"attachments": [problem]})
+        return value
+
+    @classmethod
+    def claimable(cls, room, author, ids):
+        """Raise unless every id is an upload of ``author`` to ``room`` in no message."""
+        found = (
+            cls.select()
+            .where(
+                cls.id.in_(ids)
+                & (cls.room == room)
+                & (cls.uploader == author)
+                & cls.message.is_null()
+            )
+            .count()
+        )
+        if found != len(ids):
+            raise ValidationError(
+                {
+                    "attachments": [
+                        "Each id must be an upload of yours to this chat, not yet sent."
+                    ]
+                }
+            )
+
+    @classmethod
+    def claim(cls, message, ids):
+        """Put the uploads ``ids`` (checked by ``claimable``) in ``message``, in order;
+        returns them."""
+        for position, attachment_id in enumerate(ids):
+            cls.update(message=message.id, position=position).where(
+                (cls.id == attachment_id) & cls.message.is_null()
+            ).execute()
+        return cls.of_messages([message.id]).get(message.id, []) if ids else []
+
+    @classmethod
+    def of_messages(cls, message_ids):
+        """``{message id: [attachment with its blob, ...]}`` in each message's order."""
+        found = {}
+        query = (
+            cls.select(cls, Blob)
+            .join(Blob)
+            .where(cls.message.in_(message_ids))
+            .order_by(cls.message, cls.position)
+        )
+        for attachment in query:
+            found.setdefault(attachment.message_id, []).append(attachment)
+        return found
+
+    @classmethod
+    def drop(cls, where):
+        """Delete the attachments ``where`` selects; returns the hashes of the blobs
+        nothing refers to any more (see ``Blob.release``)."""
+        blob_ids = {a.blob_id for a in cls.select(cls.blob).where(where)}
+        if not blob_ids:
+            return []
+        cls.delete().where(where).execute()
+        return Blob.release(blob_ids)
+
+    @classmethod
+    def sweep(cls, before):
+        """Delete uploads no message claimed that are older than ``before`` (a Unix
+        time); returns ``(how many, hashes of blobs freed)``."""
+        cutoff = datetime.datetime.fromtimestamp(before, datetime.UTC).replace(tzinfo=None)
+        stale = cls.message.is_null() & (cls.created_at < cutoff)
+        count = cls.select().where(stale).count()
+        return count, cls.drop(stale) if count else []
+
+    def as_file(self):
+        """The file as clients see it (docs/files.md)."""
+        blob = self.blob
+        photo = blob.type in PHOTO_TYPES
+        return {
+            "id": self.id,
+            "name": self.name,
+            "size": blob.size,
+            "type": blob.type,
+            "width": blob.width,
+            "height": blob.height,
+            "url": f"/api/files/{self.id}/{self.url_name(self.name)}",
+            "thumbnail_url": f"/api/files/{self.id}/thumbnail" if photo else None,
+            "inline": blob.type in INLINE_TYPES,
+        }
+
+    @staticmethod
+    def url_name(name):
+        # A file called "thumbnail" would name its own thumbnail's address: its first
+        # letter escaped, it still reads the same and leads to the file.
+        quoted = urllib.parse.quote(name, safe="")
+        return "%74" + quoted[1:] if quoted == "thumbnail" else quoted
 
 
 class Setting(BaseModel):

@@ -87,6 +87,18 @@ define(
     help="comma-separated addresses and networks that --max-connections-per-address "
     "does not apply to, such as a reverse proxy in front of chatbox (empty: none)",
 )
+define(
+    "max_upload_mb",
+    default=25.0,
+    type=float,
+    help="the largest file anyone may share in a chat, in megabytes",
+)
+define(
+    "upload_quota_mb",
+    default=0.0,
+    type=float,
+    help="megabytes of files each person may have stored (0: no quota)",
+)
 define("debug", default=False, help="reload on code changes and show tracebacks", type=bool)
 define(
     "user",

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from tornado.ioloop import PeriodicCallback
 
+import files
 from appliance import backup, systemd
 from handlers.revocation import SWEEP_INTERVAL, sweep
 
@@ -42,6 +43,7 @@ class Chores:
             # systemd restarts the box, which is the point of a watchdog.
             self._every(period, lambda: systemd.notify("WATCHDOG=1"))
         self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub))
+        self._every(files.SWEEP_INTERVAL, lambda: app.files.sweep(app.messenger.writer))
         if backup_every_hours > 0:
             self._every(backup_every_hours * 3600, self.backup)
 

@@ -35,6 +35,7 @@ class MessagesHandler(BaseHandler):
                 data.get("message"),
                 data.get("client_id"),
                 data.get("reply_to"),
+                data.get("attachments"),
             )
         except RateLimited as error:
             await self.slow_down(error)

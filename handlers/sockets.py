@@ -355,6 +355,7 @@ class RoomSocket(Socket):
             frame.get("message"),
             frame.get("client_id"),
             frame.get("reply_to"),
+            frame.get("attachments"),
         )
         if not created:
             # A resend: nobody else hears it again, but the sender needs its echo,
@@ -530,7 +531,12 @@ class ClientSocket(Socket):
         if client_id is None:
             raise FrameError("invalid", "A send needs a client_id.")
         message, created = await self.messenger.post(
-            room, self.current_user, frame.get("text"), client_id, frame.get("reply_to")
+            room,
+            self.current_user,
+            frame.get("text"),
+            client_id,
+            frame.get("reply_to"),
+            frame.get("attachments"),
         )
         self.send_frame(
             {

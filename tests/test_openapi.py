@@ -12,7 +12,7 @@ import pytest
 import tornado.web
 
 from handlers.base import NotFoundHandler
-from handlers.pages import AppShellHandler
+from handlers.pages import AppShellHandler, StaticHandler
 
 DOC_PATH = os.path.join(
     os.path.dirname(os.path.dirname(__file__)), "handlers", "openapi.json"
@@ -109,10 +109,9 @@ def served_paths(app):
     """{path: set of methods} for every route of the app, fallbacks left out."""
     served = {}
     for rule in app.wildcard_router.rules:
-        # Static files (Tornado adds /static/, /favicon.ico, /robots.txt) are not API.
-        if rule.target in FALLBACKS or issubclass(
-            rule.target, tornado.web.StaticFileHandler
-        ):
+        # Static files (Tornado adds /static/, /favicon.ico, /robots.txt) are not API;
+        # shared files, served by a StaticFileHandler too, are.
+        if rule.target in FALLBACKS or issubclass(rule.target, StaticHandler):
             continue
         pattern = rule.matcher.regex.pattern.rstrip("$")
         for path in expand(pattern):
