@@ -7,6 +7,7 @@ Screenshots go to test-artifacts/search-*.png.
 import json
 import re
 import urllib.error
+import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
@@ -31,6 +32,18 @@ def chat_of(people, *names):
 
 def post(server, token, uri, text):
     return api_call(server, "POST", f"/api/chats/{uri}/messages/", {"message": text}, token)
+
+
+def upload(server, token, uri, name, data):
+    """A file shared to the chat, not yet in a message: its id."""
+    request = urllib.request.Request(
+        server.url + f"/api/chats/{uri}/uploads/?name={name}",
+        method="POST",
+        data=data,
+        headers={"Authorization": f"Token {token}", "Content-Type": "text/plain"},
+    )
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return json.loads(reply.read())["id"]
 
 
 def search_box(visitor):
@@ -159,13 +172,22 @@ def test_filters_narrow_the_results(people, server):
     post(server, xavi_token, uri, "budget draft from xavi")
     room = api_call(server, "POST", "/api/chats/", {"name": "planning"}, zara_token)
     post(server, zara_token, room["uri"], "budget for the planning room")
+    receipt = upload(server, xavi_token, uri, "receipt.txt", b"2 x coffee\n")
+    api_call(
+        server,
+        "POST",
+        f"/api/chats/{uri}/messages/",
+        {"message": "budget receipt", "attachments": [receipt]},
+        xavi_token,
+    )
     zara.page.reload()
     expect(zara.page.locator("#composer-text")).to_be_enabled()
 
     search_box(zara).fill("budget")
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
     # Newest first.
-    expect(results(zara).first).to_contain_text("budget for the planning room")
+    expect(results(zara).first).to_contain_text("budget receipt")
+    expect(results(zara).first).to_contain_text("1 file")
 
     chat = zara.page.get_by_role("combobox", name="Chat", exact=True)
     expect(chat.get_by_role("option", name="All chats")).to_have_count(1)
@@ -173,17 +195,17 @@ def test_filters_narrow_the_results(people, server):
     expect(results(zara)).to_have_count(1)
     expect(results(zara).first).to_contain_text("#planning")
     chat.select_option(value="")
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
 
     person = zara.page.get_by_role("combobox", name="Person", exact=True)
     person.select_option(value="xavi")
-    expect(results(zara)).to_have_count(1)
-    expect(results(zara).first).to_contain_text("budget draft from xavi")
+    expect(results(zara)).to_have_count(2)
+    expect(results(zara).last).to_contain_text("budget draft from xavi")
     query = parse_qs(urlsplit(zara.page.url).query)
     assert query == {"q": ["budget"], "from": ["xavi"]}
     zara.shot("search-filters")
     person.select_option(value="")
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
 
     # Dates are whole days of the reader's calendar: today finds all, tomorrow none.
     today = zara.page.evaluate(
@@ -192,7 +214,7 @@ def test_filters_narrow_the_results(people, server):
     )
     zara.page.get_by_label("From date", exact=True).fill(today)
     zara.page.get_by_label("To date", exact=True).fill(today)
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
     tomorrow = zara.page.evaluate(
         "() => { const d = new Date(Date.now() + 86400000);"
         " d.setMinutes(d.getMinutes() - d.getTimezoneOffset());"
@@ -205,13 +227,14 @@ def test_filters_narrow_the_results(people, server):
         zara.page.get_by_text("No messages match “budget” with these filters.")
     ).to_be_visible()
     zara.page.get_by_role("button", name="Clear filters").click()
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
 
-    # Nothing here carries a file, so "Has a file" finds none of them.
+    # Only the receipt carries a file.
     zara.page.get_by_role("checkbox", name="Has a file").check()
-    expect(results(zara)).to_have_count(0)
+    expect(results(zara)).to_have_count(1)
+    expect(results(zara).first).to_contain_text("budget receipt")
     zara.page.get_by_role("checkbox", name="Has a file").uncheck()
-    expect(results(zara)).to_have_count(3)
+    expect(results(zara)).to_have_count(4)
 
 
 def test_a_member_exports_the_chat_as_json_and_html(people, server):
