@@ -11,7 +11,7 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser import api_call, expect, token_for
+from browser import PHONE, api_call, expect, token_for
 from test_ui_admin import sign_up_by_api
 
 pytestmark = pytest.mark.browser
@@ -268,3 +268,19 @@ def test_a_member_exports_the_chat_as_json_and_html(people, server):
     with pytest.raises(urllib.error.HTTPError) as refused:
         api_call(server, "GET", f"/api/chats/{uri}/export.json", token=stranger)
     assert refused.value.code in (403, 404)
+
+
+def test_on_a_phone_the_results_fill_the_screen_and_lead_to_the_chat(people):
+    mia = people(viewport=PHONE)
+    mia.sign_up("mia")
+    mia.start_chat()
+    mia.say("the bike lock code is 1234")
+    expect(bubble(mia, "the bike lock code is 1234")).to_have_count(1)
+    search_box(mia).fill("bike lock")
+    expect(results(mia)).to_have_count(1)
+    expect(results(mia).first.locator("mark")).to_have_text(["bike", "lock"])
+    expect(mia.page.get_by_role("combobox", name="Chat", exact=True)).to_be_visible()
+    mia.shot("search-phone")
+    results(mia).first.get_by_role("link").click()
+    expect(bubble(mia, "the bike lock code is 1234")).to_be_in_viewport()
+    expect(search_box(mia)).to_be_visible()
