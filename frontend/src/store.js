@@ -612,8 +612,11 @@ export async function showMessage(uri, id) {
       page = { messages: [] }
     }
     if (log.generation !== generation) return false
-    const latest = Math.max(roomSummary(uri)?.last_message?.id || 0, log.skippedId)
-    placeAround(log, page.messages, latest)
+    // Messages around an id that is not in this chat are not what was asked for.
+    if (page.messages.some((m) => m.id === id)) {
+      const latest = Math.max(roomSummary(uri)?.last_message?.id || 0, log.skippedId)
+      placeAround(log, page.messages, latest)
+    }
   }
   const found = holds(log, id)
   log.focus = { id, found }

@@ -561,10 +561,15 @@ describe('a chat opened at an older message', () => {
   })
 
   it('says a message it cannot find is not there, and shows the newest instead', async () => {
-    server.history = async (uri, { around }) => (around ? { messages: [] } : { messages: [] })
+    const answer = server.history
+    // The server gives the messages of this chat nearest the id asked for.
+    server.history = async (uri, options) =>
+      options.around ? { messages: between(10, 60) } : answer(uri, options)
     await openChat('busy', { at: 999 })
     expect(store.logs.busy.focus).toEqual({ id: 999, found: false })
     expect(store.logs.busy.loaded).toBe(true)
+    expect(store.logs.busy.hasNewer).toBe(false)
+    expect(ids()[ids().length - 1]).toBe(300)
     expect(store.openError).toBe(null)
   })
 })
