@@ -54,6 +54,7 @@ from handlers.chats import (
     ReadHandler,
 )
 from handlers.cors import CrossOrigin
+from handlers.export import ExportHandler
 from handlers.files import (
     AvatarFileHandler,
     AvatarHandler,
@@ -70,6 +71,7 @@ from handlers.messages import (
 )
 from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, StaticHandler
 from handlers.people import DirectHandler, PeopleHandler
+from handlers.search import SearchHandler
 from handlers.sockets import ClientSocket, RoomSocket
 from hub import Messenger, RoomHub
 from models import User, db
@@ -122,9 +124,9 @@ def make_app(
 
     ``allow_origin``: origins (or ``*``) whose pages may call the API with a token.
     ``limits``: the per-person budgets (``handlers.budget.Limits``), the defaults if None.
-    ``uploads``: the folder for shared files, by default ``uploads/`` beside the
-    database; ``max_upload_mb`` and ``upload_quota_mb`` (per person, None for none)
-    bound what they may take.
+    ``uploads``: the folder of the box's files (``Paths.uploads``), by default ``uploads/``
+    beside the database; ``max_upload_mb`` and ``upload_quota_mb`` (per person, None for
+    none) bound what they may take.
     """
     if limits is None:
         limits = Limits()
@@ -166,6 +168,7 @@ def make_app(
         (rf"/api/chats/{uri}/address/", AddressHandler, deps),
         (rf"/api/chats/{uri}/name/", NameHandler, deps),
         (rf"/api/chats/{uri}/notifications/", NotificationsHandler, deps),
+        (rf"/api/chats/{uri}/export\.(?:json|html)", ExportHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/", MessageHandler, deps),
         (rf"/api/chats/{uri}/messages/{message}/reactions/", ReactionsHandler, deps),
         (
@@ -184,6 +187,7 @@ def make_app(
         ),
         (r"/api/admin/storage/", StorageHandler, deps),
         (r"/api/users/", PeopleHandler, deps),
+        (r"/api/search/", SearchHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
@@ -209,6 +213,7 @@ def make_app(
         log_function=log_request,
         debug=debug,
         version=__version__,
+        uploads=uploads,
     )
     app.messenger = messenger
     app.files = messenger.files

@@ -11,6 +11,7 @@ import hmac
 import json
 import re
 import secrets
+import time
 import unicodedata
 import urllib.parse
 
@@ -1163,6 +1164,7 @@ class Message(BaseModel):
             self.text, self.edited_at = text, now
             Mention.delete().where(Mention.message == self).execute()
             self.mentions = Mention.record(self) if "@" in text else []
+            MessageIndex.after_change()
             return Event.record(self.room, "edited", self.id, user, now=now)
 
     def may_delete(self, user, room):
@@ -1170,7 +1172,8 @@ class Message(BaseModel):
 
     def erase(self, room, user):
         """Delete the message, leaving a tombstone: its text, mentions and reactions are
-        gone from the database (``PRAGMA secure_delete`` overwrites them on disk too).
+        gone from the database (``PRAGMA secure_delete`` overwrites them on disk too;
+        ``MessageIndex`` takes them out of the search index).
         The author, the room's owner or an administrator may; returns the seq of the
         change, or None if it was deleted already."""
         if not self.may_delete(user, room):
@@ -1187,6 +1190,7 @@ class Message(BaseModel):
             self.freed = Attachment.drop(Attachment.message == self)
             self.text, self.deleted_at = "", now
             self.mentions, self.reactions, self.attachments = [], [], []
+            MessageIndex.after_change()
             return Event.record(room, "deleted", self.id, user, now=now)
 
     def react(self, room, user, symbol, on):
@@ -1214,9 +1218,19 @@ class Message(BaseModel):
             )
 
     @classmethod
-    def page(cls, room, before=None, after=None, limit=50):
-        """Up to ``limit`` messages, oldest first: the newest ones, or those next to an id."""
+    def page(cls, room, before=None, after=None, limit=50, around=None):
+        """Up to ``limit`` messages, oldest first: the newest ones, those next to an id,
+        or those ``around`` one (about half up to it, half after it)."""
         query = cls.select(cls, User).join(User).where(cls.room == room)
+        if around is not None:
+            around = min(around, MAX_ID)
+            older = list(query.where(cls.id <= around).order_by(cls.id.desc()).limit(limit))
+            newer = list(query.where(cls.id > around).order_by(cls.id).limit(limit))
+            # Half each way, and what one side lacks (at either end of the history)
+            # taken from the other, so the window is full whenever the chat is.
+            take_newer = min(len(newer), max(limit // 2, limit - len(older)))
+            take_older = min(len(older), limit - take_newer)
+            return cls.annotate(older[:take_older][::-1] + newer[:take_newer])
         # Clamping keeps the meaning (every id is below MAX_ID) and avoids an
         # OverflowError when a client sends an id too large for SQLite.
         before = None if before is None else min(before, MAX_ID)
@@ -1838,3 +1852,72 @@ FTS_SQL = (
     ' VALUES (\'delete\', old."id", old."text");'
     ' INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END',
 )
+
+
+class MessageIndex:
+    """Takes a deleted or edited message's old words out of the index file.
+
+    FTS5 (before SQLite 3.42's secure-delete option) deletes by adding a marker under
+    each of the old words; the words themselves, and the markers, stay in the index's
+    segments until a merge writes them into the oldest segment, which drops both. So
+    after an erase or an edit the whole index is merged into one segment, in bounded
+    steps: ``merge`` with a negative page count puts every segment on one level and
+    merges them, a bounded amount of work per call. With ``PRAGMA secure_delete`` on,
+    the pages the merge frees are overwritten with zeros.
+
+    A small index (most boxes) is done within the deleting transaction; a large one is
+    finished by ``continue_`` steps that the server runs every few seconds between
+    other writes, so no single write holds the database for long.
+    """
+
+    # Pages (of 4 KiB, FTS5's default) written per merge step: about 10 ms of work here.
+    STEP_PAGES = 256
+    # Work done within the deleting transaction before the rest is left for later.
+    INLINE_SECONDS = 0.02
+    # Between later steps, a writer holding the database this long at most.
+    LATER_SECONDS = 0.05
+    PENDING = "fts_merge_pending"
+
+    _MERGE_SQL = 'INSERT INTO "message_fts" ("message_fts", "rank") VALUES (\'merge\', ?)'
+
+    @classmethod
+    def step(cls):
+        """One bounded merge step; True once the index is a single segment."""
+        before = db.execute_sql("SELECT total_changes()").fetchone()[0]
+        db.execute_sql(cls._MERGE_SQL, (-cls.STEP_PAGES,))
+        after = db.execute_sql("SELECT total_changes()").fetchone()[0]
+        # SQLite's documented test: fewer than two rows changed means nothing was left
+        # to merge.
+        return after - before < 2
+
+    @classmethod
+    def work(cls, seconds):
+        """Merge for up to ``seconds``; True if finished."""
+        deadline = time.monotonic() + seconds
+        while True:
+            if cls.step():
+                return True
+            if time.monotonic() > deadline:
+                return False
+
+    @classmethod
+    def after_change(cls):
+        """Call in the transaction that deleted or edited a message's text."""
+        if cls.work(cls.INLINE_SECONDS):
+            Setting.delete().where(Setting.key == cls.PENDING).execute()
+        else:
+            Setting.write(cls.PENDING, "1")
+
+    @classmethod
+    def pending(cls):
+        return Setting.read(cls.PENDING) is not None
+
+    @classmethod
+    def continue_(cls):
+        """One later round of merging (run it through the writer); True when done."""
+        if not cls.pending():
+            return True
+        if cls.work(cls.LATER_SECONDS):
+            Setting.delete().where(Setting.key == cls.PENDING).execute()
+            return True
+        return False

@@ -18,6 +18,7 @@ import urllib.request
 
 import peewee
 
+import export
 import schema
 from appliance import __version__, backup, dbfile, lock, systemd
 from appliance.options import options
@@ -155,30 +156,40 @@ def cmd_rename(args, paths):
 
 def cmd_backup(args, paths):
     dest = os.path.abspath(one_argument(args, "backup file"))
-    if os.path.isdir(dest):
-        dest = backup.stamped_name(dest)
+    with_uploads = bool(backup.blob_files(paths.uploads))
+    if os.path.isdir(dest) and not os.path.isfile(backup.database_of(dest)):
+        dest = backup.stamped_name(dest, folder=with_uploads)
+    elif os.path.exists(dest) and with_uploads:
+        raise CommandError(f"{dest} exists; name a new backup, or a folder to put it in")
     # What the file is, not whether every page is sound: copying a damaged database is
     # how its undamaged parts are saved (the check of the copy below says what is wrong).
     dbfile.check(paths.db, thorough=False)
-    backup.copy(paths.db, dest)
+    backup.take(paths.db, dest, paths.uploads)
     verdict = backup.integrity(dest)
     if verdict != "ok":
         raise CommandError(f"the copy at {dest} failed its integrity check: {verdict}")
-    print(
-        f"Backed up {paths.db} to {dest} ({os.path.getsize(dest):,} bytes, integrity ok)."
-    )
+    size = os.path.getsize(backup.database_of(dest))
+    if os.path.isdir(dest):
+        files, total = backup.uploads_size(os.path.join(dest, backup.UPLOADS))
+        print(
+            f"Backed up {paths.db} and its uploads to the folder {dest} (database "
+            f"{size:,} bytes, integrity ok; {files} uploads, {human_size(total)})."
+        )
+    else:
+        print(f"Backed up {paths.db} to {dest} ({size:,} bytes, integrity ok).")
 
 
 def cmd_restore(args, paths):
     source = os.path.abspath(one_argument(args, "backup file"))
     backup.vet(source)
+    database = backup.database_of(source)
     if not os.path.isdir(os.path.dirname(os.path.realpath(paths.db))):
         raise CommandError(f"there is no folder for {paths.db}; check --data-dir/--db")
     guard = lock.ServerLock(paths.db, paths.lock)
     try:
         # Held until done, so no server can start halfway through. Without a database,
         # the backup becomes it, locked before it takes the name.
-        made = guard.acquire(make=lambda temp: backup.prepare(source, temp))
+        made = guard.acquire(make=lambda temp: backup.prepare(database, temp))
     except lock.Busy:
         holder = lock.holder(paths.db, paths.lock) or {}
         raise CommandError(
@@ -186,12 +197,26 @@ def cmd_restore(args, paths):
             "stop it first (sudo systemctl stop chatbox), then restore"
         ) from None
     try:
-        kept = None if made else backup.restore(source, paths.db)
+        restored = aside = 0
+        if os.path.isdir(source):
+            restored = backup.restore_uploads(source, paths.uploads)
+        kept = None if made else backup.restore(database, paths.db)
+        if os.path.isdir(source):
+            aside = backup.set_aside_unreferenced(
+                paths.db, paths.uploads, paths.uploads + ".before-restore"
+            )
     finally:
         guard.release()
     print(f"Restored {source} to {paths.db}.")
+    if os.path.isdir(source):
+        print(f"Its {restored} uploads are in {paths.uploads}.")
     if kept:
         print(f"The database it replaced is kept as {kept}.")
+    if aside:
+        print(
+            f"{aside} uploads the restored database does not refer to were moved to "
+            f"{paths.uploads}.before-restore."
+        )
 
 
 def ask_server(info):
@@ -261,6 +286,8 @@ def cmd_status(args, paths):
     print(
         f"database: {paths.db}, schema {schema.schema_version()}, {human_size(size + wal)}"
     )
+    files, total = backup.uploads_size(paths.uploads)
+    print(f"uploads: {paths.uploads}, {files} files, {human_size(total)}")
     users = User.select().count()
     inactive = User.select().where(User.is_active == False).count()  # noqa: E712
     print(f"users: {users} ({inactive} deactivated)")
@@ -269,10 +296,21 @@ def cmd_status(args, paths):
     print_backups(paths)
 
 
+def cmd_export(args, paths):
+    folder = os.path.abspath(one_argument(args, "folder"))
+    open_db(paths)
+    rooms = list(Room.select().order_by(Room.id))
+    try:
+        written = export.write_all(rooms, folder, paths.uploads)
+    except OSError as exc:
+        raise CommandError(f"could not write to {folder}: {exc}") from None
+    print(f"Exported {len(rooms)} chats to {folder} ({len(written)} files).")
+
+
 def print_backups(paths):
     if not os.path.isdir(paths.backups):
         return
-    copies = sorted(name for name in os.listdir(paths.backups) if name.endswith(".db"))
+    copies = backup.listed(paths.backups)
     newest = f", newest {copies[-1]}" if copies else ""
     print(f"backups: {len(copies)} in {paths.backups}{newest}")
     outcome = backup.last_outcome(paths.backups)
@@ -341,6 +379,7 @@ ACTIONS = {
     "backup": lambda args, paths, *_: cmd_backup(args, paths),
     "restore": lambda args, paths, *_: cmd_restore(args, paths),
     "status": lambda args, paths, *_: cmd_status(args, paths),
+    "export": lambda args, paths, *_: cmd_export(args, paths),
     "install-service": cmd_install_service,
 }
 

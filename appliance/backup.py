@@ -7,6 +7,11 @@ the database as of one commit, never a torn file as ``cp`` could give.
 A copy is written under a ``.partial`` name and renamed once complete; a copy that
 fails (a full disk, most often) is removed, so failures never pile up on the disk they
 are short of. The automatic backups note their latest outcome for ``status``.
+
+A box with uploads backs up to a folder instead of a file: ``chatbox.db`` (the copy
+above) and ``uploads/`` holding every file that copy refers to. Uploads are named by
+their content and never changed, so they are hard links to the box's own files where
+the backup is on the same disk (no space taken, nothing to copy), copies elsewhere.
 """
 
 import datetime
@@ -15,6 +20,7 @@ import glob
 import json
 import logging
 import os
+import re
 import shutil
 import sqlite3
 import time
@@ -33,6 +39,13 @@ OUTCOME_DETAIL_MAX = 1000
 # A partial copy left untouched this long was abandoned by a crash or a power cut: the
 # largest box copies in seconds, so one still being written is never this old.
 STALE_PARTIAL = 3600
+# Inside a backup folder: the database copy, and the uploads it refers to.
+DATABASE = "chatbox.db"
+UPLOADS = "uploads"
+# An upload's place under uploads/: "<first two hex digits>/<sha256>", then perhaps a
+# suffix for what is made from it (a thumbnail). Nothing else there (a half-written
+# upload) belongs in a backup.
+BLOB_FILE = re.compile(r"([0-9a-f]{2})/(\1[0-9a-f]{62})(\.[A-Za-z0-9_.-]+)?")
 
 
 class BackupError(Exception):
@@ -58,12 +71,21 @@ def _fsync_dir(path):
         os.close(fd)
 
 
+def database_of(backup_path):
+    """The database file of a backup: the file itself, or a folder's ``chatbox.db``."""
+    if os.path.isdir(backup_path):
+        return os.path.join(backup_path, DATABASE)
+    return backup_path
+
+
 def integrity(path, quick=False):
-    """``"ok"`` or SQLite's description of what is wrong with the file at ``path``.
+    """``"ok"`` or SQLite's description of what is wrong with the file at ``path``
+    (or with the database of the backup folder at ``path``).
 
     ``quick``: ``PRAGMA quick_check``, which reads every page but skips the slower
     cross-checks of indexes against their tables, and stops at the first problem.
     """
+    path = database_of(path)
     pragma = "quick_check(1)" if quick else "integrity_check"
     try:
         con = sqlite3.connect(path, timeout=30)
@@ -94,6 +116,9 @@ def _why(exc):
 
 
 def _remove_partial(partial):
+    if os.path.isdir(partial):
+        shutil.rmtree(partial, ignore_errors=True)
+        return
     # With the journal SQLite may have made beside it while writing.
     for leftover in (partial, partial + "-journal", partial + "-wal", partial + "-shm"):
         try:
@@ -146,31 +171,167 @@ def copy(source, dest):
     return dest
 
 
-def stamped_name(directory, label=""):
+def blob_files(uploads):
+    """The uploads' files as paths relative to ``uploads`` ("ab/ab12…")."""
+    found = []
+    try:
+        folders = sorted(os.listdir(uploads))
+    except FileNotFoundError:
+        return found
+    for folder in folders:
+        try:
+            names = sorted(os.listdir(os.path.join(uploads, folder)))
+        except (NotADirectoryError, FileNotFoundError):
+            continue
+        found += [
+            f"{folder}/{name}" for name in names if BLOB_FILE.fullmatch(f"{folder}/{name}")
+        ]
+    return found
+
+
+def uploads_size(uploads):
+    """``(files, bytes)`` of the uploads, for ``status``."""
+    files = blob_files(uploads)
+    total = 0
+    for name in files:
+        try:
+            total += os.path.getsize(os.path.join(uploads, name))
+        except FileNotFoundError:
+            pass
+    return len(files), total
+
+
+def referenced_blobs(database):
+    """The sha256 of every upload the database at ``database`` refers to."""
+    con = sqlite3.connect(database)
+    try:
+        has_blobs = con.execute(
+            "SELECT 1 FROM sqlite_master WHERE type='table' AND name='blob'"
+        ).fetchone()
+        if not has_blobs:
+            return set()
+        return {row[0] for row in con.execute('SELECT "sha256" FROM "blob"')}
+    finally:
+        con.close()
+
+
+def _place(source, dest):
+    """Give ``dest`` the bytes of the upload ``source``: a hard link where possible."""
+    os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+    try:
+        os.link(source, dest)
+    except FileExistsError:
+        pass  # the same name is the same content
+    except OSError as exc:
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise
+        # Another disk, or a filesystem without hard links (FAT on a USB stick).
+        partial = dest + ".partial"
+        shutil.copyfile(source, partial)
+        with open(partial, "rb+") as f:
+            os.fsync(f.fileno())
+        os.replace(partial, dest)
+
+
+def _missing(folder, shas):
+    return sorted(
+        sha for sha in shas if not os.path.exists(os.path.join(folder, sha[:2], sha))
+    )
+
+
+def _write_folder(source, partial, uploads):
+    """A backup folder at ``partial``: the database as of one commit, and every upload
+    that commit refers to.
+
+    The uploads on disk are linked first, then the database is copied; an upload made
+    in between is linked after. One that vanished meanwhile (made and deleted within
+    the copy's few seconds) fails the backup rather than leave it incomplete.
+    """
+    os.makedirs(os.path.join(partial, UPLOADS), mode=0o700)
+    for name in blob_files(uploads):
+        try:
+            _place(os.path.join(uploads, name), os.path.join(partial, UPLOADS, name))
+        except FileNotFoundError:
+            pass  # deleted just now; the database copy says whether it is needed
+    database = os.path.join(partial, DATABASE)
+    _write_copy(source, database)
+    os.chmod(database, 0o600)
+    for sha in _missing(os.path.join(partial, UPLOADS), referenced_blobs(database)):
+        name = f"{sha[:2]}/{sha}"
+        try:
+            _place(os.path.join(uploads, name), os.path.join(partial, UPLOADS, name))
+        except FileNotFoundError:
+            raise BackupError(
+                f"the upload {sha} changed during the backup; take it again"
+            ) from None
+
+
+def take(source, dest, uploads=None):
+    """Back the box up to ``dest``: a database copy (``copy``), or, when ``uploads``
+    holds files, a folder of the database and its uploads. Atomic either way: the
+    backup is complete or absent. Returns ``dest``."""
+    if uploads is None or not blob_files(uploads):
+        return copy(source, dest)
+    if not os.path.exists(source):
+        raise BackupError(f"there is no database at {source}")
+    partial = dest + ".partial"
+    _remove_partial(partial)
+    try:
+        _write_folder(source, partial, uploads)
+        give_to_owner_of(partial, os.path.dirname(os.path.abspath(dest)))
+        os.replace(partial, dest)
+    except BaseException as exc:
+        _remove_partial(partial)
+        if isinstance(exc, (sqlite3.Error, OSError)):
+            raise BackupError(f"could not back up to {dest}: {_why(exc)}") from exc
+        raise
+    _fsync_dir(dest)
+    return dest
+
+
+def stamped_name(directory, label="", folder=False):
+    """A new backup's path in ``directory``: ``chatbox-<time><label>.db``, or without
+    ``.db`` for a backup folder."""
     moment = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    name = f"chatbox-{moment}{label}.db"
-    path = os.path.join(directory, name)
+    suffix = "" if folder else ".db"
+    path = os.path.join(directory, f"chatbox-{moment}{label}{suffix}")
     counter = 1
     while os.path.exists(path):  # two in one second: keep both
         counter += 1
-        path = os.path.join(directory, f"chatbox-{moment}{label}-{counter}.db")
+        path = os.path.join(directory, f"chatbox-{moment}{label}-{counter}{suffix}")
     return path
+
+
+def listed(directory):
+    """The backups in ``directory`` (files and folders) by name, oldest name first."""
+    try:
+        names = os.listdir(directory)
+    except FileNotFoundError:
+        return []
+    return sorted(
+        name
+        for name in names
+        if name.startswith("chatbox-")
+        and ".partial" not in name
+        and (
+            name.endswith(".db") or os.path.isfile(os.path.join(directory, name, DATABASE))
+        )
+    )
 
 
 def prune(directory, keep):
     """Delete the oldest periodic backups beyond the newest ``keep``; returns them."""
     periodic = sorted(
-        (
-            p
-            for p in glob.glob(os.path.join(directory, "chatbox-*.db"))
-            if "-before-" not in os.path.basename(p)
-        ),
+        (os.path.join(directory, n) for n in listed(directory) if "-before-" not in n),
         # Oldest first by time written: names made within one second do not sort.
         key=lambda p: (os.stat(p).st_mtime_ns, p),
     )
     doomed = periodic[:-keep] if keep > 0 else []
     for path in doomed:
-        os.unlink(path)
+        if os.path.isdir(path):
+            shutil.rmtree(path)
+        else:
+            os.unlink(path)
     return doomed
 
 
@@ -187,7 +348,10 @@ def sweep_partials(directory, now=None):
     for path in glob.glob(os.path.join(directory, "chatbox-*.partial*")):
         try:
             if now - os.stat(path).st_mtime > STALE_PARTIAL:
-                os.unlink(path)
+                if os.path.isdir(path):
+                    shutil.rmtree(path)
+                else:
+                    os.unlink(path)
                 swept.append(path)
         except FileNotFoundError:
             pass  # a copy finishing or failing just now
@@ -230,7 +394,7 @@ def last_outcome(directory):
     return outcome if isinstance(outcome, dict) else None
 
 
-def periodic(db_path, directory, keep):
+def periodic(db_path, directory, keep, uploads=None):
     """One scheduled backup, checked, then pruning; runs on a worker thread.
 
     Whatever happens, the outcome is noted for ``status``, no partial copy stays, and
@@ -242,10 +406,14 @@ def periodic(db_path, directory, keep):
     make_dir(directory)
     sweep_partials(directory)
     try:
-        path = copy(db_path, stamped_name(directory))
+        folder = uploads is not None and bool(blob_files(uploads))
+        path = take(db_path, stamped_name(directory, folder=folder), uploads)
         verdict = integrity(path, quick=True)
         if verdict != "ok":
-            os.unlink(path)
+            if os.path.isdir(path):
+                shutil.rmtree(path)
+            else:
+                os.unlink(path)
             raise Damaged(verdict)
     except BackupError as exc:
         note_outcome(directory, False, str(exc))
@@ -266,7 +434,20 @@ def before_upgrade(db_path, directory, version):
 
 
 def vet(backup_path):
-    """Refuse a file that is missing, fails ``PRAGMA integrity_check`` or is not chatbox's."""
+    """Refuse a backup that is missing, fails ``PRAGMA integrity_check`` or is not
+    chatbox's, or a backup folder that lacks an upload its database refers to."""
+    if os.path.isdir(backup_path):
+        database = database_of(backup_path)
+        if not os.path.isfile(database):
+            raise BackupError(f"{backup_path} is a folder without a {DATABASE}")
+        vet(database)
+        missing = _missing(os.path.join(backup_path, UPLOADS), referenced_blobs(database))
+        if missing:
+            raise BackupError(
+                f"{backup_path} lacks {len(missing)} of the uploads its database "
+                f"refers to (the first: {missing[0]})"
+            )
+        return
     if not os.path.isfile(backup_path):
         raise BackupError(f"there is no file at {backup_path}")
     verdict = integrity(backup_path)
@@ -292,8 +473,34 @@ def prepare(source, dest):
     give_to_owner_of(dest, os.path.dirname(os.path.abspath(dest)))
 
 
+def restore_uploads(backup_path, uploads):
+    """Put a backup folder's uploads in ``uploads`` (before its database goes back, so
+    that the database never refers to a file that is not there). Returns how many."""
+    source = os.path.join(backup_path, UPLOADS)
+    names = blob_files(source)
+    for name in names:
+        _place(os.path.join(source, name), os.path.join(uploads, name))
+    return len(names)
+
+
+def set_aside_unreferenced(db_path, uploads, aside):
+    """Move the uploads the (restored) database does not refer to into ``aside``, as the
+    replaced database is kept: they belong to messages the restore took back. Returns
+    how many."""
+    wanted = referenced_blobs(db_path)
+    moved = 0
+    for name in blob_files(uploads):
+        if name.split("/")[1][:64] in wanted:
+            continue
+        os.makedirs(os.path.join(aside, os.path.dirname(name)), mode=0o700, exist_ok=True)
+        os.replace(os.path.join(uploads, name), os.path.join(aside, name))
+        moved += 1
+    return moved
+
+
 def restore(backup_path, db_path):
-    """Put the vetted ``backup_path`` in place of the database at ``db_path``.
+    """Put the vetted ``backup_path`` (a database file) in place of the database at
+    ``db_path``.
 
     The caller holds the server lock on that database (a missing database is made from
     the backup while taking the lock instead: see ``ServerLock.acquire``). The database

@@ -24,6 +24,7 @@ COMMANDS = {
     "backup FILE": "consistent copy of the database, safe while the server runs",
     "restore FILE": "put a backup back (the server must be stopped)",
     "status": "version, uptime, counts, connected sockets, database size, last backup",
+    "export FOLDER": "write every chat's history into FOLDER, as JSON and as HTML",
     "install-service": "write a hardened systemd unit (see --user, --output)",
 }
 COMMAND_NAMES = frozenset(usage.split()[0] for usage in COMMANDS)

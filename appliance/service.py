@@ -10,8 +10,15 @@ from tornado.ioloop import PeriodicCallback
 import files
 from appliance import backup, systemd
 from handlers.revocation import SWEEP_INTERVAL, sweep
+from models import MessageIndex
 
 log = logging.getLogger("chatbox.service")
+
+# How often a search index too large to merge within a delete gets its next step
+# (models.MessageIndex): one step holds the writer for about 50 ms, so every 2 s is at
+# most a fortieth of its time, and a deleted message's words leave an index of a
+# million messages within minutes.
+INDEX_UPKEEP_INTERVAL = 2
 
 
 def tls_context(certfile, keyfile):
@@ -44,6 +51,7 @@ class Chores:
             self._every(period, lambda: systemd.notify("WATCHDOG=1"))
         self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub))
         self._every(files.SWEEP_INTERVAL, lambda: app.files.sweep(app.messenger.writer))
+        self._every(INDEX_UPKEEP_INTERVAL, self.index_upkeep)
         if backup_every_hours > 0:
             self._every(backup_every_hours * 3600, self.backup)
 
@@ -62,6 +70,7 @@ class Chores:
             self.paths.db,
             self.paths.backups,
             self.backup_keep,
+            self.paths.uploads,
         )
         self._backup_running.add_done_callback(self._backup_done)
 
@@ -73,6 +82,18 @@ class Chores:
         if isinstance(error, backup.Damaged):
             # The copy's check read every page of the database: report what it found.
             self.app.database_health.failed(error.verdict)
+
+    def index_upkeep(self):
+        if MessageIndex.pending():
+            step = asyncio.ensure_future(
+                self.app.messenger.writer.run(MessageIndex.continue_)
+            )
+            step.add_done_callback(self._index_upkeep_done)
+
+    @staticmethod
+    def _index_upkeep_done(future):
+        if not future.cancelled() and future.exception() is not None:
+            log.error("merging the search index failed: %s", future.exception())
 
     def stop(self):
         for callback in self._callbacks:

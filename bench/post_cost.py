@@ -1,6 +1,7 @@
 """CPU cost of storing one message, without the network: ``Message.post`` in writer-sized
 transactions on a scratch database. Run it from the checkout to measure, pinned to one
-core (``taskset -c 1 python bench/post_cost.py``); it prints the best of five trials."""
+core (``taskset -c 1 python bench/post_cost.py``); it prints the best of five trials.
+``--without-index`` drops the search index's triggers first, to show what they cost."""
 
 import os
 import sys
@@ -18,6 +19,9 @@ ROOMS, PEOPLE, PER_TRANSACTION, TRANSACTIONS, TRIALS = 100, 10, 50, 40, 5
 def main():
     with tempfile.TemporaryDirectory() as folder:
         schema.init_db(os.path.join(folder, "cost.db"))
+        if "--without-index" in sys.argv:
+            for name in ("insert", "delete", "update"):
+                db.execute_sql(f'DROP TRIGGER "message_fts_{name}"')
         people = [User.register(f"u{i}", "not-a-real-hash") for i in range(PEOPLE)]
         rooms = [Room.start_private(people[0]) for _ in range(ROOMS)]
         posts = PER_TRANSACTION * TRANSACTIONS

@@ -13,10 +13,17 @@ class MessagesHandler(BaseHandler):
         room = self.member_room(uri)
         before = self.query_int("before")
         after = self.query_int("after", low=0)
+        around = self.query_int("around")
         if before is not None and after is not None:
             raise bad_request({"detail": "Use either before or after, not both."})
+        if around is not None and (before is not None or after is not None):
+            raise bad_request(
+                {"detail": "Use around on its own, not with before or after."}
+            )
         limit = self.query_int("limit", default=50, high=MAX_PAGE)
-        messages = Message.page(room, before=before, after=after, limit=limit)
+        messages = Message.page(
+            room, before=before, after=after, limit=limit, around=around
+        )
         self.send_json(
             {
                 "id": room.id,

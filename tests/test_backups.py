@@ -3,6 +3,7 @@
 The backups folder gets a disk of its own, a 1 MiB tmpfs mounted over it, which takes
 root (or CAP_SYS_ADMIN). Where mounting is impossible the test is skipped and says why."""
 
+import hashlib
 import os
 import sqlite3
 import time
@@ -106,3 +107,116 @@ def test_a_failed_backup_still_prunes_copies_beyond_the_number_to_keep(data_dir)
     assert [n for n in os.listdir(backups) if ".partial" in n] == []
     outcome = backup.last_outcome(str(backups))
     assert outcome["ok"] is False and "the disk is full" in outcome["detail"]
+
+
+# --- Uploads go with the database ------------------------------------------------------
+
+
+def put_upload(data_dir, content, message_text=None):
+    """An upload as the server leaves it: the bytes under uploads/, a blob row, and
+    (given a message's text) an attachment claimed by that message. Written straight
+    into the database beside the server, as another process may."""
+    sha = hashlib.sha256(content).hexdigest()
+    folder = data_dir / "uploads" / sha[:2]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / sha).write_bytes(content)
+    con = sqlite3.connect(data_dir / "chatbox.db", timeout=10)
+    with con:
+        blob = con.execute(
+            'INSERT INTO "blob" ("sha256", "size", "type", "created_at")'
+            " VALUES (?, ?, 'text/plain', '2025-01-01 00:00:00')",
+            (sha, len(content)),
+        ).lastrowid
+        if message_text is not None:
+            message, room, author = con.execute(
+                'SELECT "id", "room_id", "author_id" FROM "message" WHERE "text" = ?',
+                (message_text,),
+            ).fetchone()
+            con.execute(
+                'INSERT INTO "attachment" ("blob_id", "room_id", "uploader_id",'
+                ' "message_id", "name", "position", "created_at")'
+                " VALUES (?, ?, ?, ?, 'notes.txt', 0, '2025-01-01 00:00:00')",
+                (blob, room, author, message),
+            )
+    con.close()
+    return sha
+
+
+def test_backup_and_restore_bring_back_the_database_and_its_uploads_together(tmp_path):
+    data = tmp_path / "box"
+    with Box(data) as box:
+        token = box.signup("alice")
+        box.call("POST", "/api/chats/", {"name": "general"}, token=token)
+        box.call("POST", "/api/chats/general/messages/", {"message": "kept"}, token=token)
+        kept = put_upload(data, b"the notes we keep", "kept")
+        result = run("backup", str(tmp_path / "copy"), f"--data-dir={data}")
+        assert result.returncode == 0, result.stderr
+        assert "and its uploads to the folder" in result.stdout
+        status = run("status", f"--data-dir={data}").stdout
+        assert f"uploads: {data / 'uploads'}, 1 files, 17 bytes" in status
+        # After the backup: a message with a file of its own, and the kept file lost.
+        box.call("POST", "/api/chats/general/messages/", {"message": "later"}, token=token)
+        later = put_upload(data, b"a later file", "later")
+        os.unlink(data / "uploads" / kept[:2] / kept)
+        assert box.terminate() == 0
+    copy = tmp_path / "copy"
+    assert sorted(os.listdir(copy)) == ["chatbox.db", "uploads"]
+    # Same disk: the backup's file is the upload itself, not a second copy of it.
+    assert (copy / "uploads" / kept[:2] / kept).read_bytes() == b"the notes we keep"
+
+    result = run("restore", str(copy), f"--data-dir={data}")
+    assert result.returncode == 0, result.stderr
+    assert (data / "uploads" / kept[:2] / kept).read_bytes() == b"the notes we keep"
+    # The later file belongs to a message the restore took back: set aside, not lost.
+    assert not (data / "uploads" / later[:2] / later).exists()
+    assert (data / "uploads.before-restore" / later[:2] / later).exists()
+    con = sqlite3.connect(data / "chatbox.db")
+    texts = [row[0] for row in con.execute('SELECT "text" FROM "message"')]
+    shas = [row[0] for row in con.execute('SELECT "sha256" FROM "blob"')]
+    con.close()
+    assert texts == ["kept"] and shas == [kept]
+
+
+def test_a_backup_folder_missing_an_upload_is_refused_and_nothing_changes(tmp_path):
+    data = tmp_path / "box"
+    with Box(data) as box:
+        token = box.signup("alice")
+        box.call("POST", "/api/chats/", {"name": "general"}, token=token)
+        box.call("POST", "/api/chats/general/messages/", {"message": "hi"}, token=token)
+        sha = put_upload(data, b"some bytes", "hi")
+        assert run("backup", str(tmp_path / "copy"), f"--data-dir={data}").returncode == 0
+        assert box.terminate() == 0
+    os.unlink(tmp_path / "copy" / "uploads" / sha[:2] / sha)
+    before = (data / "chatbox.db").read_bytes()
+    result = run("restore", str(tmp_path / "copy"), f"--data-dir={data}")
+    assert result.returncode == 1
+    assert "lacks 1 of the uploads" in result.stderr
+    assert (data / "chatbox.db").read_bytes() == before
+
+
+def test_periodic_backups_with_uploads_are_folders_of_links_and_are_pruned(tmp_path):
+    db = str(tmp_path / "chatbox.db")
+    schema.init_db(db)
+    models.db.close()
+    sha = put_upload(tmp_path, b"photo bytes")
+    uploads = str(tmp_path / "uploads")
+    (tmp_path / "uploads" / "ab").mkdir(exist_ok=True)
+    (tmp_path / "uploads" / "ab" / "half-written.partial").write_bytes(b"x")
+    made = []
+    for _ in range(3):
+        made.append(backup.periodic(db, str(tmp_path / "backups"), 2, uploads))
+        time.sleep(0.01)
+    assert backup.listed(str(tmp_path / "backups")) == sorted(
+        os.path.basename(p) for p in made[1:]
+    )
+    newest = made[-1]
+    assert os.path.isdir(newest) and not newest.endswith(".db")
+    assert backup.integrity(newest) == "ok"
+    original = os.stat(os.path.join(uploads, sha[:2], sha))
+    linked = os.stat(os.path.join(newest, "uploads", sha[:2], sha))
+    assert (linked.st_ino, linked.st_dev) == (original.st_ino, original.st_dev)
+    assert [
+        os.listdir(os.path.join(newest, "uploads", d))
+        for d in os.listdir(os.path.join(newest, "uploads"))
+    ] == [[sha]]
+    backup.vet(newest)
