@@ -234,6 +234,7 @@ function transmit(entry) {
     text: entry.message,
     ref: entry.client_id,
     ...(entry.reply_to ? { reply_to: entry.reply_to.id } : {}),
+    ...(entry.attachments?.length ? { attachments: entry.attachments.map((f) => f.id) } : {}),
   })
 }
 
@@ -678,8 +679,9 @@ export const totalUnread = computed(() => unreadTotal(store.rooms))
 
 // -- sending ----------------------------------------------------------------------------
 
-// `replyTo`, if given, is the message this one answers.
-export function sendMessage(uri, text, replyTo = null) {
+// `replyTo`, if given, is the message this one answers; `attachments` are files already
+// uploaded to the chat (the server's file objects), which the message then carries.
+export function sendMessage(uri, text, replyTo = null, attachments = []) {
   const { id, username, first_name, last_name, display_name } = store.me
   const entry = {
     client_id: clientId(),
@@ -688,6 +690,7 @@ export function sendMessage(uri, text, replyTo = null) {
     message: text,
     created_at: new Date().toISOString(),
     reply_to: replyTo ? quoteOf(replyTo) : null,
+    attachments,
   }
   const log = logFor(uri)
   // A message sent is read at the end of the chat: back there from further up.

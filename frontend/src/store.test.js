@@ -573,3 +573,22 @@ describe('a chat opened at an older message', () => {
     expect(store.openError).toBe(null)
   })
 })
+
+describe('files', () => {
+  // The sends these tests leave waiting are not the next test's business.
+  afterEach(() => localStorage.clear())
+
+  it('sends uploaded files by id and keeps them on the message once acknowledged', () => {
+    const photo = { id: 17, name: 'beach.jpg', thumbnail_url: '/api/files/17/thumbnail' }
+    sendMessage('busy', '', null, [photo])
+    const sent = server.sent.find((f) => f.type === 'send')
+    expect(sent).toMatchObject({ uri: 'busy', text: '', attachments: [17] })
+    frame({ type: 'ack', uri: 'busy', client_id: sent.client_id, id: 900 })
+    expect(store.logs.busy.messages.at(-1)).toMatchObject({ id: 900, attachments: [photo] })
+  })
+
+  it('sends no attachments field for a message without files', () => {
+    sendMessage('busy', 'just words')
+    expect(server.sent.find((f) => f.type === 'send')).not.toHaveProperty('attachments')
+  })
+})

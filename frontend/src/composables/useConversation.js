@@ -15,11 +15,12 @@ const NOWHERE = {
   edit: async () => {},
   remove: async () => {},
   react: async () => {},
+  openPhoto() {},
 }
 
 // `conversation`: reactive {people (id -> user), me, room, reply(message),
-// edit(message, text), remove(message), react(message, emoji, on)}; the last three
-// return promises that reject with the server's reason.
+// edit(message, text), remove(message), react(message, emoji, on), openPhoto(file)};
+// edit, remove and react return promises that reject with the server's reason.
 export function provideConversation(conversation) {
   provide(CONVERSATION, conversation)
 }

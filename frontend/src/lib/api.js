@@ -58,13 +58,15 @@ function sleep(ms) {
 async function requestOnce(method, path, body) {
   const headers = { Accept: 'application/json' }
   if (method !== 'GET') headers['X-XSRFToken'] = xsrfToken()
-  if (body !== undefined) headers['Content-Type'] = 'application/json'
+  // A file goes as it is, its type in its own Content-Type; anything else as JSON.
+  const raw = typeof Blob !== 'undefined' && body instanceof Blob
+  if (body !== undefined && !raw) headers['Content-Type'] = 'application/json'
   let response
   try {
     response = await fetch(path, {
       method,
       headers,
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined || raw ? body : JSON.stringify(body),
       credentials: 'same-origin',
     })
   } catch {
@@ -95,6 +97,8 @@ export const api = {
   logout: () => request('DELETE', '/auth/session/'),
   updateMe: (fields) => request('PATCH', '/api/me/', fields),
   changePassword: (fields) => request('POST', '/api/me/password/', fields),
+  setAvatar: (image) => request('PUT', '/api/me/avatar/', image),
+  removeAvatar: () => request('DELETE', '/api/me/avatar/'),
   users({ q, limit } = {}) {
     const query = new URLSearchParams()
     if (q) query.set('q', q)
@@ -143,5 +147,6 @@ export const api = {
     settings: () => request('GET', '/api/admin/settings'),
     saveSettings: (fields) => request('PATCH', '/api/admin/settings', fields),
     resetInvite: () => request('POST', '/api/admin/invite/reset'),
+    storage: () => request('GET', '/api/admin/storage/'),
   },
 }

@@ -85,6 +85,7 @@ export function acknowledge(log, ack) {
     client_id: entry.client_id,
     created_at: ack.created_at || entry.created_at,
     reply_to: entry.reply_to || null,
+    attachments: entry.attachments || [],
   }
   addMessage(log, message)
   return message

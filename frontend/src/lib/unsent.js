@@ -18,6 +18,7 @@ export function unsentToSave(logs) {
         message: p.message,
         created_at: p.created_at,
         ...(p.reply_to ? { reply_to: p.reply_to } : {}),
+        ...(p.attachments?.length ? { attachments: p.attachments } : {}),
       })
     }
   }
