@@ -548,16 +548,22 @@ function loadLatest(uri) {
 
 async function fetchLatest(uri) {
   const log = logFor(uri)
-  const { generation } = log
-  // Messages already held arrived live since the chat list was read: continue
-  // backwards from the oldest of them.
-  const before = oldestId(log) || undefined
-  const page = await api.history(uri, { before, limit: PAGE_SIZE })
-  // Opened at an older message meanwhile: that stretch is what the reader wants.
-  if (log.generation !== generation) return
-  addMessages(log, page.messages)
-  log.hasMore = page.messages.length === PAGE_SIZE
-  log.loaded = true
+  for (;;) {
+    const { generation } = log
+    // Messages already held arrived live since the chat list was read: continue
+    // backwards from the oldest of them.
+    const before = oldestId(log) || undefined
+    const page = await api.history(uri, { before, limit: PAGE_SIZE })
+    if (log.generation === generation) {
+      addMessages(log, page.messages)
+      log.hasMore = page.messages.length === PAGE_SIZE
+      log.loaded = true
+      return
+    }
+    // Replaced meanwhile: by a stretch around an older message, which is what the
+    // reader now wants; or emptied (a reset), which this page may not fit.
+    if (log.loaded) return
+  }
 }
 
 export async function loadOlder(uri) {
@@ -629,8 +635,6 @@ export async function showLatest(uri) {
   const log = logFor(uri)
   clearMessages(log)
   await loadLatest(uri)
-  // A load begun before the stretch was set aside added nothing: one more.
-  if (!log.loaded) await loadLatest(uri)
 }
 
 // -- read markers ------------------------------------------------------------------------

@@ -552,6 +552,25 @@ describe('a chat opened at an older message', () => {
     expect(unbroken()).toBe(true)
   })
 
+  it('loads the newest page again when the log is emptied while a load is under way', async () => {
+    const answer = server.history
+    let release
+    server.history = (uri, options) => {
+      server.history = answer
+      return new Promise((resolve) => (release = () => resolve(answer(uri, options))))
+    }
+    const opening = openChat('busy')
+    await vi.waitFor(() => expect(release).toBeDefined())
+    const resetting = frame({ type: 'reset', uri: 'busy' })
+    release()
+    await opening
+    await resetting
+    expect(store.logs.busy.loaded).toBe(true)
+    expect(ids()[ids().length - 1]).toBe(300)
+    // The page asked for before the reset was set aside, and the newest asked again.
+    expect(asked).toHaveLength(2)
+  })
+
   it('uses what it holds when the message is already there', async () => {
     await openChat('busy')
     asked.length = 0
