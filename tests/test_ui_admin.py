@@ -141,8 +141,8 @@ def test_an_administrator_renames_an_account_whose_name_hides_a_newline(people, 
         connection.execute(
             'INSERT INTO "user" ("username", "username_key", "password_hash", "email",'
             ' "first_name", "last_name", "created_at", "is_admin", "is_active",'
-            ' "display_name")'
-            " VALUES ('gus\n', 'gus\n', ?, '', '', '', '2025-01-02 03:04:05', 0, 1, '')",
+            ' "display_name", "is_bot")'
+            " VALUES ('gus\n', 'gus\n', ?, '', '', '', '2025-01-02 03:04:05', 0, 1, '', 0)",
             (bcrypt.hashpw(PASSWORD.encode(), bcrypt.gensalt(4)).decode(),),
         )
     connection.close()

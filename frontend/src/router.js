@@ -9,6 +9,7 @@ const PATTERNS = [
   ['admin', /^\/admin\/?$/],
   ['people', /^\/people\/?$/],
   ['profile', /^\/profile\/?$/],
+  ['search', /^\/search\/?$/],
   ['chat', /^\/chats\/([^/]+)\/?$/],
   ['home', /^\/$/],
 ]
@@ -27,6 +28,11 @@ export function parseLocation(pathname, search = '') {
 
 export function chatPath(uri) {
   return `/chats/${encodeURIComponent(uri)}/`
+}
+
+// A chat opened at one of its messages (a search result).
+export function messagePath(uri, id) {
+  return `${chatPath(uri)}?message=${encodeURIComponent(id)}`
 }
 
 export const route = reactive(parseLocation(window.location.pathname, window.location.search))

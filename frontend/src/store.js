@@ -20,6 +20,7 @@ import {
   oldestId,
 } from './lib/messageLog.js'
 import { applyMessageEvent, EXCERPT_LENGTH } from './lib/messageEvents.js'
+import { addNewer, holds, placeAround } from './lib/messageWindow.js'
 import { applyPresence } from './lib/presence.js'
 import {
   appendRooms,
@@ -471,8 +472,9 @@ export async function openNamedRoom(name) {
   return data.uri
 }
 
-// Shows a chat: joins it first if the user came by a shared link.
-export async function openChat(uri) {
+// Shows a chat: joins it first if the user came by a shared link. With `at`, the chat
+// opens at that message (a search result, a link to a message) instead of its newest.
+export async function openChat(uri, { at = null } = {}) {
   const wiring = store.wiring
   const stale = () => store.openUri !== uri || !stillCurrent(wiring)
   store.openUri = uri
@@ -490,7 +492,10 @@ export async function openChat(uri) {
     store.details[uri] = { members }
     addRoom({ ...summary, members: memberPreview(members) })
     const log = logFor(uri)
-    if (!log.loaded) await loadLatest(uri)
+    const shown = at ? await showMessage(uri, at) : false
+    if (!shown && !log.loaded) await loadLatest(uri)
+    // Opened from the list, a chat shows its newest messages, wherever it was left.
+    else if (!at && log.hasNewer) await showLatest(uri)
     markRead(uri)
   } catch (error) {
     if (stale()) return
@@ -542,21 +547,32 @@ function loadLatest(uri) {
 
 async function fetchLatest(uri) {
   const log = logFor(uri)
-  // Messages already held arrived live since the chat list was read: continue
-  // backwards from the oldest of them.
-  const before = oldestId(log) || undefined
-  const page = await api.history(uri, { before, limit: PAGE_SIZE })
-  addMessages(log, page.messages)
-  log.hasMore = page.messages.length === PAGE_SIZE
-  log.loaded = true
+  for (;;) {
+    const { generation } = log
+    // Messages already held arrived live since the chat list was read: continue
+    // backwards from the oldest of them.
+    const before = oldestId(log) || undefined
+    const page = await api.history(uri, { before, limit: PAGE_SIZE })
+    if (log.generation === generation) {
+      addMessages(log, page.messages)
+      log.hasMore = page.messages.length === PAGE_SIZE
+      log.loaded = true
+      return
+    }
+    // Replaced meanwhile: by a stretch around an older message, which is what the
+    // reader now wants; or emptied (a reset), which this page may not fit.
+    if (log.loaded) return
+  }
 }
 
 export async function loadOlder(uri) {
   const log = logFor(uri)
   if (!log.hasMore || log.loadingOlder) return 0
   log.loadingOlder = true
+  const { generation } = log
   try {
     const page = await api.history(uri, { before: oldestId(log), limit: PAGE_SIZE })
+    if (log.generation !== generation) return 0
     log.hasMore = page.messages.length === PAGE_SIZE
     return addMessages(log, page.messages)
   } finally {
@@ -564,12 +580,68 @@ export async function loadOlder(uri) {
   }
 }
 
+// The pages after a stretch that stops short of the newest message, one per call; a
+// page that reaches the end while a message heard live is still missing is followed by
+// one more, which holds it.
+export async function loadNewer(uri) {
+  const log = logFor(uri)
+  if (!log.hasNewer || log.loadingNewer) return 0
+  log.loadingNewer = true
+  const { generation } = log
+  let added = 0
+  try {
+    for (let pages = 0; pages < 2 && log.hasNewer; pages++) {
+      const page = await api.history(uri, { after: newestId(log), limit: PAGE_SIZE })
+      if (log.generation !== generation) return 0
+      added += addNewer(log, page.messages, PAGE_SIZE)
+      if (page.messages.length === PAGE_SIZE) break
+    }
+    return added
+  } finally {
+    log.loadingNewer = false
+  }
+}
+
+// Shows a message of the chat: where the log holds it already, else by loading the
+// stretch around it. The message list scrolls to `log.focus` and flashes it, or says
+// the message cannot be shown (deleted, or never in this chat). Resolves to whether it
+// is there to show.
+export async function showMessage(uri, id) {
+  const log = logFor(uri)
+  if (!holds(log, id)) {
+    const { generation } = log
+    let page
+    try {
+      page = await api.history(uri, { around: id, limit: PAGE_SIZE })
+    } catch (error) {
+      if (!(error instanceof ApiError) || error.status === 0) throw error
+      page = { messages: [] }
+    }
+    if (log.generation !== generation) return false
+    // Messages around an id that is not in this chat are not what was asked for.
+    if (page.messages.some((m) => m.id === id)) {
+      const latest = Math.max(roomSummary(uri)?.last_message?.id || 0, log.skippedId)
+      placeAround(log, page.messages, latest)
+    }
+  }
+  const found = holds(log, id)
+  log.focus = { id, found }
+  return found
+}
+
+// Back to the newest page, from a stretch further back.
+export async function showLatest(uri) {
+  const log = logFor(uri)
+  clearMessages(log)
+  await loadLatest(uri)
+}
+
 // -- read markers ------------------------------------------------------------------------
 
 // The reader sees the newest message of a chat: the chat is open, the tab visible and
 // the list scrolled to the bottom.
 function seesNewest(uri) {
-  return store.openUri === uri && store.atBottom && !document.hidden
+  return store.openUri === uri && store.atBottom && !logFor(uri).hasNewer && !document.hidden
 }
 
 // Marks the chat read up to its newest message if the reader can see it: at once in
@@ -624,6 +696,8 @@ export function sendMessage(uri, text, replyTo = null, attachments = []) {
     attachments,
   }
   const log = logFor(uri)
+  // A message sent is read at the end of the chat: back there from further up.
+  if (log.hasNewer) showLatest(uri).catch(() => {})
   addPending(log, entry)
   persistPending()
   transmit(entry)

@@ -103,6 +103,8 @@ const {
   editMessage,
   freshState,
   loadMoreRooms,
+  loadNewer,
+  loadOlder,
   login,
   logout,
   markRead,
@@ -475,6 +477,119 @@ describe('replies, edits, deletes and reactions', () => {
       { type: 'delete', uri: 'busy', id: 8 },
       { type: 'react', uri: 'busy', id: 9, emoji: '🎉', on: false },
     ])
+  })
+})
+
+describe('a chat opened at an older message', () => {
+  // The chat "busy" as the server holds it: messages 1 to `newest`, and the history
+  // call's four ways of paging through them.
+  let newest
+  const stored = (id) => ({ id, uri: 'busy', user: ANN, message: `m${id}`, created_at: '' })
+  const between = (low, high) => {
+    const out = []
+    for (let id = Math.max(low, 1); id <= Math.min(high, newest); id++) out.push(stored(id))
+    return out
+  }
+  const asked = []
+  const ids = () => store.logs.busy.messages.map((m) => m.id)
+  const unbroken = () => ids().every((id, i, all) => i === 0 || id === all[i - 1] + 1)
+
+  beforeEach(() => {
+    newest = 300
+    asked.length = 0
+    store.rooms.find((r) => r.uri === 'busy').last_message = stored(newest)
+    server.chats.find((c) => c.uri === 'busy').last_message = stored(newest)
+    server.history = async (uri, { before, after, around, limit = 50 }) => {
+      asked.push({ before, after, around })
+      if (around) return { messages: between(around - limit / 2, around + limit / 2 - 1) }
+      if (after) return { messages: between(after + 1, after + limit) }
+      const end = before ? before - 1 : newest
+      return { messages: between(end - limit + 1, end) }
+    }
+  })
+
+  it('loads the stretch around it, says where to scroll, and leaves the chat unread', async () => {
+    await openChat('busy', { at: 120 })
+    expect(asked).toEqual([{ before: undefined, after: undefined, around: 120 }])
+    expect(ids()).toContain(120)
+    expect(store.logs.busy.focus).toEqual({ id: 120, found: true })
+    expect(store.logs.busy.hasNewer).toBe(true)
+    setAtBottom('busy', true)
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(unreadCount('busy')).toBe(3)
+    expect(reads()).toEqual([])
+  })
+
+  it('scrolls down to the newest message without gaps, taking in what arrived meanwhile', async () => {
+    await openChat('busy', { at: 120 })
+    newest = 301
+    frame({ ...stored(301), type: 'message' })
+    expect(ids()).not.toContain(301)
+    while (store.logs.busy.hasNewer) await loadNewer('busy')
+    expect(ids()[ids().length - 1]).toBe(301)
+    expect(unbroken()).toBe(true)
+    frame({ ...stored(302), type: 'message' })
+    expect(ids()[ids().length - 1]).toBe(302)
+    await loadOlder('busy')
+    expect(unbroken()).toBe(true)
+    expect(ids()[0]).toBeLessThan(95)
+  })
+
+  it('goes back to the newest page when the reader sends a message', async () => {
+    await openChat('busy', { at: 120 })
+    sendMessage('busy', 'hello')
+    await vi.waitFor(() => expect(store.logs.busy.loaded).toBe(true))
+    expect(ids()[ids().length - 1]).toBe(300)
+    expect(store.logs.busy.hasNewer).toBe(false)
+    expect(store.logs.busy.pending.map((p) => p.message)).toContain('hello')
+  })
+
+  it('shows the newest page again when the chat is opened from the list', async () => {
+    await openChat('busy', { at: 120 })
+    await openChat('busy')
+    expect(ids()[ids().length - 1]).toBe(300)
+    expect(store.logs.busy.hasNewer).toBe(false)
+    expect(unbroken()).toBe(true)
+  })
+
+  it('loads the newest page again when the log is emptied while a load is under way', async () => {
+    const answer = server.history
+    let release
+    server.history = (uri, options) => {
+      server.history = answer
+      return new Promise((resolve) => (release = () => resolve(answer(uri, options))))
+    }
+    const opening = openChat('busy')
+    await vi.waitFor(() => expect(release).toBeDefined())
+    const resetting = frame({ type: 'reset', uri: 'busy' })
+    release()
+    await opening
+    await resetting
+    expect(store.logs.busy.loaded).toBe(true)
+    expect(ids()[ids().length - 1]).toBe(300)
+    // The page asked for before the reset was set aside, and the newest asked again.
+    expect(asked).toHaveLength(2)
+  })
+
+  it('uses what it holds when the message is already there', async () => {
+    await openChat('busy')
+    asked.length = 0
+    await openChat('busy', { at: 290 })
+    expect(asked).toEqual([])
+    expect(store.logs.busy.focus).toEqual({ id: 290, found: true })
+  })
+
+  it('says a message it cannot find is not there, and shows the newest instead', async () => {
+    const answer = server.history
+    // The server gives the messages of this chat nearest the id asked for.
+    server.history = async (uri, options) =>
+      options.around ? { messages: between(10, 60) } : answer(uri, options)
+    await openChat('busy', { at: 999 })
+    expect(store.logs.busy.focus).toEqual({ id: 999, found: false })
+    expect(store.logs.busy.loaded).toBe(true)
+    expect(store.logs.busy.hasNewer).toBe(false)
+    expect(ids()[ids().length - 1]).toBe(300)
+    expect(store.openError).toBe(null)
   })
 })
 

@@ -125,11 +125,16 @@ export const api = {
   changeAddress: (uri) => request('POST', `${chat(uri)}address/`),
   rename: (uri, name) => request('PUT', `${chat(uri)}name/`, { name }),
   setNotify: (uri, level) => request('PUT', `${chat(uri)}notifications/`, { level }),
-  history(uri, { before, limit = 50 } = {}) {
+  // One page of a chat's history: the newest, or before, after or around a message id.
+  history(uri, { before, after, around, limit = 50 } = {}) {
     const query = new URLSearchParams({ limit: String(limit) })
     if (before) query.set('before', String(before))
+    if (after) query.set('after', String(after))
+    if (around) query.set('around', String(around))
     return request('GET', `${chat(uri)}messages/?${query}`)
   },
+  // `params`: the URLSearchParams of lib/search.js.
+  search: (params) => request('GET', `/api/search/?${params}`),
   bots: {
     list: () => request('GET', '/api/bots/'),
     create: (fields) => request('POST', '/api/bots/', fields),

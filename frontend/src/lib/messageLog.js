@@ -2,9 +2,26 @@
 // server's order), each at most once, and the user's own sends still waiting for their
 // ack. A send is matched to its stored copy by client_id, so local echo, the ack, the
 // broadcast and a resend after a reconnect all end as one message.
+//
+// The messages held are always one unbroken stretch of the chat's history. Usually it
+// ends at the newest message; opened at an older one (a search result, a reply's
+// original far back), it may stop short of it (`hasNewer`), and the pages after it are
+// loaded as the reader scrolls down (lib/messageWindow.js). `generation` changes each
+// time the stretch is replaced, so a page asked for before that is not added to it.
 
 export function createRoomLog() {
-  return { messages: [], pending: [], hasMore: null, loaded: false }
+  return {
+    messages: [],
+    pending: [],
+    hasMore: null,
+    hasNewer: false,
+    // The newest message heard live while the stretch stopped short of it.
+    skippedId: 0,
+    generation: 0,
+    loaded: false,
+    // The message to scroll to and flash next: {id, found}.
+    focus: null,
+  }
 }
 
 function indexOfId(messages, id) {
@@ -18,8 +35,8 @@ function indexOfId(messages, id) {
   return low
 }
 
-// Adds a stored message; returns false if it was already there.
-export function addMessage(log, message) {
+// Adds a message of a history page; returns false if it was already there.
+export function placeMessage(log, message) {
   if (message.client_id) {
     const at = log.pending.findIndex((p) => p.client_id === message.client_id)
     if (at !== -1) log.pending.splice(at, 1)
@@ -30,9 +47,22 @@ export function addMessage(log, message) {
   return true
 }
 
+// Adds a message heard live; returns false if it was already there. Past the end of a
+// stretch that stops short of the newest message it would leave a gap, so it is only
+// noted: the pages after the stretch bring it.
+export function addMessage(log, message) {
+  if (log.hasNewer && message.id > newestId(log)) {
+    if (message.client_id) dropPending(log, message.client_id)
+    if (message.id <= log.skippedId) return false
+    log.skippedId = message.id
+    return true
+  }
+  return placeMessage(log, message)
+}
+
 export function addMessages(log, messages) {
   let added = 0
-  for (const message of messages) if (addMessage(log, message)) added++
+  for (const message of messages) if (placeMessage(log, message)) added++
   return added
 }
 
@@ -95,6 +125,9 @@ export function oldestId(log) {
 export function clearMessages(log) {
   log.messages.splice(0)
   log.hasMore = null
+  log.hasNewer = false
+  log.skippedId = 0
+  log.generation += 1
   log.loaded = false
 }
 
