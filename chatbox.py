@@ -192,6 +192,7 @@ def make_app(
         (r"/api/me/password/", PasswordHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
+        (r"/(sw\.js)", StaticHandler, {"path": os.path.join(HERE, "static")}),
         (r"/ws", ClientSocket, deps),
         (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
         (r"/(?:api|auth|ws)(?:/.*)?", NotFoundHandler, deps),

@@ -29,6 +29,11 @@ export function chatPath(uri) {
   return `/chats/${encodeURIComponent(uri)}/`
 }
 
+// A chat opened at one of its messages (a search result).
+export function messagePath(uri, id) {
+  return `${chatPath(uri)}?message=${encodeURIComponent(id)}`
+}
+
 export const route = reactive(parseLocation(window.location.pathname, window.location.search))
 
 function sync() {
