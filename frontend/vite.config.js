@@ -14,7 +14,9 @@ function appShellToTemplates() {
   return {
     name: 'chatbox-app-shell',
     apply: 'build',
-    async closeBundle() {
+    async closeBundle(error) {
+      // A failed build wrote nothing to move.
+      if (error) return
       const built = `${outDir}/index.html`
       const html = readFileSync(built, 'utf8')
       if (/\{\{|\{%|\{#/.test(html)) {
