@@ -54,13 +54,15 @@ function shortened(text, length = NOTIFICATION_TEXT_LENGTH) {
   return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat
 }
 
-// The notification for a message: titled with the sender's name (and the chat's,
-// unless it is a direct chat), the text as body, tagged per chat so that a chat's
+// The notification for a message: titled with the sender's name and the chat's
+// (unless the chat goes by the sender's name, as a direct chat does), the text as body, tagged per chat so that a chat's
 // notifications replace one another instead of piling up. `data` says what a click
 // opens.
 export function notificationFor(room, message, myId) {
   const sender = shownName(message.user) || 'Someone'
-  const title = isDirect(room) ? sender : `${sender} in ${roomTitle(room, myId)}`
+  const chat = isDirect(room) ? sender : roomTitle(room, myId)
+  // A group of two unnamed is called after the other person: their name once is enough.
+  const title = chat === sender ? sender : `${sender} in ${chat}`
   const body = shortened(message.message || '') || filesSummary(message.attachments)
   return {
     title,

@@ -147,9 +147,11 @@ describe('system notifications', () => {
     expect(fromBob.title).toBe('bob in #general')
   })
 
-  it('name only the sender for a direct message', () => {
+  it('name only the sender for a direct message, or a chat called after them', () => {
     const dm = { uri: 'd', kind: 'direct', direct_with: alice }
     expect(notificationFor(dm, { id: 1, user: alice, message: 'hi' }, ME).title).toBe('Alice L.')
+    const pair = { uri: 'p', kind: 'group', is_private: true, name: null, members: [alice] }
+    expect(notificationFor(pair, { id: 1, user: alice, message: 'hi' }, ME).title).toBe('Alice L.')
   })
 
   it('say what a message of files alone carries', () => {
