@@ -21,14 +21,18 @@ export const notifications = reactive({
 })
 
 // The permission can change in the browser's site settings while the app is open.
-navigator.permissions
-  ?.query({ name: 'notifications' })
-  .then((status) => {
-    status.onchange = () => {
-      notifications.permission = notificationApi()?.permission
-    }
-  })
-  .catch(() => {})
+try {
+  navigator.permissions
+    ?.query({ name: 'notifications' })
+    .then((status) => {
+      status.onchange = () => {
+        notifications.permission = notificationApi()?.permission
+      }
+    })
+    .catch(() => {})
+} catch {
+  // A browser without the Permissions API: the state is read again on each enable.
+}
 
 function wanted(myId) {
   return Array.isArray(notifications.wantedBy) && notifications.wantedBy.includes(myId)
@@ -54,7 +58,8 @@ export async function enableNotifications(myId) {
   const api = notificationApi()
   if (!api) return
   let permission = api.permission
-  if (permission === 'default') permission = await api.requestPermission()
+  // Older Safari answers through a callback and returns nothing.
+  if (permission === 'default') permission = (await api.requestPermission()) ?? api.permission
   notifications.permission = permission
   setWanted(myId, permission === 'granted')
 }
