@@ -14,10 +14,13 @@ import time
 
 import tornado.web
 
-from appliance import __version__, backup, dbfile, gctune, systemd
+from appliance import __version__, backup, banner, dbfile, gctune, systemd
+from appliance.certs import CertificateError
 from appliance.config import UsageError, parse, usage
+from appliance.https import AutoTLS, FileTLS
 from appliance.listener import GuardedHTTPServer, raise_open_file_limit
 from appliance.lock import Busy, ServerLock
+from appliance.mdns import Advertiser
 from appliance.options import options
 from appliance.paths import Paths
 from appliance.service import Chores, tls_context
@@ -42,6 +45,14 @@ from handlers.auth import (
     hashing_executor,
 )
 from handlers.base import NotFoundHandler, log_request
+from handlers.bots import (
+    BotHandler,
+    BotsHandler,
+    BotTokenHandler,
+    IncomingHookHandler,
+    WebhookHandler,
+    WebhooksHandler,
+)
 from handlers.budget import Limits
 from handlers.chats import (
     AddMemberHandler,
@@ -73,9 +84,11 @@ from handlers.pages import AppShellHandler, HealthHandler, OpenAPIHandler, Stati
 from handlers.people import DirectHandler, PeopleHandler
 from handlers.search import SearchHandler
 from handlers.sockets import ClientSocket, RoomSocket
+from handlers.trust import Trust, redirect_app, trust_routes
 from hub import Messenger, RoomHub
 from models import User, db
 from schema import init_db
+from webhooks import Webhooks
 from writer import WriteQueue
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -119,6 +132,7 @@ def make_app(
     uploads=None,
     max_upload_mb=25,
     upload_quota_mb=None,
+    trust=None,
 ):
     """The Tornado application; the database must already be initialised.
 
@@ -127,10 +141,17 @@ def make_app(
     ``uploads``: the folder of the box's files (``Paths.uploads``), by default ``uploads/``
     beside the database; ``max_upload_mb`` and ``upload_quota_mb`` (per person, None for
     none) bound what they may take.
+    ``trust``: the box's certificate authority for /ca.crt and /trust
+    (``handlers.trust.Trust``); None: it has none.
     """
     if limits is None:
         limits = Limits()
-    messenger = Messenger(WriteQueue(), RoomHub(), limits=limits)
+    if trust is None:
+        trust = Trust()
+    writer = WriteQueue()
+    webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
+    webhooks.load()
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -190,12 +211,23 @@ def make_app(
         (r"/api/search/", SearchHandler, deps),
         (r"/api/direct/", DirectHandler, deps),
         (r"/api/me/password/", PasswordHandler, deps),
+        (r"/api/bots/", BotsHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/", BotHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/token/", BotTokenHandler, deps),
+        (r"/api/bots/(?P<username>[^/]+)/webhooks/", WebhooksHandler, deps),
+        (
+            r"/api/bots/(?P<username>[^/]+)/webhooks/(?P<hook_id>[0-9]{1,18})/",
+            WebhookHandler,
+            deps,
+        ),
+        (r"/hooks/(?P<secret>[^/]+)", IncomingHookHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
         (r"/(sw\.js)", StaticHandler, {"path": os.path.join(HERE, "static")}),
         (r"/ws", ClientSocket, deps),
         (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
-        (r"/(?:api|auth|ws)(?:/.*)?", NotFoundHandler, deps),
+        *trust_routes(trust),
+        (r"/(?:api|auth|ws|hooks)(?:/.*)?", NotFoundHandler, deps),
         (r"/(.*)", AppShellHandler, deps),
     ]
     app = tornado.web.Application(
@@ -239,12 +271,23 @@ async def shutdown(server, app, grace=3.0):
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
+    app.messenger.webhooks.close()
     writer.close()
     app.files.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)
     except TimeoutError:
         log.warning("some HTTP requests were still open at shutdown")
+
+
+def reload_certificates(certificates, running):
+    """SIGHUP (``systemctl reload chatbox``): renew or reload the HTTPS certificate now."""
+    if certificates is None:
+        log.info("SIGHUP: serving plain HTTP, there is no certificate to reload")
+        return
+    task = asyncio.ensure_future(certificates.check())
+    running.add(task)  # held until done: the loop keeps only a weak reference
+    task.add_done_callback(running.discard)
 
 
 async def main():
@@ -254,6 +297,9 @@ async def main():
     except (ValueError, OSError) as exc:  # ssl.SSLError is an OSError
         log.error("cannot serve TLS: %s", exc)
         return 1
+    certificates = None
+    if ssl_options is not None:
+        certificates = FileTLS(ssl_options, options.certfile, options.keyfile)
     try:
         limits = Limits(options.limits)
     except ValueError as exc:
@@ -286,6 +332,14 @@ async def main():
         except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
             log.error("%s", exc)
             return 1
+        if options.tls == "auto":
+            # After the lock: two servers starting at once never make two authorities.
+            certificates = AutoTLS(paths.tls)
+            try:
+                ssl_options = certificates.prepare()
+            except (CertificateError, OSError) as exc:
+                log.error("cannot serve TLS: %s", exc)
+                return 1
         # Names from before today's rules keep working; say so until they are renamed.
         for user in User.misnamed():
             log.warning(
@@ -295,6 +349,10 @@ async def main():
                 user.name_problem(),
                 user.id,
             )
+        trust = Trust(
+            certificates.files if options.tls == "auto" else None,
+            options.port if ssl_options else None,
+        )
         app = make_app(
             load_secret(paths.secret),
             debug=options.debug,
@@ -303,6 +361,7 @@ async def main():
             uploads=paths.uploads,
             max_upload_mb=options.max_upload_mb,
             upload_quota_mb=options.upload_quota_mb or None,
+            trust=trust,
         )
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
@@ -320,6 +379,18 @@ async def main():
         )
         server.listen(options.port, options.address)
         scheme = "https" if ssl_options else "http"
+        plain = None
+        if options.redirect_http:
+            plain = GuardedHTTPServer(
+                redirect_app(trust, log_request),
+                xheaders=False,
+                max_body_size=MAX_BODY_BYTES,
+                idle_connection_timeout=options.idle_timeout,
+                body_timeout=options.body_timeout,
+                max_per_address=options.max_connections_per_address,
+                exempt=options.max_connections_exempt,
+            )
+            plain.listen(options.redirect_http, options.address)
         lock.describe(
             port=options.port,
             address=options.address,
@@ -337,16 +408,39 @@ async def main():
             version,
         )
         chores = Chores(app, paths, options.backup_every, options.backup_keep)
+        if certificates is not None:
+            certificates.start()
+        advertiser = None
+        if options.mdns:
+            advertiser = Advertiser(options.port, scheme, "/", options.address)
+            advertiser.start()
+        # A new device fetches the authority over plain HTTP when it can: over HTTPS
+        # it would first have to click through the warning the authority cures.
+        trust_page = None
+        if options.tls == "auto":
+            trust_page = (
+                ("http", options.redirect_http) if plain else (scheme, options.port)
+            )
+        terminal = sys.stdout.isatty()
+        print(banner.text(scheme, options.port, options.address, trust_page, terminal))
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(signum, stop.set)
+        checks = set()
+        loop.add_signal_handler(signal.SIGHUP, reload_certificates, certificates, checks)
         # Only now: systemd may send SIGTERM as soon as it hears we are ready.
         systemd.notify(f"READY=1\nSTATUS=serving on port {options.port}")
         await stop.wait()
         log.info("chatbox stopping")
         systemd.notify("STOPPING=1")
         chores.stop()
+        if certificates is not None:
+            certificates.stop()
+        if advertiser is not None:
+            await advertiser.stop()
+        if plain is not None:
+            plain.stop()
         await shutdown(server, app)
         return 0
     finally:

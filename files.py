@@ -347,6 +347,10 @@ class Stored:
         }
 
 
+def _sha256(data):
+    return hashlib.sha256(data).hexdigest()
+
+
 def _raise_disk_full(exc):
     if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT):
         raise disk_full() from None
@@ -428,7 +432,8 @@ class Storage:
                 data, width, height, thumbnail = await self._run(
                     self._images, clean_photo, upload.path, kind
                 )
-                sha = hashlib.sha256(data).hexdigest()
+                # Megabytes to hash: not on the event loop.
+                sha = await self._run(self._io, _sha256, data)
                 self._pin(sha)
                 await self._run(
                     self._io, self._place_bytes, sha, data, {".thumb": thumbnail}
@@ -454,7 +459,7 @@ class Storage:
                     {"file": ["A profile picture must be a JPEG, PNG, WebP or GIF."]}
                 )
             large, small = await self._run(self._images, avatar_images, upload.path)
-            sha = hashlib.sha256(large).hexdigest()
+            sha = await self._run(self._io, _sha256, large)
             self._pin(sha)
             await self._run(self._io, self._place_bytes, sha, large, {".64": small})
             return Stored(sha, len(large), "image/jpeg", *[AVATAR_SIZES[0]] * 2)

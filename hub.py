@@ -325,7 +325,9 @@ class Presence:
 class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
-    def __init__(self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None):
+    def __init__(
+        self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None, webhooks=None
+    ):
         self.writer = writer
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
@@ -335,6 +337,9 @@ class Messenger:
         # Where shared files are kept (files.Storage), so a deleted message's files can
         # leave the disk; None where nothing is stored.
         self.files = None
+        # The outgoing webhooks (webhooks.py), or None: told of each new message once
+        # the room has it, so a slow receiver never delays the room.
+        self.webhooks = webhooks
 
     async def post(
         self, room, author, text, client_id=None, reply_to=None, attachments=None
@@ -366,6 +371,8 @@ class Messenger:
         message.author = author
         if created:
             self.hub.publish(room.id, message.seq, message_frame(room, message), message.id)
+            if self.webhooks is not None:
+                self.webhooks.posted(room, message)
         return message, created
 
     async def change(self, room, user, message_id, kind, *args):

@@ -162,6 +162,10 @@ class User(BaseModel):
     # The profile picture: the ``Blob`` of its 256 px square (None: initials). No
     # foreign key: a blob is removed only once nothing refers to it.
     avatar_id = IntegerField(null=True)
+    # A bot: an account a person made for their scripts, with an API token and no
+    # password (see ``Bot``); ``bot_owner`` is that person.
+    is_bot = BooleanField(default=False)
+    bot_owner = ForeignKeyField("self", null=True, backref="bots", on_delete="CASCADE")
 
     @staticmethod
     def avatar_url(user_id, avatar_id):
@@ -224,6 +228,8 @@ class User(BaseModel):
 
     def check_password(self, password):
         """Slow on purpose: call it through an executor, never on the event loop."""
+        if not self.password_hash.startswith("$2"):
+            return False  # a bot: no password opens it
         return bcrypt.checkpw(password.encode(), self.password_hash.encode())
 
     @classmethod
@@ -354,11 +360,15 @@ class User(BaseModel):
         }
 
     def set_active(self, active):
-        """Switch an account on or off; switching it off also ends every login of it."""
+        """Switch an account on or off; switching it off also ends every login of it,
+        and switches off the person's bots (with their webhooks) too."""
         with db.atomic():
             User.update(is_active=active).where(User.id == self.id).execute()
             if not active:
                 Token.delete().where(Token.user == self).execute()
+                for bot in User.select().where((User.bot_owner == self) & User.is_active):
+                    bot.set_active(False)
+                Webhook.delete().where(Webhook.bot == self).execute()
         self.is_active = active
         return self
 
@@ -379,6 +389,7 @@ class User(BaseModel):
             "first_name": self.first_name,
             "last_name": self.last_name,
             "avatar_url": self.avatar_url(self.id, self.avatar_id),
+            "is_bot": self.is_bot,
         }
 
     MAX_DISPLAY_NAME = 64
@@ -436,6 +447,85 @@ class User(BaseModel):
     def private(self):
         """What the user sees of their own account."""
         return dict(self.public(), email=self.email, is_admin=self.is_admin)
+
+    # Bots per person: enough for a home's scripts, few enough that nobody fills the
+    # box's list of people with them.
+    MAX_BOTS = 10
+
+    @classmethod
+    def make_bot(cls, owner, username, display_name=""):
+        """A bot owned by ``owner``, and its first API token: ``(bot, token)``.
+
+        A bot has no password (none opens it: see ``check_password``); it works with
+        its token alone, over the REST API and both sockets, like anyone.
+        """
+        if owner.is_bot:
+            raise NotAllowed("A bot cannot make bots.")
+        errors = {}
+        if not cls.is_valid_name(username):
+            errors["username"] = [cls.USERNAME_RULE]
+        if not isinstance(display_name, str):
+            display_name = None
+        else:
+            display_name = " ".join(display_name.split())
+        if (
+            display_name is None
+            or len(display_name) > cls.MAX_DISPLAY_NAME
+            or has_hidden_characters(display_name)
+        ):
+            errors["display_name"] = [
+                f"Use at most {cls.MAX_DISPLAY_NAME} visible characters."
+            ]
+        if errors:
+            raise ValidationError(errors)
+        try:
+            with db.atomic():
+                mine = cls.select().where((cls.bot_owner == owner) & cls.is_active)
+                if mine.count() >= cls.MAX_BOTS:
+                    raise ValidationError(
+                        {"detail": [f"You can have at most {cls.MAX_BOTS} bots."]}
+                    )
+                if cls.name_taken(username):
+                    raise ValidationError({"username": [cls.TAKEN]})
+                bot = cls.create(
+                    username=username,
+                    username_key=username_key(username),
+                    password_hash="",
+                    display_name=display_name,
+                    is_bot=True,
+                    bot_owner=owner,
+                )
+                token = Token.issue(bot, "api")
+        except IntegrityError:
+            raise ValidationError({"username": [cls.TAKEN]}) from None
+        return bot, token
+
+    def bots_owned(self):
+        """The person's active bots, oldest first."""
+        return list(
+            User.select().where((User.bot_owner == self) & User.is_active).order_by(User.id)
+        )
+
+    def bot_named(self, username):
+        """The person's active bot of that name, or None."""
+        bot = User.by_username(username)
+        if bot is None or bot.bot_owner_id != self.id or not bot.is_active:
+            return None
+        return bot
+
+    def new_bot_token(self):
+        """A new API token for a bot; every earlier one stops working."""
+        with db.atomic():
+            Token.delete().where(Token.user == self).execute()
+            return Token.issue(self, "api")
+
+    def bot_view(self, webhooks=()):
+        """A bot as its owner sees it: its public face and its webhooks."""
+        return dict(
+            self.public(),
+            created_at=isoformat(self.created_at),
+            webhooks=[hook.as_dict() for hook in webhooks],
+        )
 
     def is_member(self, room):
         return (
@@ -938,10 +1028,10 @@ class Membership(BaseModel):
         cursor = db.execute_sql(
             f"""
             SELECT room_id, id, username, display_name, first_name, last_name,
-                avatar_id, total
+                avatar_id, is_bot, total
             FROM (
                 SELECT m.room_id, u.id, u.username, u.display_name, u.first_name,
-                    u.last_name, u.avatar_id,
+                    u.last_name, u.avatar_id, u.is_bot,
                     ROW_NUMBER() OVER (
                         PARTITION BY m.room_id
                         ORDER BY u.id != r.owner_id, m.joined_at, m.id
@@ -964,6 +1054,7 @@ class Membership(BaseModel):
             first_name,
             last_name,
             avatar_id,
+            is_bot,
             total,
         ) in cursor:
             members.setdefault(room_id, []).append(
@@ -974,6 +1065,7 @@ class Membership(BaseModel):
                     "first_name": first_name,
                     "last_name": last_name,
                     "avatar_url": User.avatar_url(user_id, avatar_id),
+                    "is_bot": bool(is_bot),
                 }
             )
             counts[room_id] = total
@@ -1758,6 +1850,169 @@ class Attachment(BaseModel):
         return "%74" + quoted[1:] if quoted == "thumbnail" else quoted
 
 
+class Webhook(BaseModel):
+    """A bot's link to one chat it is a member of, made by the bot's owner.
+
+    Incoming ("in"): a secret address anything on the LAN may post to, which posts as
+    the bot; only the secret's digest is kept. Outgoing ("out"): every message of the
+    chat (or each that mentions the bot, by ``trigger``) is posted to ``url``, signed
+    with ``secret``, which has to be kept as it is to sign with. The delivery columns
+    say how the last attempt went, for the owner to see.
+    """
+
+    bot = ForeignKeyField(User, backref="webhooks", on_delete="CASCADE")
+    room = ForeignKeyField(Room, on_delete="CASCADE")
+    direction = CharField(max_length=3)
+    digest = CharField(max_length=64, null=True, unique=True)
+    url = CharField(max_length=2000, null=True)
+    secret = CharField(max_length=64, null=True)
+    trigger = CharField(max_length=8, default="all")
+    # The HTTP status of the last attempt (None: none yet, or no answer at all).
+    last_status = IntegerField(null=True)
+    last_error = CharField(max_length=300, default="")
+    # Failed attempts since the last success.
+    failures = IntegerField(default=0)
+    last_attempt_at = DateTimeField(null=True)
+    created_at = DateTimeField(default=utcnow)
+
+    DIRECTIONS = ("in", "out")
+    TRIGGERS = ("all", "mention")
+    # Per bot: a few chats each way is what a script needs; every outgoing one is a
+    # queue and an HTTP request per message of its chat.
+    MAX_PER_BOT = 20
+    MAX_URL = 2000
+    URL_RULE = "Give an http:// or https:// address of at most 2000 characters."
+
+    @classmethod
+    def validate_url(cls, url):
+        """``url`` if it is an http or https address; a ValidationError otherwise.
+
+        Addresses on the LAN are what a box's bots usually listen on, so private
+        ranges are allowed: only other schemes (file:, ftp:, ...) are refused.
+        """
+        if not isinstance(url, str):
+            raise ValidationError({"url": [cls.URL_RULE]})
+        url = url.strip()
+        try:
+            parts = urllib.parse.urlsplit(url)
+            # Reading the port raises on one that is not a number in range.
+            bad_port = parts.port == 0
+        except ValueError:
+            raise ValidationError({"url": [cls.URL_RULE]}) from None
+        if (
+            bad_port
+            or len(url) > cls.MAX_URL
+            or parts.scheme not in ("http", "https")
+            or not parts.hostname
+            or any(char.isspace() for char in url)
+            or has_hidden_characters(url)
+        ):
+            raise ValidationError({"url": [cls.URL_RULE]})
+        return url
+
+    @classmethod
+    def check_room(cls, bot, room):
+        if not bot.is_member(room):
+            raise ValidationError(
+                {"chat": ["Add the bot to the chat first, then give it a webhook there."]}
+            )
+        if cls.select().where(cls.bot == bot).count() >= cls.MAX_PER_BOT:
+            raise ValidationError(
+                {"detail": [f"A bot has at most {cls.MAX_PER_BOT} webhooks."]}
+            )
+
+    @classmethod
+    def make_incoming(cls, bot, room):
+        """Returns ``(webhook, secret)``; the secret is the address's last part."""
+        # 192 random bits: the address is all that stands between a script and the chat.
+        secret = secrets.token_urlsafe(24)
+        with db.atomic():
+            cls.check_room(bot, room)
+            hook = cls.create(bot=bot, room=room, direction="in", digest=digest(secret))
+        return hook, secret
+
+    @classmethod
+    def make_outgoing(cls, bot, room, url, trigger):
+        """Returns ``(webhook, secret)``; the secret signs every delivery."""
+        url = cls.validate_url(url)
+        if trigger not in cls.TRIGGERS:
+            raise ValidationError({"trigger": ['Choose "all" or "mention".']})
+        secret = secrets.token_hex(32)
+        with db.atomic():
+            cls.check_room(bot, room)
+            hook = cls.create(
+                bot=bot, room=room, direction="out", url=url, secret=secret, trigger=trigger
+            )
+        return hook, secret
+
+    @classmethod
+    def for_secret(cls, secret):
+        """The incoming webhook whose address ends in ``secret``, with its active bot
+        and its room, or None."""
+        if not isinstance(secret, str) or not secret or len(secret) > 100:
+            return None
+        wanted = digest(secret)
+        hook = (
+            cls.select(cls, User, Room)
+            .join(User, on=(cls.bot == User.id))
+            .switch(cls)
+            .join(Room)
+            .where((cls.digest == wanted) & (cls.direction == "in") & User.is_active)
+            .first()
+        )
+        # Found by the digest's index; compared once more without an early exit.
+        if hook is None or not hmac.compare_digest(hook.digest, wanted):
+            return None
+        return hook
+
+    @classmethod
+    def outgoing(cls):
+        """Every outgoing webhook of an active bot, with its bot and room."""
+        return list(
+            cls.select(cls, User, Room)
+            .join(User, on=(cls.bot == User.id))
+            .switch(cls)
+            .join(Room)
+            .where((cls.direction == "out") & User.is_active)
+        )
+
+    @classmethod
+    def remove(cls, bot, hook_id):
+        """Delete one of the bot's webhooks; False if it has none of that id."""
+        return cls.delete().where((cls.id == hook_id) & (cls.bot == bot)).execute() > 0
+
+    def record(self, status, error, when):
+        """Keep how a delivery attempt went (``error`` "" for a success)."""
+        failures = 0 if not error else fn.COALESCE(Webhook.failures, 0) + 1
+        Webhook.update(
+            last_status=status,
+            last_error=error[:300],
+            failures=failures,
+            last_attempt_at=when,
+        ).where(Webhook.id == self.id).execute()
+
+    def as_dict(self):
+        room = self.room
+        return {
+            "id": self.id,
+            "direction": self.direction,
+            "chat": {
+                "uri": room.uri,
+                "kind": room.kind,
+                "name": room.uri if not room.is_private else (room.name or None),
+            },
+            "url": self.url,
+            "trigger": self.trigger if self.direction == "out" else None,
+            "last_status": self.last_status,
+            "last_error": self.last_error,
+            "failures": self.failures,
+            "last_attempt_at": None
+            if self.last_attempt_at is None
+            else isoformat(self.last_attempt_at),
+            "created_at": isoformat(self.created_at),
+        }
+
+
 class Setting(BaseModel):
     """Box-wide settings an administrator changes at run time, as key/value rows."""
 
@@ -1833,6 +2088,7 @@ MODELS = [
     Blob,
     Attachment,
     Setting,
+    Webhook,
 ]
 
 # Full-text search over messages (SQLite FTS5): an index of the message table's text,

@@ -15,7 +15,7 @@ from models import FTS_SQL, MODELS, db
 
 log = logging.getLogger("chatbox.schema")
 
-SCHEMA_VERSION = 9
+SCHEMA_VERSION = 10
 
 # SQLite adds a NOT NULL column only with a DEFAULT clause, which the tables peewee
 # creates never carry. A step that adds one therefore rebuilds the table the way SQLite's
@@ -274,6 +274,38 @@ _TO_VERSION_9 = (
     'INSERT INTO "message_fts" ("message_fts") VALUES (\'rebuild\')',
 )
 
+# Version 10 brought bots and webhooks: an account may be a bot, owned by a person, and
+# a bot may have webhooks in its chats. The user table is copied, for its new NOT NULL
+# column.
+_TO_VERSION_10 = (
+    'CREATE TABLE "user_v10" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "username" VARCHAR(32) NOT NULL, "username_key" VARCHAR(32) NOT NULL,'
+    ' "password_hash" VARCHAR(255) NOT NULL, "email" VARCHAR(255) NOT NULL,'
+    ' "first_name" VARCHAR(255) NOT NULL, "last_name" VARCHAR(255) NOT NULL,'
+    ' "created_at" DATETIME NOT NULL, "is_admin" INTEGER NOT NULL,'
+    ' "is_active" INTEGER NOT NULL, "display_name" VARCHAR(64) NOT NULL,'
+    ' "avatar_id" INTEGER, "is_bot" INTEGER NOT NULL, "bot_owner_id" INTEGER,'
+    ' FOREIGN KEY ("bot_owner_id") REFERENCES "user" ("id") ON DELETE CASCADE)',
+    'INSERT INTO "user_v10" SELECT "id", "username", "username_key", "password_hash",'
+    ' "email", "first_name", "last_name", "created_at", "is_admin", "is_active",'
+    ' "display_name", "avatar_id", 0, NULL FROM "user"',
+    'DROP TABLE "user"',
+    'ALTER TABLE "user_v10" RENAME TO "user"',
+    'CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key")',
+    'CREATE INDEX "user_bot_owner_id" ON "user" ("bot_owner_id")',
+    'CREATE TABLE "webhook" ("id" INTEGER NOT NULL PRIMARY KEY,'
+    ' "bot_id" INTEGER NOT NULL, "room_id" INTEGER NOT NULL,'
+    ' "direction" VARCHAR(3) NOT NULL, "digest" VARCHAR(64), "url" VARCHAR(2000),'
+    ' "secret" VARCHAR(64), "trigger" VARCHAR(8) NOT NULL, "last_status" INTEGER,'
+    ' "last_error" VARCHAR(300) NOT NULL, "failures" INTEGER NOT NULL,'
+    ' "last_attempt_at" DATETIME, "created_at" DATETIME NOT NULL,'
+    ' FOREIGN KEY ("bot_id") REFERENCES "user" ("id") ON DELETE CASCADE,'
+    ' FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE)',
+    'CREATE INDEX "webhook_bot_id" ON "webhook" ("bot_id")',
+    'CREATE INDEX "webhook_room_id" ON "webhook" ("room_id")',
+    'CREATE UNIQUE INDEX "webhook_digest" ON "webhook" ("digest")',
+)
+
 # UPGRADES[n] holds the steps that take a database at version n to n + 1: SQL
 # statements, or a function given ``execute(sql, params=())`` where the new value of a
 # row needs Python to compute; such a function too sees only the tables of its version.
@@ -286,6 +318,7 @@ UPGRADES = {
     6: _TO_VERSION_7,
     7: _TO_VERSION_8,
     8: _TO_VERSION_9,
+    9: _TO_VERSION_10,
 }
 
 

@@ -21,6 +21,7 @@ import peewee
 import export
 import schema
 from appliance import __version__, backup, dbfile, lock, systemd
+from appliance.certs import CertificateError, CertificateFiles, covered, fingerprint
 from appliance.options import options
 from appliance.paths import Paths
 from models import Message, Room, User, ValidationError, db
@@ -350,7 +351,7 @@ def cmd_install_service(args, paths, flags, script):
         forwarded,
         user=options.user,
         credentials=credentials,
-        low_port=options.port < 1024,
+        low_port=min(options.port, options.redirect_http or options.port) < 1024,
     )
     if script.startswith(("/home/", "/root/")):
         print(
@@ -368,6 +369,30 @@ def cmd_install_service(args, paths, flags, script):
     print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
 
 
+def cmd_make_cert(args, paths):
+    if args:
+        raise CommandError("make-cert takes no arguments")
+    files = CertificateFiles(paths.tls)
+    try:
+        files.make(force=True)
+        authority, server = files.authority(), files.server()
+    except (CertificateError, OSError) as exc:
+        raise CommandError(str(exc)) from None
+    names, addresses = covered(server)
+    print(f"Certificate authority: {files.ca_cert} (key {files.ca_key})")
+    print(f"  {authority.subject.rfc4514_string()}")
+    print(f"  SHA-256 {fingerprint(authority)}")
+    print(f"  valid until {authority.not_valid_after_utc:%Y-%m-%d}")
+    print(f"Server certificate: {files.cert} (key {files.key})")
+    print(f"  for {', '.join(sorted(names) + sorted(map(str, addresses)))}")
+    print(f"  valid until {server.not_valid_after_utc:%Y-%m-%d}")
+    print(
+        "Serve it with --tls=auto; a running server takes it up at its daily check, or "
+        "at once on SIGHUP (sudo systemctl kill -s HUP chatbox). Devices trust the "
+        "authority once: open /trust on the box."
+    )
+
+
 # Each command as ``action(args, paths, flags, script)``; appliance.config.COMMANDS names
 # the same commands for the parser and --help.
 ACTIONS = {
@@ -381,6 +406,7 @@ ACTIONS = {
     "status": lambda args, paths, *_: cmd_status(args, paths),
     "export": lambda args, paths, *_: cmd_export(args, paths),
     "install-service": cmd_install_service,
+    "make-cert": lambda args, paths, *_: cmd_make_cert(args, paths),
 }
 
 

@@ -26,6 +26,8 @@ COMMANDS = {
     "status": "version, uptime, counts, connected sockets, database size, last backup",
     "export FOLDER": "write every chat's history into FOLDER, as JSON and as HTML",
     "install-service": "write a hardened systemd unit (see --user, --output)",
+    "make-cert": "make the box's certificate authority (once) and a new HTTPS "
+    "certificate for its names and addresses, in <data-dir>/tls/",
 }
 COMMAND_NAMES = frozenset(usage.split()[0] for usage in COMMANDS)
 
@@ -126,6 +128,21 @@ def parse(argv):
         check_networks(options.max_connections_exempt)
     except ValueError as exc:
         raise UsageError(f"--max-connections-exempt: {exc}") from None
+    if options.tls not in ("off", "auto"):
+        raise UsageError(f"--tls must be auto or off, not {options.tls!r}")
+    if options.tls == "auto" and (options.certfile or options.keyfile):
+        raise UsageError(
+            "--tls=auto makes its own certificate; leave out --certfile/--keyfile"
+        )
+    if options.redirect_http:
+        if not 0 < options.redirect_http < 65536:
+            raise UsageError("--redirect-http must be a port number (1-65535)")
+        if options.tls == "off" and not options.certfile:
+            raise UsageError(
+                "--redirect-http needs HTTPS: --tls=auto or --certfile/--keyfile"
+            )
+        if options.redirect_http == options.port:
+            raise UsageError("--redirect-http needs a port of its own, not --port")
     try:
         CrossOrigin(options.allow_origin)
     except ValueError as exc:

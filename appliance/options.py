@@ -23,8 +23,30 @@ define(
     "(default: the folder of --db if given, else the folder of chatbox.py)",
 )
 define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
+define(
+    "tls",
+    default="off",
+    help="auto: serve HTTPS and WSS with the box's own certificate authority and "
+    "certificate in <data-dir>/tls/ (made on first use, renewed before they expire; "
+    "see make-cert); off: plain HTTP, unless --certfile and --keyfile are given",
+)
 define("certfile", default="", help="TLS certificate (PEM): serve HTTPS and WSS")
 define("keyfile", default="", help="TLS private key (PEM) for --certfile")
+define(
+    "redirect_http",
+    default=0,
+    type=int,
+    help="with TLS, also serve plain HTTP on this port: it sends every request to "
+    "HTTPS, except /trust and /ca.crt, which a device needs before it trusts the box "
+    "(0: no plain HTTP)",
+)
+define(
+    "mdns",
+    default=True,
+    type=bool,
+    help="advertise the box on the LAN by mDNS/DNS-SD, so <host>.local finds it and "
+    "service browsers list it (--mdns=false: don't)",
+)
 define(
     "allow_origin",
     default=[],

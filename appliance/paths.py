@@ -57,6 +57,8 @@ class Paths:
         self.lock = os.path.realpath(self.db) + ".lock"
         self.uploads = os.path.join(self.data_dir, "uploads")
         self.backups = os.path.join(self.data_dir, "backups")
+        # The box's own certificate authority and server certificate (appliance/certs.py).
+        self.tls = os.path.join(self.data_dir, "tls")
 
     @classmethod
     def from_options(cls, options):

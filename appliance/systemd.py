@@ -137,6 +137,8 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
         "RestartSec=2",
         # Shutdown closes sockets and flushes writes in a few seconds; this is the bound.
         "TimeoutStopSec=20",
+        # SIGHUP: look at the HTTPS certificate now (renew it if due, load a new one).
+        "ExecReload=/bin/kill -HUP $MAINPID",
         f"LimitNOFILE={OPEN_FILES}",
         *account,
         "StateDirectory=chatbox",
@@ -157,7 +159,9 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
         "ProtectControlGroups=yes",
         "ProtectClock=yes",
         "ProtectHostname=yes",
-        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX",
+        # AF_NETLINK (read-only route socket): listing the interfaces' addresses, for
+        # the certificate, mDNS and the start-up banner.
+        "RestrictAddressFamilies=AF_INET AF_INET6 AF_UNIX AF_NETLINK",
         "RestrictNamespaces=yes",
         "RestrictRealtime=yes",
         "RestrictSUIDSGID=yes",

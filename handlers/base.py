@@ -26,11 +26,18 @@ TOKEN_SCHEMES = ("token", "jwt")
 SECRET_PARAMETERS = ("token",)
 
 
+# Paths whose last part is a secret: an incoming webhook's address (handlers/bots.py).
+SECRET_PATHS = ("/hooks/",)
+
+
 def redacted(uri):
-    """``uri`` with the value of every secret query parameter replaced."""
+    """``uri`` with every secret in it (query parameters, a webhook's address) replaced."""
     path, mark, query = uri.partition("?")
+    for prefix in SECRET_PATHS:
+        if path.startswith(prefix) and len(path) > len(prefix):
+            path = prefix + "[redacted]"
     if not mark:
-        return uri
+        return path
     fields = []
     for field in query.split("&"):
         name = field.partition("=")[0]

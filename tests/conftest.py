@@ -48,6 +48,7 @@ def app(db_path, allow_origin):
     application.messenger.presence.delay = 0.02
     yield application
     application.messenger.presence.close()
+    application.messenger.webhooks.close()
     application.messenger.writer.close()
     models.db.close()
 

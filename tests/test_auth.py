@@ -75,7 +75,15 @@ async def test_an_email_address_is_shown_only_to_its_owner(api):
     users = find_key(seen_by_bob, "owner") + find_key(seen_by_bob, "user")
     assert users and all(
         set(u)
-        == {"id", "username", "display_name", "first_name", "last_name", "avatar_url"}
+        == {
+            "id",
+            "username",
+            "display_name",
+            "first_name",
+            "last_name",
+            "avatar_url",
+            "is_bot",
+        }
         for u in users
     )
     status, me = await bob.call("GET", "/api/me/")

@@ -262,7 +262,7 @@ def test_the_rename_command_renames_by_name_or_by_id_and_refuses_bad_names(tmp_p
         with connection:
             connection.execute(
                 "INSERT INTO \"user\" VALUES (9, ?, ?, ?, '', '', '',"
-                " '2025-01-02 03:04:05', 0, 1, '', NULL)",
+                " '2025-01-02 03:04:05', 0, 1, '', NULL, 0, NULL)",
                 ("ada\n", "ada\n", an_old_hash()),
             )
         connection.close()

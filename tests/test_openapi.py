@@ -13,13 +13,15 @@ import tornado.web
 
 from handlers.base import NotFoundHandler
 from handlers.pages import AppShellHandler, StaticHandler
+from handlers.trust import AuthorityHandler, TrustPageHandler
 
 DOC_PATH = os.path.join(
     os.path.dirname(os.path.dirname(__file__)), "handlers", "openapi.json"
 )
 METHODS = ("get", "post", "put", "patch", "delete", "head", "options")
-# Catch-alls, not endpoints: unknown API paths (JSON 404) and the UI's pages.
-FALLBACKS = (NotFoundHandler, AppShellHandler)
+# Catch-alls and pages for people, not endpoints: unknown API paths (JSON 404), the UI's
+# pages, and the certificate authority with the page on trusting it.
+FALLBACKS = (NotFoundHandler, AppShellHandler, AuthorityHandler, TrustPageHandler)
 
 
 def load_doc():
@@ -159,10 +161,10 @@ def test_every_documented_path_and_method_is_served(app):
     assert extra == {}, "described in handlers/openapi.json but not served"
 
 
-def test_every_api_route_is_under_api_auth_ws_or_healthz(app):
+def test_every_api_route_is_under_api_auth_ws_hooks_or_healthz(app):
     # Guards the fallback exclusion above: a new endpoint elsewhere would be missed.
     for path in served_paths(app):
-        assert re.match(r"^/(api/|auth/|ws(/|$)|healthz$)", path), path
+        assert re.match(r"^/(api/|auth/|ws(/|$)|hooks/|healthz$)", path), path
 
 
 def test_every_path_parameter_is_declared_and_every_reference_resolves():

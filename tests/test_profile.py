@@ -88,7 +88,15 @@ async def test_the_directory_finds_people_by_username_or_display_name_in_any_cas
     assert await find(bob) == ["admin", "alice", "bob", "Bobby"]
     status, data = await bob.call("GET", "/api/users/?q=ali")
     assert [set(user) for user in data["users"]] == [
-        {"id", "username", "display_name", "first_name", "last_name", "avatar_url"}
+        {
+            "id",
+            "username",
+            "display_name",
+            "first_name",
+            "last_name",
+            "avatar_url",
+            "is_bot",
+        }
     ]
     status, _ = await admin.call("POST", "/api/admin/users/alice/deactivate", {})
     assert status == 200

@@ -176,6 +176,7 @@ async def test_the_chat_list_previews_members_owner_first_and_counts_them_all(ap
         "first_name",
         "last_name",
         "avatar_url",
+        "is_bot",
     }
     # Opening the chat lists every member, with who is online.
     status, data = await people[0].call("GET", f"/api/chats/{uri}/")

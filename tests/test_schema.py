@@ -19,7 +19,7 @@ import schema
 from appliance.paths import Paths
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8]
+PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 
 # --- Every past version, frozen ---------------------------------------------------------
 
@@ -195,6 +195,44 @@ CREATE TABLE "user" ("id" INTEGER NOT NULL PRIMARY KEY, "username" VARCHAR(32) N
 CREATE UNIQUE INDEX "user_username_key" ON "user" ("username_key");
 """
 
+# Version 9 brought files and search: profile pictures' column on users, blobs and
+# attachments, and the full-text index of messages with the triggers that keep it.
+_SCHEMA_V9 = (
+    _SCHEMA_V8.replace(
+        '"display_name" VARCHAR(64) NOT NULL);',
+        '"display_name" VARCHAR(64) NOT NULL, "avatar_id" INTEGER);',
+    )
+    + """
+CREATE TABLE "blob" ("id" INTEGER NOT NULL PRIMARY KEY, "sha256" VARCHAR(64) NOT NULL,
+  "size" INTEGER NOT NULL, "type" VARCHAR(100) NOT NULL, "width" INTEGER, "height"
+  INTEGER, "created_at" DATETIME NOT NULL);
+CREATE UNIQUE INDEX "blob_sha256" ON "blob" ("sha256");
+CREATE TABLE "attachment" ("id" INTEGER NOT NULL PRIMARY KEY, "blob_id" INTEGER NOT
+  NULL, "room_id" INTEGER NOT NULL, "uploader_id" INTEGER NOT NULL, "message_id"
+  INTEGER, "name" VARCHAR(255) NOT NULL, "position" INTEGER NOT NULL, "created_at"
+  DATETIME NOT NULL, FOREIGN KEY ("blob_id") REFERENCES "blob" ("id") ON DELETE
+  CASCADE, FOREIGN KEY ("room_id") REFERENCES "room" ("id") ON DELETE CASCADE, FOREIGN
+  KEY ("uploader_id") REFERENCES "user" ("id") ON DELETE CASCADE, FOREIGN KEY
+  ("message_id") REFERENCES "message" ("id") ON DELETE CASCADE);
+CREATE INDEX "attachment_blob_id" ON "attachment" ("blob_id");
+CREATE INDEX "attachment_room_id" ON "attachment" ("room_id");
+CREATE INDEX "attachment_uploader_id" ON "attachment" ("uploader_id");
+CREATE INDEX "attachment_message_id_position" ON "attachment" ("message_id",
+  "position");
+CREATE VIRTUAL TABLE "message_fts" USING fts5(text, content="message",
+  content_rowid="id", tokenize='unicode61 remove_diacritics 2');
+CREATE TRIGGER "message_fts_insert" AFTER INSERT ON "message" BEGIN
+  INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END;
+CREATE TRIGGER "message_fts_delete" AFTER DELETE ON "message" BEGIN
+  INSERT INTO "message_fts" ("message_fts", "rowid", "text")
+  VALUES ('delete', old."id", old."text"); END;
+CREATE TRIGGER "message_fts_update" AFTER UPDATE OF "text" ON "message" BEGIN
+  INSERT INTO "message_fts" ("message_fts", "rowid", "text")
+  VALUES ('delete', old."id", old."text");
+  INSERT INTO "message_fts" ("rowid", "text") VALUES (new."id", new."text"); END;
+"""
+)
+
 # Version 3 added box-wide settings.
 _SETTING_V3 = """
 CREATE TABLE "setting" ("key" VARCHAR(64) NOT NULL PRIMARY KEY, "value" TEXT NOT NULL);
@@ -222,6 +260,7 @@ SCHEMAS = {
     + _REMOVAL_V6
     + _EVENT_V7,
     8: _SCHEMA_V8,
+    9: _SCHEMA_V9,
 }
 
 _CHAT_ROWS = {
@@ -317,6 +356,14 @@ ROWS[8] = dict(
     event=[row for row in ROWS[7]["event"] if row[3] != "message"],
 )
 
+# Version 9 gave alice a profile picture and kept a file bob shared with his message.
+ROWS[9] = dict(
+    ROWS[8],
+    user=[u + (1 if u[0] == 1 else None,) for u in ROWS[8]["user"]],
+    blob=[(1, "a" * 64, 5, "text/plain", None, None, "2025-01-04 00:00:00")],
+    attachment=[(1, 1, 1, 2, 2, "notes.txt", 0, "2025-01-04 00:00:01")],
+)
+
 # The columns each table had when it was made, in order.
 V1_COLUMNS = {
     "user": "id, username, username_key, password_hash, email, first_name, last_name, "
@@ -328,6 +375,9 @@ V1_COLUMNS = {
     "setting": "key, value",
     "removal": "id, room_id, user_id, removed_at",
     "event": "id, room_id, seq, kind, message_id, user_id, data, created_at",
+    "blob": "id, sha256, size, type, width, height, created_at",
+    "attachment": "id, blob_id, room_id, uploader_id, message_id, name, position, "
+    "created_at",
 }
 
 
@@ -351,7 +401,7 @@ def build_database(path, version, rows=None):
 def columns_at(version, table):
     """The columns ``table`` had at ``version``, in order."""
     added = {
-        "user": [(2, ", is_admin, is_active"), (8, ", display_name")],
+        "user": [(2, ", is_admin, is_active"), (8, ", display_name"), (9, ", avatar_id")],
         "membership": [(4, ", last_read_id"), (8, ", notify")],
         "room": [(7, ", seq"), (8, ", name, direct_key")],
         "message": [(8, ", seq, reply_to_id, edited_at, deleted_at")],
@@ -514,6 +564,9 @@ def test_a_database_of_every_past_version_upgrades_and_keeps_every_row(tmp_path,
     assert {name for (name,) in rows_of(path, "user", "display_name")} == {""}
     assert rows_of(path, "room", "name, direct_key") == [("", None)] * 3
     assert {level for (level,) in rows_of(path, "membership", "notify")} == {"all"}
+    # Nobody is a bot, and no chat has a webhook.
+    assert rows_of(path, "user", "is_bot, bot_owner_id") == [(0, None)] * 3
+    assert rows_of(path, "webhook") == []
     # Everything said before the upgrade can be searched for.
     connection = sqlite3.connect(path)
     found = connection.execute(

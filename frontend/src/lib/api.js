@@ -89,6 +89,7 @@ async function requestOnce(method, path, body) {
 }
 
 const chat = (uri) => `/api/chats/${encodeURIComponent(uri)}/`
+const bot = (username) => `/api/bots/${encodeURIComponent(username)}/`
 
 export const api = {
   me: () => request('GET', '/api/me'),
@@ -127,6 +128,14 @@ export const api = {
     const query = new URLSearchParams({ limit: String(limit) })
     if (before) query.set('before', String(before))
     return request('GET', `${chat(uri)}messages/?${query}`)
+  },
+  bots: {
+    list: () => request('GET', '/api/bots/'),
+    create: (fields) => request('POST', '/api/bots/', fields),
+    newToken: (username) => request('POST', `${bot(username)}token/`),
+    deactivate: (username) => request('DELETE', bot(username)),
+    addWebhook: (username, fields) => request('POST', `${bot(username)}webhooks/`, fields),
+    removeWebhook: (username, id) => request('DELETE', `${bot(username)}webhooks/${id}/`),
   },
   admin: {
     users: () => request('GET', '/api/admin/users'),

@@ -1,0 +1,163 @@
+"""Bots: accounts people make for their scripts, and their webhooks (docs/bots.md)."""
+
+from handlers.base import APIError, BaseHandler, bad_request
+from handlers.budget import RateLimited
+from handlers.revocation import sweep
+from models import Room, User, Webhook
+
+NOT_FOUND = {"detail": "Not found."}
+
+
+class BotOwnerHandler(BaseHandler):
+    """A person managing their bots: a bot cannot have bots."""
+
+    def owner(self):
+        user = self.require_user()
+        if user.is_bot:
+            raise APIError(403, {"detail": "A bot cannot manage bots."})
+        return user
+
+    def my_bot(self, username):
+        bot = self.owner().bot_named(username)
+        if bot is None:
+            raise APIError(404, {"detail": "You have no bot with that username."})
+        return bot
+
+    @property
+    def webhooks(self):
+        return self.messenger.webhooks
+
+
+class BotsHandler(BotOwnerHandler):
+    def get(self):
+        """The caller's bots, each with its webhooks and how their deliveries went."""
+        bots = self.owner().bots_owned()
+        hooks = {}
+        if bots:
+            query = (
+                Webhook.select(Webhook, Room)
+                .join(Room)
+                .where(Webhook.bot.in_([bot.id for bot in bots]))
+                .order_by(Webhook.id)
+            )
+            for hook in query:
+                hooks.setdefault(hook.bot_id, []).append(hook)
+        self.send_json({"bots": [bot.bot_view(hooks.get(bot.id, [])) for bot in bots]})
+
+    async def post(self):
+        """Make a bot: ``{"username", "display_name"}``; its token is shown only here."""
+        owner = self.owner()
+        data = self.body()
+        username = data.get("username")
+        if username in (None, ""):
+            raise bad_request({"username": ["This field is required."]})
+        if not User.is_valid_name(username):
+            raise bad_request({"username": [User.USERNAME_RULE]})
+        display_name = data.get("display_name")
+        # A bot is an account: paid for like a sign-up from the caller's address.
+        await self.pay("signup", self.request.remote_ip, turn=False)
+        bot, token = await self.writer.run(
+            User.make_bot, owner, username, "" if display_name is None else display_name
+        )
+        self.send_json({"bot": bot.bot_view(), "token": token}, 201)
+
+
+class BotHandler(BotOwnerHandler):
+    async def delete(self, username):
+        """Switch the bot off: its token, sockets and webhooks end at once."""
+        bot = self.my_bot(username)
+        hook_ids = [
+            hook.id for hook in Webhook.select(Webhook.id).where(Webhook.bot == bot)
+        ]
+        await self.writer.run(bot.set_active, False)
+        self.webhooks.remove(hook_ids)
+        sweep(self.hub)  # close its open sockets now, not at the next sweep
+        self.set_status(204)
+        self.finish()
+
+
+class BotTokenHandler(BotOwnerHandler):
+    async def post(self, username):
+        """A new token for the bot; the old one stops working, its sockets close."""
+        bot = self.my_bot(username)
+        token = await self.writer.run(bot.new_bot_token)
+        sweep(self.hub)
+        self.send_json({"bot": bot.bot_view(), "token": token})
+
+
+class WebhooksHandler(BotOwnerHandler):
+    async def post(self, username):
+        """A webhook of the bot in one of its chats:
+        ``{"chat": uri, "direction": "in"}``, or
+        ``{"chat": uri, "direction": "out", "url": ..., "trigger": "all"|"mention"}``.
+        The incoming address's secret, or the outgoing signing secret, is shown only here.
+        """
+        bot = self.my_bot(username)
+        data = self.body()
+        uri, direction = data.get("chat"), data.get("direction")
+        if direction not in Webhook.DIRECTIONS:
+            raise bad_request({"direction": ['Choose "in" or "out".']})
+        room = Room.by_uri(uri) if isinstance(uri, str) and uri else None
+        if room is None:
+            raise bad_request({"chat": ["There is no chat with that address."]})
+        if direction == "in":
+            hook, secret = await self.writer.run(Webhook.make_incoming, bot, room)
+            answer = {"id": hook.id, "url": f"/hooks/{secret}"}
+        else:
+            hook, secret = await self.writer.run(
+                Webhook.make_outgoing,
+                bot,
+                room,
+                data.get("url"),
+                data.get("trigger", "all"),
+            )
+            self.webhooks.add(hook)
+            answer = {"id": hook.id, "secret": secret}
+        hook.room = room
+        self.send_json(dict(answer, webhook=hook.as_dict()), 201)
+
+
+class WebhookHandler(BotOwnerHandler):
+    async def delete(self, username, hook_id):
+        bot = self.my_bot(username)
+        if not await self.writer.run(Webhook.remove, bot, int(hook_id)):
+            raise APIError(404, {"detail": "The bot has no such webhook."})
+        self.webhooks.remove([int(hook_id)])
+        self.set_status(204)
+        self.finish()
+
+
+class IncomingHookHandler(BaseHandler):
+    """``POST /hooks/<secret>``: a script posts as the bot, with ``{"text": ...}`` (the
+    shape Slack's incoming webhooks take) or ``{"message": ...}``.
+
+    The secret in the address is the only credential: no login, no cookie, no XSRF.
+    """
+
+    def prepare(self):
+        pass  # nobody logs in here; the address is the credential
+
+    def check_xsrf_cookie(self):
+        pass  # a cookie grants nothing here, so there is no ambient authority to forge
+
+    async def post(self, secret):
+        hook = Webhook.for_secret(secret)
+        if hook is None:
+            raise APIError(404, NOT_FOUND)
+        data = self.body()
+        text = data["text"] if "text" in data else data.get("message")
+        if not isinstance(text, str):
+            raise bad_request({"text": ["This field is required."]})
+        room, bot = hook.room, hook.bot
+        if not bot.is_member(room):
+            raise APIError(403, {"detail": "The bot is no longer a member of this chat."})
+        try:
+            message, created = await self.messenger.post(
+                room, bot, text, data.get("client_id")
+            )
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
+        self.send_json(
+            dict(message.as_dict(room), status="SUCCESS"), 201 if created else 200
+        )
