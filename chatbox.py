@@ -223,6 +223,7 @@ def make_app(
         (r"/hooks/(?P<secret>[^/]+)", IncomingHookHandler, deps),
         (r"/api/openapi.json", OpenAPIHandler, deps),
         (r"/healthz", HealthHandler, deps),
+        (r"/(sw\.js)", StaticHandler, {"path": os.path.join(HERE, "static")}),
         (r"/ws", ClientSocket, deps),
         (r"/ws/chat/(?P<room>[^/]+)/?", RoomSocket, deps),
         *trust_routes(trust),

@@ -155,7 +155,7 @@ def build(path, messages, rng):
         con.executemany(
             'INSERT INTO "user" ("username", "username_key", "password_hash", "email",'
             ' "first_name", "last_name", "created_at", "is_admin", "is_active",'
-            ' "display_name") VALUES (?, ?, ?, "", "", "", ?, 0, 1, "")',
+            ' "display_name", "is_bot") VALUES (?, ?, ?, "", "", "", ?, 0, 1, "", 0)',
             [(n, n, "x", now) for n in ["alice", "bob"] + [f"p{i}" for i in range(PEOPLE)]],
         )
         con.executemany(

@@ -1,6 +1,7 @@
-import { readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { createHash } from 'node:crypto'
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { fileURLToPath } from 'node:url'
-import { defineConfig } from 'vite'
+import { build, defineConfig } from 'vite'
 import vue from '@vitejs/plugin-vue'
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url))
@@ -13,7 +14,9 @@ function appShellToTemplates() {
   return {
     name: 'chatbox-app-shell',
     apply: 'build',
-    closeBundle() {
+    async closeBundle(error) {
+      // A failed build wrote nothing to move.
+      if (error) return
       const built = `${outDir}/index.html`
       const html = readFileSync(built, 'utf8')
       if (/\{\{|\{%|\{#/.test(html)) {
@@ -25,8 +28,41 @@ function appShellToTemplates() {
       writeFileSync(shell, html)
       // static/ keeps only hashed assets and public files; the page lives in templates/.
       rmSync(built)
+      await buildServiceWorker(html)
     },
   }
+}
+
+// static/sw.js (served at /sw.js), built once the app is: it stores the app shell and
+// every file of static/, under a cache named after a hash of all of them, so any
+// change to the build makes a new worker that replaces the old cache.
+async function buildServiceWorker(html) {
+  const files = readdirSync(outDir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => `${entry.parentPath.slice(outDir.length + 1)}/${entry.name}`.replace(/^\//, ''))
+    .filter((name) => name !== 'sw.js')
+    .sort()
+  const hash = createHash('sha256').update(html)
+  for (const name of files) hash.update(`\0${name}\0`).update(readFileSync(`${outDir}/${name}`))
+  await build({
+    configFile: false,
+    publicDir: false,
+    logLevel: 'warn',
+    define: {
+      __VERSION__: JSON.stringify(hash.digest('hex').slice(0, 16)),
+      __PRECACHE__: JSON.stringify(['/', ...files.map((name) => `/static/${name}`)]),
+    },
+    build: {
+      outDir,
+      emptyOutDir: false,
+      lib: {
+        entry: here('src/sw/sw.js'),
+        formats: ['iife'],
+        name: 'chatboxWorker',
+        fileName: () => 'sw.js',
+      },
+    },
+  })
 }
 
 export default defineConfig({

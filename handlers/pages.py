@@ -35,6 +35,10 @@ class StaticHandler(tornado.web.StaticFileHandler):
         # Vite puts a content hash in every asset name: such a file never changes.
         if path.startswith("assets/"):
             self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        # The service worker (served at /sw.js so that its scope is the whole box): the
+        # browser must see each new build at once, or it would keep the old app shell.
+        elif path == "sw.js":
+            self.set_header("Cache-Control", "no-cache")
 
 
 class HealthHandler(BaseHandler):

@@ -1,7 +1,8 @@
 #!/bin/sh
 # Sets up everything the tests need (a venv, the Python packages, the frontend's npm
 # packages), runs both halves' linters and every test. Browser tests need Chromium at
-# /usr/bin/chromium (Debian: apt-get install -y chromium).
+# /usr/bin/chromium (Debian: apt-get install -y chromium), those over HTTPS also certutil
+# (apt-get install -y libnss3-tools).
 set -eu
 cd "$(dirname "$0")/.."
 VENV=${VENV:-.venv}

@@ -42,6 +42,7 @@ import { noteTyping, stopTyping, TYPING_SHOWN_MS, typingDue } from './lib/typing
 import { applyRead, countArrival, mergeSummary, trackUnread } from './lib/unread.js'
 import { refusalText, unsentKey, unsentToRestore, unsentToSave } from './lib/unsent.js'
 import { chatPath, replace } from './router.js'
+import { notifyArrival } from './notifications.js'
 
 export const PAGE_SIZE = 50
 // Chats per page of the chat list: the server's default, more than a screen shows.
@@ -77,6 +78,9 @@ export function freshState() {
   return {
     me: null,
     booted: false,
+    // The box did not answer when the app started (a page from the service worker's
+    // cache while the box is down): the app says so instead of asking for a login.
+    unreachable: false,
     rooms: [],
     roomsLoaded: false,
     // The cursor of the chat list's next page, null when the tab holds them all.
@@ -135,6 +139,7 @@ export async function boot() {
   } catch (error) {
     if (!(error instanceof ApiError) || error.status !== 401) console.warn(error)
     store.me = null
+    store.unreachable = error instanceof ApiError && error.status === 0
   }
   store.booted = true
   if (store.me) await startSession()
@@ -264,6 +269,7 @@ const handlers = {
     if (frame.user.id === store.me?.id) return
     markRead(frame.uri)
     if (counted && document.hidden && shouldChime(room, frame, store.me?.id)) playDing()
+    if (counted) notifyArrival(room, frame, store.me?.id, store.openUri)
   },
   ack(frame) {
     const log = logFor(frame.uri)

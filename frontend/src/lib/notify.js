@@ -5,8 +5,11 @@
 // - mentions: only messages that mention me count, and every message of a direct
 //   chat (a direct message is always addressed to me);
 // - muted: nothing counts; the chat's unread count is still shown, quietly.
+import { t } from '../i18n.js'
+import { attachmentKind } from './attachments.js'
 import { mentionsMe } from './mentions.js'
-import { isDirect } from './roomLabels.js'
+import { shownName } from './names.js'
+import { isDirect, roomTitle } from './roomLabels.js'
 
 // Each level's name is in the catalogue under notify.<level>.
 export const LEVELS = ['all', 'mentions', 'muted']
@@ -23,6 +26,66 @@ export function shouldChime(room, message, myId) {
   if (level === 'all') return true
   if (level === 'mentions') return isDirect(room) || mentionsMe(message, myId)
   return false
+}
+
+// Whether a newly arrived message should raise a system notification: what would
+// chime, except in the chat the person is looking at. `lookingAt` is the uri of the
+// chat on screen while the tab is visible and focused, else null.
+export function shouldNotify(room, message, myId, lookingAt = null) {
+  if (!shouldChime(room, message, myId)) return false
+  return room.uri !== lookingAt
+}
+
+// Notification bodies are short on every system; the rest is in the chat.
+export const NOTIFICATION_TEXT_LENGTH = 160
+
+// What a message of files alone says instead of text.
+export function filesSummary(files = []) {
+  if (!Array.isArray(files) || !files.length) return ''
+  const photos = files.filter((f) => attachmentKind(f) === 'photo').length
+  if (photos === files.length) return t('notifications.sentPhotos', photos)
+  if (files.length === 1) return t('notifications.sentFile', { name: files[0].name })
+  return t('notifications.sentFiles', files.length)
+}
+
+function shortened(text, length = NOTIFICATION_TEXT_LENGTH) {
+  const flat = text.replace(/\s+/g, ' ').trim()
+  return flat.length > length ? `${flat.slice(0, length - 1)}…` : flat
+}
+
+// The notification for a message: titled with the sender's name and the chat's
+// (unless the chat goes by the sender's name, as a direct chat does), the text as body, tagged per chat so that a chat's
+// notifications replace one another instead of piling up. `data` says what a click
+// opens.
+export function notificationFor(room, message, myId) {
+  const sender = shownName(message.user) || t('notifications.someone')
+  const chat = isDirect(room) ? sender : roomTitle(room, myId)
+  // A group of two unnamed is called after the other person: their name once is enough.
+  const title = chat === sender ? sender : t('notifications.title', { sender, chat })
+  const body = shortened(message.message || '') || filesSummary(message.attachments)
+  return {
+    title,
+    options: {
+      body,
+      tag: `chat:${room.uri}`,
+      icon: '/static/icons/icon-192.png',
+      data: { uri: room.uri, id: message.id },
+    },
+  }
+}
+
+// Where the notifications of this browser stand, for the settings to show:
+// - insecure: the page is not a secure context (plain http to another machine), where
+//   browsers refuse notifications (some hide the API, some deny it);
+// - unavailable: the browser has no Notification API;
+// - blocked: the person (or the browser) refused them for this site;
+// - off: allowed or not yet asked, and not turned on in this browser;
+// - on: allowed and turned on.
+export function notificationState({ secure, permission, wanted }) {
+  if (!secure) return 'insecure'
+  if (!permission) return 'unavailable'
+  if (permission === 'denied') return 'blocked'
+  return permission === 'granted' && wanted ? 'on' : 'off'
 }
 
 // What a chat adds to the tab's title: `count` is what its level lets through, and

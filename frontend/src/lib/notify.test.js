@@ -1,5 +1,16 @@
 import { describe, expect, it } from 'vitest'
-import { badgeTitle, levelOf, listBadges, shouldChime, titleCounts } from './notify.js'
+import {
+  badgeTitle,
+  filesSummary,
+  levelOf,
+  listBadges,
+  notificationFor,
+  notificationState,
+  NOTIFICATION_TEXT_LENGTH,
+  shouldChime,
+  shouldNotify,
+  titleCounts,
+} from './notify.js'
 
 const ME = 1
 const group = (notify, extra = {}) => ({ uri: 'g', kind: 'group', notify, ...extra })
@@ -98,5 +109,81 @@ describe('the chat list', () => {
     const mentionsOnly = listBadges(group('mentions', { unread: 2, mentions: 1 }))
     expect(mentionsOnly.quiet).toBe(true)
     expect(mentionsOnly.quietMentions).toBe(false)
+  })
+})
+
+describe('system notifications', () => {
+  const alice = { id: 2, username: 'alice', display_name: 'Alice L.' }
+  const bob = { id: 3, username: 'bob', display_name: '' }
+  const named = { uri: 'g', kind: 'group', is_private: true, name: 'Trip', notify: 'all' }
+
+  it('come for what would chime, but not for the chat on screen', () => {
+    expect(shouldNotify(group('all'), message(), ME, null)).toBe(true)
+    expect(shouldNotify(group('all'), message(), ME, 'elsewhere')).toBe(true)
+    expect(shouldNotify(group('all'), message(), ME, 'g')).toBe(false)
+    expect(shouldNotify(direct('mentions'), message(), ME, 'g')).toBe(true)
+  })
+
+  it('never come for my own messages or muted chats', () => {
+    expect(shouldNotify(group('all'), message(ME), ME, null)).toBe(false)
+    expect(shouldNotify(group('muted'), mentioning(ME), ME, null)).toBe(false)
+    expect(shouldNotify(direct('muted'), message(), ME, null)).toBe(false)
+  })
+
+  it('come at "mentions" only for mentions of me and direct messages', () => {
+    expect(shouldNotify(group('mentions'), message(), ME, null)).toBe(false)
+    expect(shouldNotify(group('mentions'), mentioning(3), ME, null)).toBe(false)
+    expect(shouldNotify(group('mentions'), mentioning(ME), ME, null)).toBe(true)
+  })
+
+  it("are titled with the sender's display name, else username, and the chat", () => {
+    const m = { id: 7, user: alice, message: '@me the key is under the mat' }
+    const note = notificationFor(named, m, ME)
+    expect(note.title).toBe('Alice L. in Trip')
+    expect(note.options.body).toBe('@me the key is under the mat')
+    expect(note.options.tag).toBe('chat:g')
+    expect(note.options.data).toEqual({ uri: 'g', id: 7 })
+    const fromBob = notificationFor({ uri: 'general', name: 'general' }, { ...m, user: bob }, ME)
+    expect(fromBob.title).toBe('bob in #general')
+  })
+
+  it('name only the sender for a direct message, or a chat called after them', () => {
+    const dm = { uri: 'd', kind: 'direct', direct_with: alice }
+    expect(notificationFor(dm, { id: 1, user: alice, message: 'hi' }, ME).title).toBe('Alice L.')
+    const pair = { uri: 'p', kind: 'group', is_private: true, name: null, members: [alice] }
+    expect(notificationFor(pair, { id: 1, user: alice, message: 'hi' }, ME).title).toBe('Alice L.')
+  })
+
+  it('say what a message of files alone carries', () => {
+    const photo = { name: 'a.jpg', thumbnail_url: '/t', width: 4, height: 3 }
+    const pdf = { name: 'plan.pdf' }
+    const body = (attachments) =>
+      notificationFor(named, { id: 1, user: bob, message: '', attachments }, ME).options.body
+    expect(body([photo])).toBe('sent a photo')
+    expect(body([photo, photo])).toBe('sent 2 photos')
+    expect(body([pdf])).toBe('sent plan.pdf')
+    expect(body([photo, pdf])).toBe('sent 2 files')
+    expect(filesSummary([])).toBe('')
+  })
+
+  it('shorten long text to one line', () => {
+    const long = 'word '.repeat(100)
+    const { body } = notificationFor(named, { id: 1, user: bob, message: long }, ME).options
+    expect(body.length).toBe(NOTIFICATION_TEXT_LENGTH)
+    expect(body.endsWith('…')).toBe(true)
+    const lines = notificationFor(named, { id: 1, user: bob, message: 'a\n\nb' }, ME)
+    expect(lines.options.body).toBe('a b')
+  })
+
+  it('say why they are off: plain http first, then the browser', () => {
+    const state = (secure, permission, wanted = false) =>
+      notificationState({ secure, permission, wanted })
+    expect(state(false, 'default')).toBe('insecure')
+    expect(state(false, undefined)).toBe('insecure')
+    expect(state(true, undefined)).toBe('unavailable')
+    expect(state(true, 'denied', true)).toBe('blocked')
+    expect(state(true, 'default', true)).toBe('off')
+    expect(state(true, 'granted', false)).toBe('off')
+    expect(state(true, 'granted', true)).toBe('on')
   })
 })
