@@ -224,7 +224,7 @@ def token(base, user):
     secret = f"bench-token-{user}"
     with con:
         con.execute(
-            'INSERT INTO "token" ("digest", "user_id", "created_at", "kind")'
+            'INSERT OR IGNORE INTO "token" ("digest", "user_id", "created_at", "kind")'
             " SELECT ?, id, '2025-01-01 00:00:00', 'api' FROM \"user\" WHERE username = ?",
             (hashlib.sha256(secret.encode()).hexdigest(), user),
         )
