@@ -4,9 +4,9 @@ content under ``<data-dir>/uploads/``.
 A file is kept as ``uploads/<aa>/<sha256>``, named by the SHA-256 of the bytes stored
 (for a photo, its cleaned copy), so the same bytes are one file however often they
 are shared. Beside it, ``<sha256>.thumb`` (a photo's thumbnail) or ``<sha256>.64`` (a
-profile picture's small size). Everything that touches the disk or decodes an image
-runs on threads of its own, never on the event loop; the database rows that refer to
-the files are models.Blob and models.Attachment.
+profile picture's small size). Everything that touches the disk runs on threads of
+its own, and photos are decoded in a process of their own: never on the event loop.
+The database rows that refer to the files are models.Blob and models.Attachment.
 """
 
 import asyncio
@@ -14,12 +14,14 @@ import errno
 import hashlib
 import io
 import logging
+import multiprocessing
 import os
 import struct
 import tempfile
 import time
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 
 from PIL import Image, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
@@ -53,6 +55,18 @@ SWEEP_INTERVAL = 3600
 STALE_TEMP = 6 * 3600
 
 NOT_A_PHOTO = "This file looks like a photo but cannot be read as one."
+PHOTO_FAILED = "This photo could not be processed; try a smaller one."
+
+
+def photo_worker():
+    """Where photos are decoded and encoded: a process of its own, one photo at a time.
+
+    Parts of Pillow's work hold the GIL, which from a thread held the event loop for
+    15 to 80 ms per 12 MP photo. In a process it holds nothing of the server's, and if a
+    huge photo exhausts a small box's memory, the kernel's OOM killer takes the worker,
+    not the server. Started ("spawn": never a fork of a threaded server) on first use.
+    """
+    return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
 
 
 class FileTooLarge(Exception):
@@ -358,11 +372,11 @@ def _raise_disk_full(exc):
 
 
 class Storage:
-    """The uploads folder and the threads that work on it.
+    """The uploads folder and the workers that work on it.
 
     ``max_upload`` and ``quota`` are bytes (``quota`` None for none). Writing and
-    hashing go to an I/O thread, decoding photos to a single thread of its own, so
-    that however many photos arrive at once, one is in memory at a time.
+    hashing go to I/O threads, photos to one worker process (``photo_worker``), so that
+    however many photos arrive at once, one is in memory at a time.
     """
 
     def __init__(self, root, max_upload=25 * MB, quota=None):
@@ -372,7 +386,7 @@ class Storage:
         self.max_upload = max_upload
         self.quota = quota
         self._io = ThreadPoolExecutor(2, thread_name_prefix="chatbox-files")
-        self._images = ThreadPoolExecutor(1, thread_name_prefix="chatbox-images")
+        self._images = photo_worker()
         # Files being placed by an upload in progress, which a removal must not take
         # even when no row refers to them yet (or any more).
         self._placing = {}
@@ -391,7 +405,14 @@ class Storage:
     # --- threads
 
     async def _run(self, executor, fn, *args):
-        return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+        except BrokenProcessPool:
+            # The photo worker died (out of memory, most likely): a new one for the
+            # next photo, and a clear refusal for this one.
+            log.error("the photo worker stopped while processing a photo")
+            self._images = photo_worker()
+            raise ValidationError({"file": [PHOTO_FAILED]}) from None
 
     async def begin(self):
         """A new temporary file for a body about to arrive."""

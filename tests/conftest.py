@@ -49,6 +49,7 @@ def app(db_path, allow_origin):
     yield application
     application.messenger.presence.close()
     application.messenger.webhooks.close()
+    application.files.close()
     application.messenger.writer.close()
     models.db.close()
 

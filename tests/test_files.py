@@ -555,3 +555,22 @@ async def test_real_answers_of_the_file_routes_fit_their_schemas(api):
         (figures, "StorageFigures"),
     ):
         assert conforms(value, schemas[name], schemas) == [], name
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_photo_worker_that_dies_costs_one_photo_not_the_server(api, app):
+    alice, _, _, uri = await people_in_a_chat(api)
+    status, first = await upload(alice, uri, jpeg(), "first.jpg")
+    assert status == 201 and first["width"] == 64
+    # As the kernel's OOM killer would: the process decoding photos is gone.
+    worker = next(iter(app.files._images._processes.values()))
+    worker.kill()
+    worker.join(10)
+    status, data = await upload(alice, uri, jpeg(colour="blue"), "second.jpg")
+    assert status == 400 and data == {
+        "file": ["This photo could not be processed; try a smaller one."]
+    }
+    assert models.Attachment.select().count() == 1
+    # A new worker takes the next photo; the server never stopped.
+    status, third = await upload(alice, uri, jpeg(colour="green"), "third.jpg")
+    assert status == 201 and third["width"] == 64
