@@ -5,6 +5,7 @@ import contextlib
 import json
 import os
 import re
+import time
 import urllib.request
 from urllib.parse import urlsplit
 
@@ -115,6 +116,20 @@ class Visitor:
     def foreign_requests(self):
         own = urlsplit(self.server.url).netloc
         return [url for url in self.requests if urlsplit(url).netloc != own]
+
+
+def wait_until(page, expression, timeout=20):
+    """Wait until ``expression`` (JavaScript, awaited if a promise) is true in ``page``.
+
+    Playwright's own ``wait_for_function`` polls with ``eval`` inside the page, which
+    the app's Content-Security-Policy (no 'unsafe-eval') refuses whenever the first
+    check is false; each ``evaluate`` here runs through the browser's protocol instead.
+    """
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(50)
 
 
 @contextlib.contextmanager

@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 import bcrypt
 import pytest
 from boxes import Box
-from browser import api_call, expect, token_for
+from browser import api_call, expect, token_for, wait_until
 from conftest import PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -230,7 +230,7 @@ def test_a_hidden_tab_counts_in_its_title_and_chimes(people, server):
     expect(wes.bubbles("knock knock")).to_have_count(1)
     # The chat is open but nobody is looking: unread, counted in the title, chimed.
     expect(wes.page).to_have_title("(1) chatbox")
-    wes.page.wait_for_function("window.__plays === 1")
+    wait_until(wes.page, "window.__plays === 1")
     wes.shot("hidden-tab-unread")
     assert unread_on_server(server, token_for(server, "wes"), uri) == 1
 

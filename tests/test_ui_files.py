@@ -11,7 +11,7 @@ import re
 
 import pytest
 from boxes import Box
-from browser import PHONE, api_call, expect, token_for
+from browser import PHONE, api_call, expect, token_for, wait_until
 from conftest import PASSWORD
 from PIL import Image
 
@@ -144,7 +144,7 @@ def test_a_pasted_photo_reaches_the_other_browser_without_the_list_jumping(peopl
     photo = walt.page.get_by_role("button", name="Open photo view.png")
     expect(photo).to_be_visible()
     expect(walt.bubbles("the view from here")).to_have_count(1)
-    walt.page.wait_for_function("() => document.querySelector('[role=log]').scrollTop > 0")
+    wait_until(walt.page, "() => document.querySelector('[role=log]').scrollTop > 0")
     assert held, "the thumbnail was asked for"
     before = walt.page.evaluate(MEASURE)
     box_before = photo.bounding_box()

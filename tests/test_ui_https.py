@@ -15,7 +15,7 @@ import types
 
 import pytest
 from boxes import Box
-from browser import CHROMIUM, CHROMIUM_ARGS, Visitor, expect
+from browser import CHROMIUM, CHROMIUM_ARGS, Visitor, expect, wait_until
 from conftest import PASSWORD
 from playwright.sync_api import Error as PlaywrightError
 from playwright.sync_api import sync_playwright
@@ -148,7 +148,7 @@ def test_a_browser_trusting_the_boxs_authority_notifies_and_opens_offline(box, t
                     u.startswith(f"wss://localhost:{box.port}/") for u in sockets
                 )
 
-            gil.page.wait_for_function("window.__notes.length === 1")
+            wait_until(gil.page, "window.__notes.length === 1")
             # An unnamed chat of two is called after the other person.
             assert gil.page.evaluate(NOTES) == [
                 {
@@ -160,13 +160,17 @@ def test_a_browser_trusting_the_boxs_authority_notifies_and_opens_offline(box, t
             gil.shot("https-notified")
 
             # The service worker registers over HTTPS and takes the page.
-            gil.page.wait_for_function(
+            wait_until(
+                gil.page,
                 "navigator.serviceWorker.ready"
-                ".then((r) => !!r.active && r.scope === location.origin + '/')"
+                ".then((r) => !!r.active && r.scope === location.origin + '/')",
             )
             gil.page.reload()
-            gil.page.wait_for_function("!!navigator.serviceWorker.controller")
+            wait_until(gil.page, "!!navigator.serviceWorker.controller")
 
+            # Until the box goes down, neither page logged an error.
+            for visitor in (gil, hal):
+                assert visitor.errors == [], "the page logged errors"
             # The box goes down: the installed app opens and says so, where a browser
             # without the worker would show its own error page.
             box.close()
@@ -178,6 +182,9 @@ def test_a_browser_trusting_the_boxs_authority_notifies_and_opens_offline(box, t
             assert gil.page.url.startswith("https://localhost:")
             gil.shot("https-offline-app")
             for visitor in (gil, hal):
+                # With the box down, a page may say so in its console, and nothing else.
+                assert set(visitor.errors) <= {"The chat server cannot be reached."}
+                visitor.errors.clear()
                 check_clean(visitor)
         finally:
             browser.close()

@@ -12,7 +12,7 @@ import urllib.request
 
 import pytest
 from boxes import Box
-from browser import api_call, expect, token_for
+from browser import api_call, expect, token_for, wait_until
 from test_ui_admin import sign_up_by_api
 
 pytestmark = pytest.mark.browser
@@ -81,7 +81,7 @@ def test_a_mention_in_another_chat_notifies_and_a_click_opens_it_there(people, s
         {"message": "@gil the key is under the mat"},
         hal,
     )
-    gil.page.wait_for_function("window.__notes.length === 1")
+    wait_until(gil.page, "window.__notes.length === 1")
     assert gil.page.evaluate(NOTES) == [
         {
             "title": "hal in Keys",
@@ -114,7 +114,7 @@ def test_a_mention_in_another_chat_notifies_and_a_click_opens_it_there(people, s
     api_call(
         server, "POST", f"/api/chats/{direct['uri']}/messages/", {"message": "psst"}, hal
     )
-    gil.page.wait_for_function("window.__notes.length === 2")
+    wait_until(gil.page, "window.__notes.length === 2")
     assert gil.page.evaluate(NOTES)[1] == {
         "title": "hal",
         "body": "psst",
@@ -177,11 +177,13 @@ def test_the_app_installs_and_opens_with_the_box_down(people, server):
         assert headers["Content-Type"] == "image/png" and body.startswith(b"\x89PNG")
 
     # The worker installs, keeps the shell and the built files, and controls the page.
-    jo.page.wait_for_function(
-        "navigator.serviceWorker.ready.then((r) => !!r.active && r.scope === location.origin + '/')"
+    wait_until(
+        jo.page,
+        "navigator.serviceWorker.ready"
+        ".then((r) => !!r.active && r.scope === location.origin + '/')",
     )
     jo.page.reload()
-    jo.page.wait_for_function("!!navigator.serviceWorker.controller")
+    wait_until(jo.page, "!!navigator.serviceWorker.controller")
     cached = jo.page.evaluate(
         """async () => {
           const names = (await caches.keys()).filter((n) => n.startsWith('chatbox-'))
