@@ -118,6 +118,18 @@ class Visitor:
         return [url for url in self.requests if urlsplit(url).netloc != own]
 
 
+def chat_of(people, *names):
+    """The first person (a browser context made by ``people``) starts a chat; the
+    others join it by its link. Returns the visitors and the chat's URI."""
+    visitors = [people() for _ in names]
+    visitors[0].sign_up(names[0])
+    path = visitors[0].start_chat()
+    for visitor, name in zip(visitors[1:], names[1:], strict=True):
+        visitor.sign_up(name, path)
+        expect(visitor.page.locator("#composer-text")).to_be_enabled()
+    return visitors, path.split("/")[2]
+
+
 def wait_until(page, expression, timeout=20):
     """Wait until ``expression`` (JavaScript, awaited if a promise) is true in ``page``.
 

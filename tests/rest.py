@@ -19,6 +19,12 @@ def snapshot():
     return {model.__name__: model.select().count() for model in models.MODELS}
 
 
+# What anyone may see of a user (models.User.public): never the e-mail address.
+PUBLIC_USER_FIELDS = frozenset(
+    {"id", "username", "display_name", "first_name", "last_name", "avatar_url", "is_bot"}
+)
+
+
 def find_key(data, key):
     """Every value stored under ``key`` anywhere in a JSON document."""
     if isinstance(data, dict):

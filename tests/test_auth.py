@@ -6,7 +6,14 @@ import json
 import pytest
 import tornado.httpclient
 from conftest import API, PASSWORD, XSRF
-from rest import cookie_headers, cookie_login, find_key, loopback, snapshot
+from rest import (
+    PUBLIC_USER_FIELDS,
+    cookie_headers,
+    cookie_login,
+    find_key,
+    loopback,
+    snapshot,
+)
 
 import models
 from handlers.auth import LoginThrottle
@@ -73,19 +80,7 @@ async def test_an_email_address_is_shown_only_to_its_owner(api):
     assert find_key(seen_by_bob, "email") == []
     # The user objects are exactly the public fields.
     users = find_key(seen_by_bob, "owner") + find_key(seen_by_bob, "user")
-    assert users and all(
-        set(u)
-        == {
-            "id",
-            "username",
-            "display_name",
-            "first_name",
-            "last_name",
-            "avatar_url",
-            "is_bot",
-        }
-        for u in users
-    )
+    assert users and all(set(u) == PUBLIC_USER_FIELDS for u in users)
     status, me = await bob.call("GET", "/api/me/")
     assert status == 200
     assert me["email"] == "bob@example.org"

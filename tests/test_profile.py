@@ -5,6 +5,7 @@ import pytest
 import tornado.httpclient
 from conftest import PASSWORD
 from realtime import chat_between, closed, drain, read, ui_socket
+from rest import PUBLIC_USER_FIELDS
 
 from models import User
 
@@ -87,17 +88,7 @@ async def test_the_directory_finds_people_by_username_or_display_name_in_any_cas
     assert await find(bob, "?q=nobody") == []
     assert await find(bob) == ["admin", "alice", "bob", "Bobby"]
     status, data = await bob.call("GET", "/api/users/?q=ali")
-    assert [set(user) for user in data["users"]] == [
-        {
-            "id",
-            "username",
-            "display_name",
-            "first_name",
-            "last_name",
-            "avatar_url",
-            "is_bot",
-        }
-    ]
+    assert [set(user) for user in data["users"]] == [PUBLIC_USER_FIELDS]
     status, _ = await admin.call("POST", "/api/admin/users/alice/deactivate", {})
     assert status == 200
     assert await find(bob, "?q=zo%C3%AB") == []

@@ -3,6 +3,7 @@
 import pytest
 from playhouse.test_utils import count_queries
 from realtime import chat_between, drain, read_type, send, ui_socket
+from rest import PUBLIC_USER_FIELDS
 
 
 async def chats_of(person):
@@ -169,15 +170,7 @@ async def test_the_chat_list_previews_members_owner_first_and_counts_them_all(ap
     chat = (await chats_of(people[0]))[uri]
     assert chat["member_count"] == 7
     assert [m["username"] for m in chat["members"]] == ["p3", "p0", "p1", "p2", "p4"]
-    assert set(chat["members"][0]) == {
-        "id",
-        "username",
-        "display_name",
-        "first_name",
-        "last_name",
-        "avatar_url",
-        "is_bot",
-    }
+    assert set(chat["members"][0]) == PUBLIC_USER_FIELDS
     # Opening the chat lists every member, with who is online.
     status, data = await people[0].call("GET", f"/api/chats/{uri}/")
     assert len(data["members"]) == 7 and "online" in data["members"][0]

@@ -11,7 +11,7 @@ import re
 
 import pytest
 from boxes import Box
-from browser import PHONE, api_call, expect, token_for, wait_until
+from browser import PHONE, api_call, chat_of, expect, token_for, wait_until
 from conftest import PASSWORD
 from PIL import Image
 
@@ -46,17 +46,6 @@ def jpeg(width, height, colour):
     out = io.BytesIO()
     Image.new("RGB", (width, height), colour).save(out, "JPEG")
     return out.getvalue()
-
-
-def chat_of(people, *names):
-    """The first person starts a chat; the others join it by its link."""
-    visitors = [people() for _ in names]
-    visitors[0].sign_up(names[0])
-    path = visitors[0].start_chat()
-    for visitor, name in zip(visitors[1:], names[1:], strict=True):
-        visitor.sign_up(name, path)
-        expect(visitor.page.locator("#composer-text")).to_be_enabled()
-    return visitors, path.split("/")[2]
 
 
 def attach(visitor, *files):

@@ -7,20 +7,9 @@ Screenshots of each feature are written to test-artifacts/conversations-*.png.
 import re
 
 import pytest
-from browser import PHONE, api_call, expect, token_for
+from browser import PHONE, api_call, chat_of, expect, token_for
 
 pytestmark = pytest.mark.browser
-
-
-def chat_of(people, *names):
-    """The first person starts a chat; the others join it by its link."""
-    visitors = [people() for _ in names]
-    visitors[0].sign_up(names[0])
-    path = visitors[0].start_chat()
-    for visitor, name in zip(visitors[1:], names[1:], strict=True):
-        visitor.sign_up(name, path)
-        expect(visitor.page.locator("#composer-text")).to_be_enabled()
-    return visitors, path.split("/")[2]
 
 
 def action(visitor, text, name):

@@ -11,23 +11,12 @@ import urllib.request
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from browser import PHONE, api_call, expect, token_for
+from browser import PHONE, api_call, chat_of, expect, token_for
 from test_ui_admin import sign_up_by_api
 
 pytestmark = pytest.mark.browser
 
 FILLER = 130
-
-
-def chat_of(people, *names):
-    """The first person starts a chat; the others join it by its link."""
-    visitors = [people() for _ in names]
-    visitors[0].sign_up(names[0])
-    path = visitors[0].start_chat()
-    for visitor, name in zip(visitors[1:], names[1:], strict=True):
-        visitor.sign_up(name, path)
-        expect(visitor.page.locator("#composer-text")).to_be_enabled()
-    return visitors, path.split("/")[2]
 
 
 def post(server, token, uri, text):
