@@ -664,6 +664,15 @@ export function markRead(uri) {
   wiring.readTimer = setTimeout(sendReads, READ_DELAY_MS)
 }
 
+// Sends the read markers still resting, now: the page is going away (a reload, a closed
+// tab), and a marker left to its timer would go with it.
+export function flushReads() {
+  const wiring = store.wiring
+  if (wiring.readTimer === null) return
+  clearTimeout(wiring.readTimer)
+  sendReads()
+}
+
 function sendReads() {
   const wiring = store.wiring
   wiring.readTimer = null

@@ -107,6 +107,7 @@ const {
   loadOlder,
   login,
   logout,
+  flushReads,
   markRead,
   openChat,
   react,
@@ -206,6 +207,21 @@ describe('the store', () => {
     expect(unreadCount('busy')).toBe(0)
     expect(reads()).toEqual([])
     vi.advanceTimersByTime(READ_DELAY_MS)
+    expect(reads()).toEqual([{ type: 'read', uri: 'busy', id: newest.id }])
+  })
+
+  it('sends a resting read marker at once when the page goes away', async () => {
+    await openChat('busy')
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    server.sent = []
+    const newest = message('busy')
+    frame(newest)
+    expect(reads()).toEqual([])
+    flushReads()
+    expect(reads()).toEqual([{ type: 'read', uri: 'busy', id: newest.id }])
+    // Nothing more when its timer would have fired, and nothing for a page with none.
+    vi.advanceTimersByTime(READ_DELAY_MS)
+    flushReads()
     expect(reads()).toEqual([{ type: 'read', uri: 'busy', id: newest.id }])
   })
 
