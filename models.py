@@ -1165,8 +1165,7 @@ class Message(BaseModel):
         ``reply_to`` is the id of the message of ``room`` it answers; ``attachments``
         the ids of the author's unclaimed uploads to ``room``, claimed here.
         """
-        if reply_to is not None:
-            cls.answerable(room, reply_to)
+        original = None if reply_to is None else cls.answerable(room, reply_to)
         if attachments:
             Attachment.claimable(room, author, attachments)
         # Two statements for the common case, a new message: the room's next number
@@ -1202,6 +1201,7 @@ class Message(BaseModel):
             message.mentions = Mention.record(message) if "@" in text else []
             message.reactions = []
             message.attachments = Attachment.claim(message, attachments)
+            message.quote = None if original is None else original.as_quote()
             return message, True
         Event.give_back(room)
         earlier = cls.get((cls.author == author) & (cls.client_id == client_id))
@@ -1213,15 +1213,12 @@ class Message(BaseModel):
 
     @classmethod
     def answerable(cls, room, message_id):
-        """Raise unless ``message_id`` names a message of ``room`` one may reply to."""
-        if (
-            not isinstance(message_id, int)
-            or isinstance(message_id, bool)
-            or not 1 <= message_id <= MAX_ID
-            or not cls.select().where((cls.room == room) & (cls.id == message_id)).exists()
-        ):
+        """The message of ``room`` that ``message_id`` names, to reply to (with its
+        author, for the quote); a ValidationError if there is none."""
+        original = cls.in_room(room, message_id)
+        if original is None:
             raise ValidationError({"reply_to": ["Give the id of a message in this chat."]})
-        return message_id
+        return original
 
     @classmethod
     def in_room(cls, room, message_id):
@@ -1413,16 +1410,10 @@ class Message(BaseModel):
         is read here for a message that was not annotated."""
         room = room or self.room
         if not all(
-            hasattr(self, name) for name in ("mentions", "reactions", "attachments")
+            hasattr(self, name)
+            for name in ("mentions", "reactions", "attachments", "quote")
         ):
             self.annotate([self])
-        if not hasattr(self, "quote"):
-            original = (
-                None
-                if self.reply_to_id is None
-                else Message.get_or_none(id=self.reply_to_id)
-            )
-            self.quote = None if original is None else original.as_quote()
         return {
             "id": self.id,
             "seq": self.seq,
