@@ -410,7 +410,10 @@ class Messenger:
 
     async def rename(self, room, user, name):
         """Name a private chat and tell every socket of every member, subscribed to it
-        or not (each lists all of its user's chats); returns the seq or None."""
+        or not (each lists all of its user's chats); returns the seq or None. Paid from
+        the ``send`` budget, as a message is: each is a write and a broadcast."""
+        if self.limits is not None:
+            self.limits.charge("send", user.id)
         seq = await self.writer.run(room.rename, user, name)
         if seq is not None:
             self.tell_members(room, seq, renamed_frame(room, seq, room.name, user))

@@ -5,6 +5,7 @@ import binascii
 import json
 
 from handlers.base import APIError, BaseHandler, bad_request
+from handlers.budget import RateLimited
 from models import MAX_ID, Membership, Room, User
 
 # Chats per page of the list: more than any screen shows, and few enough that a page
@@ -204,7 +205,11 @@ class NameHandler(BaseHandler):
         """Name or rename a private chat (any member); everyone in it sees it live."""
         user = self.require_user()
         room = self.member_room(uri)
-        await self.messenger.rename(room, user, self.body().get("name"))
+        try:
+            await self.messenger.rename(room, user, self.body().get("name"))
+        except RateLimited as error:
+            await self.slow_down(error)
+            raise
         self.send_json(Room.summaries_for(user, room)[0])
 
 

@@ -496,3 +496,17 @@ def test_a_limits_spec_the_box_cannot_read_stops_the_start_and_says_why(tmp_path
     result = run(f"--data-dir={tmp_path}", "--port=0", "--limits=sends=1/1s")
     assert result.returncode == 1
     assert "unknown limit 'sends'" in result.stderr
+
+
+@pytest.mark.gen_test
+async def test_renaming_a_chat_spends_the_send_budget_so_a_flood_of_names_stops(api, limit):
+    limit("send=2/60s")
+    alice = await api.signup("alice")
+    uri = await alice.start_chat()
+    for name in ("one", "two"):
+        status, _ = await alice.call("PUT", f"/api/chats/{uri}/name/", {"name": name})
+        assert status == 200
+    status, data = await alice.call("PUT", f"/api/chats/{uri}/name/", {"name": "three"})
+    assert status == 429 and "too fast" in data["detail"]
+    status, chat = await alice.call("GET", f"/api/chats/{uri}/")
+    assert chat["name"] == "two"
