@@ -19,6 +19,26 @@ def utf16_length(text):
     return len(text.encode("utf-16-le")) // 2
 
 
+def _places(text):
+    """Each ``@`` that may start a mention: ``(match, token, ends)``, ``ends`` being
+    where a name may end within the token, longest first (never before a letter, digit
+    or ``_``)."""
+    for match in _CANDIDATE.finditer(text):
+        token = match.group(1)
+        ends = [
+            end
+            for end in range(len(token), 0, -1)
+            if end == len(token) or not _WORD_CHAR.fullmatch(token[end])
+        ]
+        yield match, token, ends
+
+
+def names_in(text):
+    """Every lower-cased name ``text`` might mention: all ``find_mentions`` will look
+    up, so that only those members need be read."""
+    return {token[:end].lower() for _, token, ends in _places(text) for end in ends}
+
+
 def find_mentions(text, members):
     """``[(user id, start, length), ...]`` for each mention of one of ``members`` (a map
     of lower-cased username to user id) in ``text``, in order; ``start`` and ``length`` in
@@ -29,11 +49,8 @@ def find_mentions(text, members):
     digit or ``_`` follows it.
     """
     found = []
-    for match in _CANDIDATE.finditer(text):
-        token = match.group(1)
-        for end in range(len(token), 0, -1):
-            if end < len(token) and _WORD_CHAR.fullmatch(token[end]):
-                continue
+    for match, token, ends in _places(text):
+        for end in ends:
             user_id = members.get(token[:end].lower())
             if user_id is not None:
                 start = utf16_length(text[: match.start()])

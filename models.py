@@ -30,7 +30,7 @@ from peewee import (
     fn,
 )
 
-from mentions import find_mentions
+from mentions import find_mentions, names_in
 
 db = SqliteDatabase(None)
 
@@ -1448,12 +1448,19 @@ class Mention(BaseModel):
     @classmethod
     def record(cls, message):
         """Find and keep the mentions of the room's members in ``message``; returns
-        them as ``as_dict`` shows them."""
+        them as ``as_dict`` shows them. Only the members the text might name are read,
+        not a whole big room's for every "@" (an e-mail address, say)."""
+        names = names_in(message.text)
+        if not names:
+            return []
         members = {
             username.lower(): user_id
             for user_id, username in User.select(User.id, User.username)
             .join(Membership)
-            .where(Membership.room == message.room_id)
+            .where(
+                (Membership.room == message.room_id)
+                & fn.LOWER(User.username).in_(sorted(names))
+            )
             .tuples()
         }
         found = find_mentions(message.text, members)
