@@ -20,19 +20,24 @@ import emoji
 from peewee import (
     BooleanField,
     CharField,
+    DatabaseProxy,
     DateTimeField,
     ForeignKeyField,
     IntegerField,
     IntegrityError,
     Model,
-    SqliteDatabase,
     TextField,
     fn,
 )
 
+from database import Sqlite
 from mentions import find_mentions, names_in
 
-db = SqliteDatabase(None)
+# Pointed at an open ``database.Sqlite`` or ``database.Postgres`` by ``schema`` at
+# start; until then a SQLite database with no file, so that asking whether it is closed
+# needs no special case.
+db = DatabaseProxy()
+db.initialize(Sqlite(None))
 
 MAX_MESSAGE_LENGTH = 4000
 MIN_PASSWORD_LENGTH = 8

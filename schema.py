@@ -11,6 +11,7 @@ exactly the schema a new database gets.
 import logging
 import unicodedata
 
+from database import Sqlite
 from models import FTS_SQL, MODELS, db
 
 log = logging.getLogger("chatbox.schema")
@@ -387,20 +388,22 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     WAL lets readers carry on while the writer commits; synchronous=FULL makes every
     commit durable against power loss, which is what an acknowledgement promises.
     """
-    db.init(
-        path,
-        pragmas={
-            "journal_mode": "wal",
-            "synchronous": synchronous,
-            "foreign_keys": 1,
-            # A writer that finds the file locked (a backup, an admin command) waits up
-            # to five seconds rather than failing at once.
-            "busy_timeout": 5000,
-            "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
-            # What is deleted or overwritten (a deleted message's text, an edit's old
-            # words) is overwritten with zeros in the file, not left in free space.
-            "secure_delete": 1,
-        },
+    db.initialize(
+        Sqlite(
+            path,
+            pragmas={
+                "journal_mode": "wal",
+                "synchronous": synchronous,
+                "foreign_keys": 1,
+                # A writer that finds the file locked (a backup, an admin command) waits up
+                # to five seconds rather than failing at once.
+                "busy_timeout": 5000,
+                "cache_size": -8000,  # 8 MB: plenty for a box's working set, small for a Pi
+                # What is deleted or overwritten (a deleted message's text, an edit's old
+                # words) is overwritten with zeros in the file, not left in free space.
+                "secure_delete": 1,
+            },
+        )
     )
     db.connect(reuse_if_open=True)
     return migrate_schema(before_upgrade) if upgrade else schema_version()

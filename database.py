@@ -1,0 +1,110 @@
+"""Which database chatbox runs on, and the rule that keeps it off the event loop.
+
+chatbox runs on one SQLite file by default, or on PostgreSQL when several processes
+share one database (docs/scale-out.md). ``models.db`` is a proxy that ``schema`` points
+at one of the two classes below when the server starts.
+
+On SQLite a read is a few page lookups in memory (WAL readers never wait for the
+writer), so reads run where they are called, on the event loop: a thread hop would cost
+more than the read. On PostgreSQL every statement is a round trip to another process,
+so ``ReadPool`` runs reads on threads of their own and the event loop never waits on the
+network. ``forbid_loop`` makes that a rule the code cannot break silently: once it is
+on, a statement issued from the event loop's thread while serving raises ``OnLoop``.
+"""
+
+import asyncio
+import contextvars
+import functools
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
+from peewee import PostgresqlDatabase, SqliteDatabase
+
+# Set in the context of everything that serves a request or a socket (handlers.base,
+# handlers.sockets) and of the periodic work (appliance.service); test code that sets
+# up rows with the models directly runs outside it.
+serving = contextvars.ContextVar("serving", default=False)
+
+_forbidden_thread = None  # the event loop's thread id while the rule is on
+
+
+class OnLoop(RuntimeError):
+    """A database statement was issued on the event loop while serving."""
+
+
+def forbid_loop(on=True):
+    """Turn the rule on for the calling thread (the event loop's), or off."""
+    global _forbidden_thread
+    _forbidden_thread = threading.get_ident() if on else None
+
+
+def _check_thread(sql):
+    if (
+        _forbidden_thread is not None
+        and threading.get_ident() == _forbidden_thread
+        and serving.get()
+    ):
+        raise OnLoop(f"database statement on the event loop: {sql[:80]}")
+
+
+class Sqlite(SqliteDatabase):
+    def execute_sql(self, sql, params=None):
+        _check_thread(sql)
+        return super().execute_sql(sql, params)
+
+
+class Postgres(PostgresqlDatabase):
+    def execute_sql(self, sql, params=None):
+        _check_thread(sql)
+        return super().execute_sql(sql, params)
+
+
+def is_postgres(target):
+    """Whether a ``--database`` value names a PostgreSQL server rather than a file."""
+    return isinstance(target, str) and target.startswith(("postgresql://", "postgres://"))
+
+
+class ReadPool:
+    """Runs reads of the database: inline on SQLite, on threads on PostgreSQL.
+
+    ``await reads.run(read, *args)`` returns what ``read(*args)`` returns. With
+    ``threads`` 0 the call happens at once on the caller's thread; otherwise on one of
+    ``threads`` worker threads, each keeping its own connection (peewee opens one per
+    thread on first use).
+    """
+
+    def __init__(self, database, threads=0):
+        self._database = database
+        self.threads = threads
+        self._executor = (
+            ThreadPoolExecutor(threads, thread_name_prefix="chatbox-reader")
+            if threads
+            else None
+        )
+
+    @property
+    def threaded(self):
+        return self._executor is not None
+
+    async def run(self, read, *args, **kwargs):
+        if self._executor is None:
+            return read(*args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(
+            self._executor, functools.partial(read, *args, **kwargs)
+        )
+
+    def close(self):
+        """Close every worker thread's connection, then the threads."""
+        if self._executor is None:
+            return
+        # One task per thread, each held at the barrier until all have started, so that
+        # every thread runs exactly one of them.
+        barrier = threading.Barrier(self.threads)
+
+        def close_mine():
+            barrier.wait(timeout=10)
+            self._database.close()
+
+        for future in [self._executor.submit(close_mine) for _ in range(self.threads)]:
+            future.result()
+        self._executor.shutdown(wait=True)
