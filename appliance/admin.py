@@ -18,13 +18,14 @@ import sqlite3
 import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import peewee
 
 import export
 import schema
-from appliance import __version__, backup, dbfile, lock, port, systemd
+from appliance import __version__, backup, dbfile, lock, nginx, port, systemd
 from appliance.certs import CertificateError, CertificateFiles, covered, fingerprint
 from appliance.options import options
 from appliance.paths import Paths, redact
@@ -399,15 +400,74 @@ def print_backups(paths):
 
 
 # Options that describe this box's files or this command, not how the service runs.
-NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile"}
+NOT_FORWARDED = {
+    "user",
+    "output",
+    "data_dir",
+    "db",
+    "certfile",
+    "keyfile",
+    "instances",
+    "cookie_secret_file",
+}
+# Options the template sets itself, for each instance.
+SET_BY_TEMPLATE = {"port", "address", "behind_proxy", "mdns"}
+
+
+def instance_ports(value):
+    """The ports ``--instances=8001,8002`` names."""
+    ports = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 0 < int(part) < 65536:
+            raise CommandError(f"--instances: {part!r} is not a port number (1-65535)")
+        ports.append(int(part))
+    if len(set(ports)) != len(ports):
+        raise CommandError("--instances: each process needs a port of its own")
+    return ports
+
+
+def without_password(url):
+    """(the URL without its password, the password or None)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), urllib.parse.unquote(
+        parts.password
+    )
 
 
 def cmd_install_service(args, paths, flags, script):
+    template = bool(options.instances)
+    if template:
+        if not options.database:
+            raise CommandError(
+                "--instances runs several processes on one database: give "
+                "--database=postgresql://... (and --bus)"
+            )
+        ports = instance_ports(options.instances)
+    skipped = NOT_FORWARDED | (SET_BY_TEMPLATE if template else set())
     forwarded = [
         flag
         for flag in flags
-        if flag.lstrip("-").split("=")[0].replace("-", "_") not in NOT_FORWARDED
+        if flag.lstrip("-").split("=")[0].replace("-", "_") not in skipped
     ]
+    password = None
+    if options.database:
+        # The unit file is readable by every account on the machine: the password goes
+        # to a file only root reads, from which systemd sets PGPASSWORD.
+        url, password = without_password(options.database)
+        forwarded = [
+            f"--database={url}" if flag.startswith("--database") else flag
+            for flag in forwarded
+        ]
+        if password is not None and not template:
+            raise CommandError(
+                "keep the password out of the unit file, which anyone on the machine "
+                "can read: leave it out of --database and put PGPASSWORD=... in an "
+                "EnvironmentFile, or use --instances (which does that)"
+            )
     credentials = []
     if options.certfile or options.keyfile:
         if not (options.certfile and options.keyfile):
@@ -417,6 +477,19 @@ def cmd_install_service(args, paths, flags, script):
             ("tls.key", os.path.abspath(options.keyfile)),
         ]
         forwarded += ["--certfile=%d/tls.crt", "--keyfile=%d/tls.key"]
+    if options.cookie_secret_file:
+        # Handed over like the TLS files: the service reads it without owning it.
+        credentials.append(("cookie-secret", os.path.abspath(options.cookie_secret_file)))
+        forwarded.append("--cookie-secret-file=%d/cookie-secret")
+    writable = []
+    if options.uploads:
+        uploads = os.path.abspath(options.uploads)
+        forwarded = [
+            f"--uploads={uploads}" if flag.startswith("--uploads") else flag
+            for flag in forwarded
+        ]
+        if not uploads.startswith(systemd.STATE_DIR + "/"):
+            writable.append(uploads)
     if options.config:
         forwarded = [f for f in forwarded if not f.startswith("--config")]
         forwarded.append(f"--config={os.path.abspath(options.config)}")
@@ -426,7 +499,10 @@ def cmd_install_service(args, paths, flags, script):
         forwarded,
         user=options.user,
         credentials=credentials,
-        low_port=min(options.port, options.redirect_http or options.port) < 1024,
+        low_port=not template
+        and min(options.port, options.redirect_http or options.port) < 1024,
+        template=template,
+        writable=writable,
     )
     if script.startswith(("/home/", "/root/")):
         print(
@@ -434,14 +510,54 @@ def cmd_install_service(args, paths, flags, script):
             "read (ProtectHome=yes); install chatbox under /opt instead",
             file=sys.stderr,
         )
-    output = options.output or (systemd.UNIT_PATH if os.geteuid() == 0 else "-")
+    unit = systemd.TEMPLATE_PATH if template else systemd.UNIT_PATH
+    output = options.output or (unit if os.geteuid() == 0 else "-")
     if output == "-":
         sys.stdout.write(text)
+        if password is not None:
+            print(
+                f"note: the password is not in the unit: put PGPASSWORD=<it> in "
+                f"{systemd.ENVIRONMENT_FILE} (mode 0600, owned by root)",
+                file=sys.stderr,
+            )
         return
     with open(output, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"Wrote {output}. Start it with:")
-    print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
+    if not template:
+        print(f"Wrote {output}. Start it with:")
+        print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
+        return
+    if password is not None:
+        write_environment(systemd.ENVIRONMENT_FILE, {"PGPASSWORD": password})
+        print(f"Wrote the database password to {systemd.ENVIRONMENT_FILE} (mode 0600).")
+    names = " ".join(f"chatbox@{port}" for port in ports)
+    print(f"Wrote {output}. Start the processes with:")
+    print(f"  sudo systemctl daemon-reload && sudo systemctl enable --now {names}")
+    print("Then put nginx in front of them:")
+    print(
+        f"  python chatbox.py nginx-config --instances={options.instances} "
+        f"--max-upload-mb={options.max_upload_mb:g} > /etc/nginx/conf.d/chatbox.conf"
+    )
+
+
+def write_environment(path, variables):
+    """Write ``NAME=value`` lines to ``path``, readable by root alone."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for name, value in variables.items():
+            # systemd's EnvironmentFile: double quotes keep spaces; escape \ and ".
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            f.write(f'{name}="{quoted}"\n')
+
+
+def cmd_nginx_config(args, paths):
+    if args:
+        raise CommandError("nginx-config takes no arguments")
+    if not options.instances:
+        raise CommandError("name the processes' ports: --instances=8001,8002")
+    sys.stdout.write(nginx.config(instance_ports(options.instances), options.max_upload_mb))
 
 
 def cmd_make_cert(args, paths):
@@ -545,6 +661,7 @@ ACTIONS = {
     "install-service": cmd_install_service,
     "make-cert": lambda args, paths, *_: cmd_make_cert(args, paths),
     "port-to-postgres": lambda args, paths, *_: cmd_port_to_postgres(args, paths),
+    "nginx-config": lambda args, paths, *_: cmd_nginx_config(args, paths),
 }
 
 

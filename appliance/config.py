@@ -29,6 +29,8 @@ COMMANDS = {
     "export FOLDER": "write every chat's history into FOLDER, as JSON and as HTML",
     "install-service": "write a hardened systemd unit (see --user, --output); with "
     "--instances, the template chatbox@.service and an nginx sample for several",
+    "nginx-config": "print a sample nginx configuration in front of the processes "
+    "--instances names",
     "port-to-postgres": "copy this box's SQLite database into the empty PostgreSQL "
     "database --database names, and check every row",
     "make-cert": "make the box's certificate authority (once) and a new HTTPS "
