@@ -444,7 +444,7 @@ async def main():
             version,
         )
         backup_every = options.backup_every
-        if paths.database and backup_every:
+        if paths.database:
             log.info(
                 "no automatic backups on PostgreSQL: back it up with pg_dump "
                 "(docs/scale-out.md), and the uploads folder %s with it",
@@ -531,10 +531,7 @@ def open_box(paths):
     """Open the database (SQLite: after checking the file) and bring its schema up to
     date; returns the schema version."""
     if paths.database:
-        log.info(
-            "on PostgreSQL the database's checks, backups and upgrades' safety copies "
-            "are the database server's: back up with pg_dump (docs/scale-out.md)"
-        )
+        # No file to check: PostgreSQL vets its own storage.
         return open_database(paths.database)
     dbfile.check(paths.db)
     return open_database(
