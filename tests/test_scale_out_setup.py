@@ -1,12 +1,15 @@
 """Running several processes: the options, the systemd template, the nginx sample."""
 
+import json
 import os
 import re
 import shutil
 import subprocess
+import urllib.error
+import urllib.request
 
 import pytest
-from boxes import ROOT, run
+from boxes import ROOT, Box, run
 
 from appliance import nginx, systemd
 from appliance.paths import Paths, redact
@@ -217,3 +220,37 @@ def test_nginx_accepts_the_sample(tmp_path):
         text=True,
     )
     assert done.returncode == 0, done.stderr
+
+
+def failed_login(box, address=None):
+    """One login with a wrong password, from ``address`` as a proxy would say; the
+    status."""
+    request = urllib.request.Request(
+        box.url + "/auth/token/login/",
+        data=json.dumps({"username": "ada", "password": "wrong guess"}).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    if address:
+        request.add_header("X-Real-IP", address)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+def test_behind_a_proxy_the_login_throttle_counts_each_client_apart(tmp_path):
+    with Box(tmp_path, "--mdns=false", "--behind-proxy") as box:
+        box.signup("ada")
+        statuses = [failed_login(box, "192.0.2.10") for _ in range(6)]
+        assert statuses == [400] * 5 + [429]
+        # Another client behind the same proxy still gets its own tries.
+        assert failed_login(box, "192.0.2.11") == 400
+
+
+def test_without_behind_proxy_a_forged_address_header_changes_nothing(tmp_path):
+    with Box(tmp_path, "--mdns=false") as box:
+        box.signup("ada")
+        statuses = [failed_login(box, f"192.0.2.{n}") for n in range(6)]
+        assert statuses == [400] * 5 + [429]
