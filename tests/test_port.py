@@ -1,14 +1,19 @@
 """port-to-postgres: a SQLite box's whole history moves to PostgreSQL, and is checked."""
 
 import contextlib
+import http.cookies
+import json
 import os
 import shutil
 import subprocess
 import tempfile
 import time
+import urllib.error
+import urllib.request
 
 import pytest
 from boxes import PASSWORD, Box, free_port, run
+from conftest import XSRF
 from test_bots import add_hook, make_bot
 from test_files import send, upload
 
@@ -217,3 +222,61 @@ def test_admin_commands_work_on_postgresql(postgres, tmp_path):
     assert done.returncode == 0, done.stderr
     listed = run("users", f"--database={url}", f"--data-dir={tmp_path}")
     assert "ada" in listed.stdout and "no" in listed.stdout.splitlines()[1]
+
+
+def session_login(box, username):
+    """Log in with the web app's cookie; the session cookie's value."""
+    request = urllib.request.Request(
+        box.url + "/auth/session/",
+        data=json.dumps({"username": username, "password": PASSWORD}).encode(),
+        headers={
+            "Content-Type": "application/json",
+            "Cookie": f"_xsrf={XSRF}",
+            "X-XSRFToken": XSRF,
+        },
+        method="POST",
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        for header in response.headers.get_all("Set-Cookie"):
+            cookie = http.cookies.SimpleCookie(header)
+            if "chatbox_session" in cookie:
+                return cookie["chatbox_session"].value
+    raise AssertionError("no session cookie")
+
+
+def me(box, session):
+    request = urllib.request.Request(
+        box.url + "/api/me/", headers={"Cookie": f"chatbox_session={session}"}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, None
+
+
+def test_two_processes_share_a_data_dir_and_honour_each_others_logins(postgres, tmp_path):
+    url = postgres()
+    with (
+        Box(tmp_path, f"--database={url}", "--mdns=false") as first,
+        Box(tmp_path, f"--database={url}", "--mdns=false") as second,
+    ):
+        first.signup("ada")
+        session = session_login(first, "ada")
+        status, data = me(second, session)
+        assert status == 200 and data["username"] == "ada"
+        status = run("status", f"--data-dir={tmp_path}", f"--database={url}").stdout
+        assert f"-{first.port}: running" in status
+        assert f"-{second.port}: running" in status
+    # Without the shared secret the same cookie is a stranger's.
+    elsewhere = tmp_path / "elsewhere"
+    with Box(elsewhere, f"--database={url}", "--mdns=false") as third:
+        assert me(third, session)[0] == 401
+    # Given the shared secret by file, it is honoured again.
+    with Box(
+        elsewhere,
+        f"--database={url}",
+        "--mdns=false",
+        f"--cookie-secret-file={tmp_path / 'chatbox.secret'}",
+    ) as fourth:
+        assert me(fourth, session)[0] == 200
