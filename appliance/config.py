@@ -28,7 +28,7 @@ COMMANDS = {
     "status": "version, uptime, counts, connected sockets, database size, last backup",
     "export FOLDER": "write every chat's history into FOLDER, as JSON and as HTML",
     "install-service": "write a hardened systemd unit (see --user, --output); with "
-    "--instances, the template chatbox@.service and an nginx sample for several",
+    "--instances, the template chatbox@.service for several processes on PostgreSQL",
     "nginx-config": "print a sample nginx configuration in front of the processes "
     "--instances names",
     "port-to-postgres": "copy this box's SQLite database into the empty PostgreSQL "

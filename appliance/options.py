@@ -175,9 +175,9 @@ define(
 define(
     "instances",
     default="",
-    help="install-service: also write the template chatbox@.service for several "
+    help="install-service: write the template chatbox@.service instead, for several "
     "processes on PostgreSQL, one per port, e.g. 8001,8002 (their names: "
-    "chatbox@8001 ...), and a sample nginx configuration in front of them",
+    "chatbox@8001 ...); nginx-config: the ports of the processes behind nginx",
     group="install-service",
 )
 define(

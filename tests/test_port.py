@@ -70,6 +70,8 @@ def postgres():
             break
         except psycopg.OperationalError:
             if time.monotonic() > deadline or server.poll() is not None:
+                server.terminate()
+                shutil.rmtree(home, ignore_errors=True)
                 raise
             time.sleep(0.1)
     made = []
