@@ -133,6 +133,7 @@ def make_app(
     max_upload_mb=25,
     upload_quota_mb=None,
     trust=None,
+    reads=None,
 ):
     """The Tornado application; the database must already be initialised.
 
@@ -143,6 +144,7 @@ def make_app(
     none) bound what they may take.
     ``trust``: the box's certificate authority for /ca.crt and /trust
     (``handlers.trust.Trust``); None: it has none.
+    ``reads``: where reads of the database run (``database.ReadPool``), inline if None.
     """
     if limits is None:
         limits = Limits()
@@ -151,7 +153,7 @@ def make_app(
     writer = WriteQueue()
     webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
     webhooks.load()
-    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks, reads=reads)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
