@@ -1149,6 +1149,10 @@ class Message(BaseModel):
             text.encode("utf-8")
         except UnicodeEncodeError:  # a lone surrogate, which JSON can escape
             raise ValidationError({"message": ["Not valid Unicode text."]}) from None
+        # NUL draws nothing, and PostgreSQL's text cannot hold it: refused on both
+        # engines, so that every message a box keeps can move to PostgreSQL.
+        if "\0" in text:
+            raise ValidationError({"message": ["Text may not contain the NUL character."]})
         if len(text) > MAX_MESSAGE_LENGTH:
             raise ValidationError(
                 {
