@@ -33,7 +33,7 @@ class DiskFull(Exception):
 
 def causes(exc):
     """``exc`` and every exception behind it, each once: its cause and context, and the
-    driver's exception that peewee passes along as an argument."""
+    driver's exception that peewee keeps (as ``orig``, or as an argument)."""
     seen, todo = set(), [exc]
     while todo:
         exc = todo.pop()
@@ -42,7 +42,7 @@ def causes(exc):
         seen.add(id(exc))
         yield exc
         todo.extend(arg for arg in exc.args if isinstance(arg, BaseException))
-        todo.extend((exc.__cause__, exc.__context__))
+        todo.extend((exc.__cause__, exc.__context__, getattr(exc, "orig", None)))
 
 
 # PostgreSQL's SQLSTATE for a full disk (disk_full).
