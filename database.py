@@ -76,8 +76,17 @@ class Postgres(PostgresqlDatabase):
         super().__init__(database, **kwargs)
         self._translated = {}
 
+    def drop_lost_connection(self):
+        """Forget this thread's connection if the server dropped it (a restart, a cut
+        network), so that the next statement connects again. Outside a transaction
+        only: one cut inside fails that transaction, as it must."""
+        connection = self._state.conn
+        if connection is not None and connection.closed and not self.in_transaction():
+            self._state.reset()
+
     def execute_sql(self, sql, params=None):
         _check_thread(sql)
+        self.drop_lost_connection()
         if "?" in sql:
             translated = self._translated.get(sql)
             if translated is None:

@@ -152,6 +152,7 @@ class WriteQueue:
         postgres = isinstance(getattr(self._database, "obj", self._database), Postgres)
         if not postgres:
             return self._commit_once(batch, False)
+        self._database.drop_lost_connection()
         for attempt in range(1, self.MAX_ATTEMPTS + 1):
             try:
                 return self._commit_once(batch, True)

@@ -198,3 +198,39 @@ def test_a_batch_given_up_every_time_fails_each_of_its_writes(fresh):
 
     (outcome,) = asyncio.run(go())
     assert is_conflict(outcome) and not isinstance(outcome, DiskFull)
+
+
+def test_after_the_server_drops_a_connection_the_next_statements_connect_again(
+    fresh, postgres
+):
+    schema.open_database(fresh)
+    first, _ = two_rooms()
+    name = fresh.rsplit("/", 1)[1]
+
+    def cut():
+        postgres.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (name,),
+        )
+
+    async def go():
+        queue = WriteQueue()
+        try:
+            await queue.run(Event.next_seq, Room(id=first))
+            cut()
+            # The statement that meets the cut fails; the next connects again.
+            with pytest.raises(Exception):  # noqa: B017 (psycopg's, through peewee)
+                db.execute_sql("SELECT 1")
+            assert db.execute_sql("SELECT 1").fetchone() == (1,)
+            outcome = await asyncio.gather(
+                queue.run(Event.next_seq, Room(id=first)), return_exceptions=True
+            )
+            return outcome, await queue.run(Event.next_seq, Room(id=first))
+        finally:
+            queue.close()
+
+    db.execute_sql("SELECT 1")
+    (failed,), seq = asyncio.run(go())
+    assert isinstance(failed, Exception) or failed > 0
+    assert seq > 0
