@@ -289,7 +289,8 @@ class User(BaseModel):
     @classmethod
     def key_with_suffix(cls, key):
         """Keys that are ``key`` followed by the suffix, as a range of the unique index:
-        "$" is the character after "#", and SQLite compares text byte by byte."""
+        "$" is the character after "#", and SQLite compares text byte by byte (so does
+        PostgreSQL here: the column's collation is "C", see schema.PG_SCHEMA_SQL)."""
         after = chr(ord(KEY_SUFFIX) + 1)
         return (cls.username_key >= key + KEY_SUFFIX) & (cls.username_key < key + after)
 

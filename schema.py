@@ -446,6 +446,14 @@ _PG_FOLD_SQL = (
     " LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN"
     " lower(regexp_replace(normalize(body, NFKD), '[\u0300-\u036f]+', '', 'g'){})"
 )
+# What PostgreSQL needs beyond the tables peewee makes. Usernames' keys are compared by
+# byte as in SQLite (User.key_with_suffix asks for a range of keys that holds exactly
+# those with a suffix), whatever the database's own collation, which may order
+# punctuation after letters.
+PG_SCHEMA_SQL = (
+    'ALTER TABLE "user" ALTER COLUMN "username_key" TYPE VARCHAR(32) COLLATE "C"',
+)
+
 PG_SEARCH_SQL = (
     'CREATE FUNCTION "chatbox_words"(body text) RETURNS tsvector'
     " LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN"
@@ -479,6 +487,8 @@ def migrate_postgres(before_upgrade=None):
                     "chatbox; give chatbox an empty database"
                 )
             db.create_tables(MODELS)
+            for statement in PG_SCHEMA_SQL:
+                db.execute_sql(statement)
             icu = db.execute_sql(
                 "SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'"
             ).fetchone()

@@ -234,3 +234,18 @@ def test_after_the_server_drops_a_connection_the_next_statements_connect_again(
     (failed,), seq = asyncio.run(go())
     assert isinstance(failed, Exception) or failed > 0
     assert seq > 0
+
+
+def test_usernames_keys_compare_byte_by_byte_whatever_the_databases_collation(fresh):
+    schema.open_database(fresh)
+    db.execute_sql(
+        'INSERT INTO "user" (username, username_key, password_hash, email, first_name,'
+        " last_name, created_at, is_admin, is_active, display_name, is_bot)"
+        " VALUES ('alice', 'alice', '', '', '', '', now(), false, true, '', false),"
+        " ('Alice', 'alice#2', '', '', '', '', now(), false, true, '', false),"
+        " ('alice3', 'alice3', '', '', '', '', now(), false, true, '', false)"
+    )
+    assert [u.username for u in User.select().where(User.key_with_suffix("alice"))] == [
+        "Alice"
+    ]
+    assert User.by_username("Alice").username_key == "alice#2"
