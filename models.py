@@ -1173,13 +1173,14 @@ class Message(BaseModel):
         return client_id
 
     # Written out once: building the insert with peewee cost more than running it.
-    # RETURNING gives the new id on both engines (psycopg has no lastrowid), and no row
-    # for a resend.
     _POST_SQL = (
         'INSERT INTO "message" ("room_id", "author_id", "text", "client_id",'
         ' "created_at", "seq", "reply_to_id") VALUES (?, ?, ?, ?, ?, ?, ?)'
-        ' ON CONFLICT ("author_id", "client_id") DO NOTHING RETURNING "id"'
+        ' ON CONFLICT ("author_id", "client_id") DO NOTHING'
     )
+    # psycopg has no lastrowid: PostgreSQL returns the new id (no row for a resend).
+    # SQLite keeps lastrowid, three times faster than RETURNING (9 us an insert).
+    _POST_RETURNING_SQL = _POST_SQL + ' RETURNING "id"'
 
     @classmethod
     def post(cls, room, author, text, client_id=None, reply_to=None, attachments=()):
@@ -1200,21 +1201,24 @@ class Message(BaseModel):
         # conflict.
         now = utcnow()
         seq = Event.next_seq(room)
-        inserted = db.execute_sql(
-            cls._POST_SQL,
-            (
-                room.id,
-                author.id,
-                text,
-                client_id,
-                cls.created_at.db_value(now),
-                seq,
-                reply_to,
-            ),
-        ).fetchall()
-        if inserted:
+        row = (
+            room.id,
+            author.id,
+            text,
+            client_id,
+            cls.created_at.db_value(now),
+            seq,
+            reply_to,
+        )
+        if isinstance(db.obj, Sqlite):
+            cursor = db.execute_sql(cls._POST_SQL, row)
+            new_id = cursor.lastrowid if cursor.rowcount == 1 else None
+        else:
+            inserted = db.execute_sql(cls._POST_RETURNING_SQL, row).fetchone()
+            new_id = None if inserted is None else inserted[0]
+        if new_id is not None:
             message = cls(
-                id=inserted[0][0],
+                id=new_id,
                 room=room,
                 author=author,
                 text=text,
