@@ -90,6 +90,8 @@ class Postgres(PostgresqlDatabase):
         if "?" in sql:
             translated = self._translated.get(sql)
             if translated is None:
+                if len(self._translated) > 1000:  # a few dozen in practice; stay bounded
+                    self._translated.clear()
                 translated = self._translated[sql] = sql.replace("?", "%s")
             sql = translated
         return super().execute_sql(sql, params)

@@ -249,3 +249,24 @@ def test_usernames_keys_compare_byte_by_byte_whatever_the_databases_collation(fr
         "Alice"
     ]
     assert User.by_username("Alice").username_key == "alice#2"
+
+
+def test_an_older_database_is_upgraded_by_its_engines_steps_after_the_backup_hook(
+    fresh, monkeypatch
+):
+    schema.open_database(fresh)
+    version = schema.SCHEMA_VERSION
+    monkeypatch.setattr(schema, "SCHEMA_VERSION", version + 1)
+    monkeypatch.setitem(
+        schema.POSTGRES_UPGRADES,
+        version,
+        ('ALTER TABLE "setting" ADD COLUMN "note" TEXT',),
+    )
+    hooked = []
+    assert schema.open_database(fresh, before_upgrade=hooked.append) == version + 1
+    assert hooked == [version]
+    assert schema.schema_version() == version + 1
+    assert "note" in [c.name for c in db.get_columns("setting")]
+    # Done once: opening again finds nothing to do.
+    assert schema.open_database(fresh, before_upgrade=hooked.append) == version + 1
+    assert hooked == [version]
