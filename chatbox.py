@@ -27,6 +27,7 @@ from appliance.mdns import Advertiser
 from appliance.options import options
 from appliance.paths import Paths, put_in_place, redact
 from appliance.service import Chores, tls_context
+from database import ReadPool
 from files import MB, Storage
 from handlers.admin import (
     AdminInviteResetHandler,
@@ -157,7 +158,7 @@ def make_app(
     upload_quota_mb=None,
     trust=None,
     bus=None,
-    read_threads=0,
+    reads=None,
 ):
     """The Tornado application; the database must already be initialised.
 
@@ -168,6 +169,7 @@ def make_app(
     none) bound what they may take.
     ``trust``: the box's certificate authority for /ca.crt and /trust
     (``handlers.trust.Trust``); None: it has none.
+    ``reads``: where reads of the database run (``database.ReadPool``), inline if None.
     """
     if limits is None:
         limits = Limits()
@@ -176,7 +178,7 @@ def make_app(
     writer = WriteQueue()
     webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
     webhooks.load()
-    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks, reads=reads)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -275,7 +277,6 @@ def make_app(
     )
     app.messenger = messenger
     app.bus = bus
-    app.read_threads = read_threads
     app.files = messenger.files
     app.database_health = dbfile.Health()
     app.started = time.time()
@@ -300,6 +301,7 @@ async def shutdown(server, app, grace=3.0):
     app.messenger.presence.close()
     app.messenger.webhooks.close()
     writer.close()
+    app.messenger.reads.close()
     app.files.close()
     try:
         await asyncio.wait_for(server.close_all_connections(), grace)
@@ -386,7 +388,8 @@ async def main():
             upload_quota_mb=options.upload_quota_mb or None,
             trust=trust,
             bus=bus,
-            read_threads=options.read_threads if paths.database else 0,
+            # PostgreSQL answers over the network: reads wait on threads of their own.
+            reads=ReadPool(db, options.read_threads) if paths.database else None,
         )
         if bus is not None:
             await bus.start()

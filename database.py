@@ -54,9 +54,68 @@ class Sqlite(SqliteDatabase):
 
 
 class Postgres(PostgresqlDatabase):
+    """PostgreSQL, made to accept what chatbox writes for SQLite where the two agree.
+
+    Integers are 64-bit, as SQLite's are, so an id or a size the SQLite box accepts
+    fits here too. SQL written out by hand in models.py and search.py uses SQLite's
+    ``?`` placeholders; they are turned into psycopg's ``%s`` here, once per distinct
+    statement, so such SQL holds neither a literal ``?`` nor a literal ``%``.
+
+    PostgreSQL text cannot hold the character NUL, which SQLite's can; chatbox never
+    stores it (models refuse it in what they keep), but a lookup may be given one (a
+    URL's ``%00``). Such a value is sent with U+FFFD in its place, so that it finds
+    nothing, as on SQLite, rather than failing the request.
+    """
+
+    field_types = {**PostgresqlDatabase.field_types, "AUTO": "BIGSERIAL", "INT": "BIGINT"}
+
+    def __init__(self, database, **kwargs):
+        # psycopg takes both spellings of the scheme; peewee only the long one.
+        if isinstance(database, str) and database.startswith("postgres://"):
+            database = "postgresql://" + database[len("postgres://") :]
+        super().__init__(database, **kwargs)
+        self._translated = {}
+
+    def drop_lost_connection(self):
+        """Forget this thread's connection if the server dropped it (a restart, a cut
+        network), so that the next statement connects again. Outside a transaction
+        only: one cut inside fails that transaction, as it must."""
+        connection = self._state.conn
+        if connection is not None and connection.closed and not self.in_transaction():
+            self._state.reset()
+
     def execute_sql(self, sql, params=None):
         _check_thread(sql)
+        self.drop_lost_connection()
+        if "?" in sql:
+            translated = self._translated.get(sql)
+            if translated is None:
+                if len(self._translated) > 1000:  # a few dozen in practice; stay bounded
+                    self._translated.clear()
+                translated = self._translated[sql] = sql.replace("?", "%s")
+            sql = translated
         return super().execute_sql(sql, params)
+
+    def _connect(self):
+        connection = super()._connect()
+        connection.adapters.register_dumper(str, _text_dumper())
+        return connection
+
+
+_TEXT_DUMPER = None
+
+
+def _text_dumper():
+    global _TEXT_DUMPER
+    if _TEXT_DUMPER is None:
+        from psycopg.types.string import StrDumperUnknown
+
+        class TextDumper(StrDumperUnknown):
+            def dump(self, obj):
+                return super().dump(obj.replace("\0", "\ufffd") if "\0" in obj else obj)
+
+        _TEXT_DUMPER = TextDumper
+    return _TEXT_DUMPER
 
 
 def is_postgres(target):
