@@ -42,7 +42,11 @@ def allow_origin():
 @pytest.fixture
 def app(db_path, allow_origin):
     init_db(db_path)
-    application = make_app("test-secret-" + os.urandom(8).hex(), allow_origin=allow_origin)
+    application = make_app(
+        "test-secret-" + os.urandom(8).hex(),
+        allow_origin=allow_origin,
+        read_threads=int(os.environ.get("CHATBOX_TEST_READ_THREADS", "0")),
+    )
     # Presence batches go out sooner than in production, so tests waiting for them are
     # quick; tests that count batches stop the clock themselves.
     application.messenger.presence.delay = 0.02
@@ -51,6 +55,7 @@ def app(db_path, allow_origin):
     application.messenger.webhooks.close()
     application.files.close()
     application.messenger.writer.close()
+    application.messenger.reads.close()
     models.db.close()
 
 
