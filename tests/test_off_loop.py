@@ -3,7 +3,9 @@ from the event loop: the rule raises if one does, and every surface still answer
 
 import pytest
 
+from appliance.service import Chores
 from database import OnLoop, serving
+from handlers.revocation import CLOSE_SIGNED_OUT, sweep
 from models import User
 
 
@@ -88,3 +90,38 @@ async def test_every_surface_answers_with_the_rule_on(api, app):
     assert (await api.call("POST", hook["url"], {"text": "from a script"}))[0] == 201
     assert (await alice.call("DELETE", f"/api/chats/{uri}/members/bob/"))[0] == 204
     assert (await bob.call("GET", f"/api/chats/{uri}/messages/"))[0] == 403
+
+
+class EndedLogin:
+    """An open socket as the sweep sees it, whose login no longer exists."""
+
+    credential = "digest of a token since revoked"
+    user_id = 1
+    closed_with = None
+
+    def close(self, code, reason):
+        self.closed_with = code
+
+
+class OneSocketHub:
+    def __init__(self, socket):
+        self.socket = socket
+
+    def connections(self):
+        return [self.socket]
+
+
+@pytest.mark.gen_test
+async def test_the_periodic_chores_read_off_the_event_loop(app, caplog):
+    chores = Chores(app, paths=None)
+    token = serving.set(True)
+    try:
+        await chores.index_upkeep()
+        socket = EndedLogin()
+        assert await sweep(OneSocketHub(socket), app.messenger.reads) == 1
+        assert socket.closed_with == CLOSE_SIGNED_OUT
+        assert await app.files.sweep(app.messenger.writer) == 0
+    finally:
+        serving.reset(token)
+        chores.stop()
+    assert "merging the search index failed" not in caplog.text
