@@ -15,6 +15,7 @@ on, a statement issued from the event loop's thread while serving raises ``OnLoo
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,17 +26,28 @@ from peewee import PostgresqlDatabase, SqliteDatabase
 # up rows with the models directly runs outside it.
 serving = contextvars.ContextVar("serving", default=False)
 
+log = logging.getLogger("chatbox.database")
+
 _forbidden_thread = None  # the event loop's thread id while the rule is on
+# Whether a statement on the loop raises (the test suite) or is logged once per
+# statement (a running server: the answer is late, not lost).
+_strict = False
+_reported = set()
 
 
 class OnLoop(RuntimeError):
     """A database statement was issued on the event loop while serving."""
 
 
-def forbid_loop(on=True):
-    """Turn the rule on for the calling thread (the event loop's), or off."""
-    global _forbidden_thread
+def forbid_loop(on=True, strict=False):
+    """Turn the rule on for the calling thread (the event loop's), or off.
+
+    ``strict``: a statement on the loop raises ``OnLoop``; otherwise it runs and is
+    logged, once per statement, as a fault to fix.
+    """
+    global _forbidden_thread, _strict
     _forbidden_thread = threading.get_ident() if on else None
+    _strict = on and strict
 
 
 def _check_thread(sql):
@@ -44,7 +56,11 @@ def _check_thread(sql):
         and threading.get_ident() == _forbidden_thread
         and serving.get()
     ):
-        raise OnLoop(f"database statement on the event loop: {sql[:80]}")
+        if _strict:
+            raise OnLoop(f"database statement on the event loop: {sql[:80]}")
+        if sql not in _reported:
+            _reported.add(sql)
+            log.warning("database statement on the event loop: %s", sql[:200])
 
 
 class Sqlite(SqliteDatabase):
@@ -140,6 +156,7 @@ class ReadPool:
             if threads
             else None
         )
+        self._closed = False
 
     @property
     def threaded(self):
@@ -154,8 +171,9 @@ class ReadPool:
 
     def close(self):
         """Close every worker thread's connection, then the threads."""
-        if self._executor is None:
+        if self._executor is None or self._closed:
             return
+        self._closed = True
         # One task per thread, each held at the barrier until all have started, so that
         # every thread runs exactly one of them.
         barrier = threading.Barrier(self.threads)

@@ -354,6 +354,11 @@ class User(BaseModel):
         """Accounts whose names ``name_problem`` finds fault with, oldest first."""
         return [user for user in cls.select().order_by(cls.id) if user.name_problem()]
 
+    @classmethod
+    def admin_list(cls):
+        """Every account as ``admin_view`` shows it, oldest first."""
+        return [user.admin_view() for user in cls.select().order_by(cls.id)]
+
     def admin_view(self):
         """What an administrator sees in the account list."""
         return {
@@ -1425,6 +1430,14 @@ class Message(BaseModel):
             message.quote = None if original is None else original.as_quote()
         return messages
 
+    @property
+    def annotated(self):
+        """Whether ``annotate`` has loaded what ``as_dict`` shows besides the row."""
+        return all(
+            hasattr(self, name)
+            for name in ("mentions", "reactions", "attachments", "quote")
+        )
+
     def as_quote(self):
         return {
             "id": self.id,
@@ -1438,10 +1451,7 @@ class Message(BaseModel):
         docs/conversations.md. What the row does not hold comes from ``annotate``, or
         is read here for a message that was not annotated."""
         room = room or self.room
-        if not all(
-            hasattr(self, name)
-            for name in ("mentions", "reactions", "attachments", "quote")
-        ):
+        if not self.annotated:
             self.annotate([self])
         return {
             "id": self.id,

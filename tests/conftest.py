@@ -29,7 +29,13 @@ from handlers.budget import Limits  # noqa: E402
 from schema import open_database  # noqa: E402
 
 ON_POSTGRES = os.environ.get("CHATBOX_TEST_DATABASE", "sqlite") == "postgres"
-READ_THREADS = int(os.environ.get("CHATBOX_TEST_READ_THREADS", "4" if ON_POSTGRES else "0"))
+
+
+def read_threads():
+    """Read when each app is made, so that a test may set it for its own app."""
+    return int(os.environ.get("CHATBOX_TEST_READ_THREADS", "4" if ON_POSTGRES else "0"))
+
+
 # The one database of the PostgreSQL cluster the tests use, emptied before each test.
 TEST_DATABASE = "chatbox_test"
 
@@ -100,16 +106,16 @@ def allow_origin():
 @pytest.fixture
 def app(database, db_path, allow_origin):
     open_database(database)
-    reads = database_reads = None
-    if READ_THREADS:
-        reads = database_reads = database_module.ReadPool(models.db, READ_THREADS)
-        database_module.forbid_loop()
+    threads = read_threads()
     application = make_app(
         "test-secret-" + os.urandom(8).hex(),
         allow_origin=allow_origin,
         uploads=os.path.join(os.path.dirname(db_path), "uploads"),
-        reads=reads,
+        read_threads=threads,
     )
+    if threads:
+        # In the suite the rule is strict: a statement on the event loop fails the test.
+        database_module.forbid_loop(strict=True)
     # Presence batches go out sooner than in production, so tests waiting for them are
     # quick; tests that count batches stop the clock themselves.
     application.messenger.presence.delay = 0.02
@@ -118,9 +124,8 @@ def app(database, db_path, allow_origin):
     application.messenger.webhooks.close()
     application.files.close()
     application.messenger.writer.close()
-    if database_reads is not None:
-        database_module.forbid_loop(False)
-        database_reads.close()
+    application.messenger.reads.close()
+    database_module.forbid_loop(False)
     models.db.close()
 
 
