@@ -12,6 +12,7 @@ import signal
 import sys
 import time
 
+import tornado.ioloop
 import tornado.web
 
 from appliance import __version__, backup, banner, dbfile, gctune, systemd
@@ -133,6 +134,7 @@ def make_app(
     max_upload_mb=25,
     upload_quota_mb=None,
     trust=None,
+    bus=None,
 ):
     """The Tornado application; the database must already be initialised.
 
@@ -143,6 +145,9 @@ def make_app(
     none) bound what they may take.
     ``trust``: the box's certificate authority for /ca.crt and /trust
     (``handlers.trust.Trust``); None: it has none.
+    ``bus``: how this process hears of the others sharing its database
+    (``bus.from_option``), None when it is alone. The app joins it once the event loop
+    runs; ``await app.messenger.start()`` waits until it has.
     """
     if limits is None:
         limits = Limits()
@@ -151,7 +156,9 @@ def make_app(
     writer = WriteQueue()
     webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
     webhooks.load()
-    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks, bus=bus)
+    if bus is not None:
+        tornado.ioloop.IOLoop.current().add_callback(messenger.start)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -271,6 +278,7 @@ async def shutdown(server, app, grace=3.0):
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
+    await app.messenger.stop()
     app.messenger.webhooks.close()
     writer.close()
     app.files.close()

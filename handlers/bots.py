@@ -2,7 +2,6 @@
 
 from handlers.base import APIError, BaseHandler, bad_request
 from handlers.budget import RateLimited
-from handlers.revocation import sweep
 from models import Room, User, Webhook
 
 NOT_FOUND = {"detail": "Not found."}
@@ -71,7 +70,8 @@ class BotHandler(BotOwnerHandler):
         ]
         await self.writer.run(bot.set_active, False)
         self.webhooks.remove(hook_ids)
-        sweep(self.hub)  # close its open sockets now, not at the next sweep
+        # Close its open sockets now, here and on every process.
+        await self.messenger.signed_out(bot.id)
         self.set_status(204)
         self.finish()
 
@@ -81,7 +81,7 @@ class BotTokenHandler(BotOwnerHandler):
         """A new token for the bot; the old one stops working, its sockets close."""
         bot = self.my_bot(username)
         token = await self.writer.run(bot.new_bot_token)
-        sweep(self.hub)
+        await self.messenger.signed_out(bot.id)
         self.send_json({"bot": bot.bot_view(), "token": token})
 
 
