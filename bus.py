@@ -161,6 +161,8 @@ class Bus:
                     log.warning("bus: connection lost (%s)", error)
             self._connected.clear()
             await self._disconnect()
+            # A server that drops every connection at once must not be hammered.
+            await asyncio.sleep(self.first_retry)
 
     async def _send_queued(self):
         while True:
