@@ -926,6 +926,7 @@ class Relay:
         self.bus.publish({"kind": "hello"})
         self.restate()
         self._spawn(self.check())
+        self._spawn(self.recheck_members())
 
     def restate(self):
         """Tell the others everyone online here, room by room."""
@@ -964,6 +965,22 @@ class Relay:
         for room_id, seq in await self.messenger.reads.run(numbers):
             if seq is not None and seq > active[room_id]:
                 self.messenger.order.news(room_id, seq)
+
+    async def recheck_members(self):
+        """After notices may have been lost: whoever is subscribed here to a room they
+        are no longer an active member of (an ``evict`` missed) leaves it now."""
+        pairs = {
+            (room_id, subscriber.user_id)
+            for subscriber in self.hub.connections()
+            for room_id in self.hub.rooms_of(subscriber)
+        }
+        if not pairs:
+            return
+        members = await self.messenger.reads.run(active_members, {r for r, _ in pairs})
+        for room_id, user_id in pairs - members:
+            room = self.hub.room(room_id)
+            if room is not None:
+                self.messenger.evict(room, user_id, False)
 
     def _presence(self, room_id, user_id):
         room = self.hub.room(room_id)
@@ -1030,3 +1047,21 @@ class Relay:
             for user_id in users:
                 self.hub.elsewhere(node, room_id, user_id, True)
                 self._presence(room_id, user_id)
+
+
+def active_members(room_ids):
+    """The (room id, user id) pairs of the active members of these rooms."""
+    room_ids = sorted(room_ids)
+    pairs = set()
+    for start in range(0, len(room_ids), 500):
+        query = (
+            Membership.select(Membership.room, Membership.user)
+            .join(User)
+            .where(
+                Membership.room.in_(room_ids[start : start + 500])
+                & (User.is_active == True)  # noqa: E712
+            )
+            .tuples()
+        )
+        pairs.update(query)
+    return pairs

@@ -4,7 +4,9 @@ Each test runs two chatbox apps on two ports of this process, sharing one databa
 one bus (Redis, or PostgreSQL's LISTEN/NOTIFY), with real websocket clients: two hubs
 that know of each other only through the bus, as two processes would. The database is
 a SQLite file: the PostgreSQL schema is not in this branch yet, and the bus neither
-knows nor cares which database holds the changes.
+knows nor cares which database holds the changes. Reads run on threads, as they do on
+PostgreSQL, with the rule on that fails any statement a socket issues on the event
+loop.
 """
 
 import asyncio
@@ -21,6 +23,7 @@ from conftest import API, Person
 from realtime import closed, drain, read_type, send, ui_socket, until
 
 import bus as buses
+import database
 import models
 from chatbox import make_app
 from handlers.budget import Limits
@@ -70,11 +73,13 @@ async def two_boxes(db_path, make_bus):
     init_db(db_path)
     secret = "test-secret-" + os.urandom(8).hex()
     boxes = []
+    database.forbid_loop()
     try:
         for _ in range(2):
             app = make_app(secret, limits=Limits("off"), bus=make_bus())
             app.messenger.presence.delay = 0.02
             app.messenger.bus.first_retry = 0.05
+            app.messenger.reads = database.ReadPool(models.db, 2)
             await app.messenger.start()
             sock, port = tornado.testing.bind_unused_port()
             server = tornado.httpserver.HTTPServer(app)
@@ -91,6 +96,8 @@ async def two_boxes(db_path, make_bus):
             box.messenger.webhooks.close()
             box.app.files.close()
             box.messenger.writer.close()
+            box.messenger.reads.close()
+        database.forbid_loop(False)
         models.db.close()
 
 
@@ -314,6 +321,22 @@ async def test_someone_removed_on_one_process_is_removed_from_the_room_on_the_ot
         await ann.say(uri, "after bob left")
         await asyncio.sleep(0.3)
         assert [f for f in await drain(bob_ws) if f.get("type") == "message"] == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_removal_whose_notice_was_lost_takes_effect_when_the_bus_is_back(
+    db_path, make_bus
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
+        bob_ws = await ui_socket(b.person(bob), uri)
+        publish = a.bus.publish
+        with _patched(a.bus, "publish", lambda m: m["kind"] == "evict" or publish(m)):
+            status, _ = await ann.call("DELETE", f"/api/chats/{uri}/members/bob/")
+        assert status in (200, 204)
+        await b.messenger.relay.recheck_members()  # as on reconnecting
+        removed = await read_type(bob_ws, "removed")
+        assert removed["uri"] == uri
 
 
 @pytest.mark.gen_test(timeout=60)
