@@ -103,7 +103,13 @@ class Bus:
         if self._wakeup is not None:
             self._wakeup.set()
 
-    async def close(self):
+    async def close(self, grace=1.0):
+        """Send what is queued (for up to ``grace`` seconds), then disconnect."""
+        deadline = asyncio.get_running_loop().time() + grace
+        while self._queue and self.connected:
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            await asyncio.sleep(0.01)
         self._closing = True
         for task in self._tasks:
             task.cancel()

@@ -515,29 +515,23 @@ class Messenger:
 
     async def tell_members(self, room, seq, frame):
         """A change numbered ``seq`` that every socket of every member hears of."""
-        members = await self.reads.run(lambda: [m.id for m in room.members()])
-        if self.bus is None:
-            for member_id in members:
-                for connection in self.hub.connections(member_id):
-                    if connection.wants_signals:
-                        # Through the sequence, so a socket replaying the room as this
-                        # arrives tells its client once.
-                        connection.deliver(room.id, None, seq, frame)
-            return
-        # The room's subscribers have it in order with the room's other changes; the
-        # members' other sockets, here and elsewhere, directly.
+        # The room's subscribers at once, in order with the room's other changes; the
+        # members' other sockets (each lists all its user's chats) once the members are
+        # read, here and, through the bus, on every process.
         self._publish(room, seq, frame)
+        members = await self.reads.run(lambda: [m.id for m in room.members()])
         self.to_people(members, room.id, frame, seq)
-        for start in range(0, len(members), PEOPLE_PER_NOTICE):
-            self.bus.publish(
-                {
-                    "kind": "user",
-                    "users": members[start : start + PEOPLE_PER_NOTICE],
-                    "room": room.id,
-                    "seq": seq,
-                    "frame": frame,
-                }
-            )
+        if self.bus is not None:
+            for start in range(0, len(members), PEOPLE_PER_NOTICE):
+                self.bus.publish(
+                    {
+                        "kind": "user",
+                        "users": members[start : start + PEOPLE_PER_NOTICE],
+                        "room": room.id,
+                        "seq": seq,
+                        "frame": frame,
+                    }
+                )
 
     def to_people(self, user_ids, room_id, frame, seq=None, skip=None):
         """Hand a frame to every web-app socket of these people on this process: a
