@@ -20,7 +20,7 @@ import tornado.httpserver
 import tornado.testing
 from busservers import Postgres, Redis
 from conftest import API, Person
-from realtime import closed, drain, read_type, send, ui_socket, until
+from realtime import closed, drain, read, read_type, send, ui_socket, until
 
 import bus as buses
 import database
@@ -377,3 +377,45 @@ def test_a_notice_too_large_for_the_bus_is_refused_by_its_sender():
 
 def test_each_process_has_its_own_node_id():
     assert buses.RedisBus("redis://h/0").node != buses.RedisBus("redis://h/0").node
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_what_is_committed_while_a_subscribe_reads_its_backlog_follows_it_once(
+    db_path, make_bus
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
+        said = await ann.say(uri, "before")
+        # The room is live on box b already: its changes are handed out as they come.
+        await ui_socket(b.person(ann), uri)
+        reads = b.messenger.reads
+        reading, go_on = asyncio.Event(), asyncio.Event()
+
+        class SlowBacklog:
+            threaded = True
+
+            async def run(self, fn, *args):
+                if getattr(fn, "__name__", "") == "backlog":
+                    reading.set()
+                    await go_on.wait()
+                return await reads.run(fn, *args)
+
+            def close(self):
+                reads.close()
+
+        b.messenger.reads = SlowBacklog()
+        bob_ws = await b.person(bob).socket("/ws")
+        assert (await read(bob_ws))["type"] == "hello"
+        send(bob_ws, {"type": "subscribe", "uri": uri, "after": said["id"] - 1})
+        await reading.wait()
+        await ann.say(uri, "during, from a")
+        await b.person(ann).say(uri, "during, from b")
+        await asyncio.sleep(0.3)
+        go_on.set()
+        subscribed = await read_type(bob_ws, "subscribed")
+        got = await messages(bob_ws, 3)
+        assert [f["message"] for f in got] == ["before", "during, from a", "during, from b"]
+        assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + 3))
+        assert subscribed["latest_seq"] <= got[-1]["seq"]
+        await asyncio.sleep(0.3)
+        assert [f for f in await drain(bob_ws) if f.get("type") == "message"] == []
