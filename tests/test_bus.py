@@ -24,6 +24,7 @@ from realtime import closed, drain, read, read_type, send, ui_socket, until
 
 import bus as buses
 import database
+import hub
 import models
 from chatbox import make_app
 from handlers.budget import Limits
@@ -419,3 +420,38 @@ async def test_what_is_committed_while_a_subscribe_reads_its_backlog_follows_it_
         assert subscribed["latest_seq"] <= got[-1]["seq"]
         await asyncio.sleep(0.3)
         assert [f for f in await drain(bob_ws) if f.get("type") == "message"] == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_room_too_far_behind_is_reset_rather_than_replayed(
+    db_path, make_bus, monkeypatch
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
+        bob_ws = await ui_socket(b.person(bob), uri)
+        monkeypatch.setattr(hub, "CATCH_UP_LIMIT", 2)
+        with quietly_committed(a):
+            for n in range(4):
+                await ann.say(uri, f"quiet {n}")
+        await ann.say(uri, "loud")
+        reset = await read_type(bob_ws, "reset")
+        assert reset == {"type": "reset", "uri": uri}
+        await ann.say(uri, "after the reset")
+        got = await messages(bob_ws, 1)
+        assert got[0]["message"] == "after the reset"
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_the_seed_room_socket_on_one_process_hears_messages_sent_on_the_other(
+    db_path, make_bus
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        ann = await a.api.signup("ann")
+        bob = await a.api.signup("bob")
+        ann_ws = await ann.socket("/ws/chat/general/")
+        bob_ws = await b.person(bob).socket("/ws/chat/general/")
+        await until(lambda: b.hub.subscribers(models.Room.by_uri("general").id))
+        for n in range(5):
+            send(ann_ws, {"message": f"hello {n}"})
+        got = [await read(bob_ws) for _ in range(5)]
+        assert [f["message"] for f in got] == [f"hello {n}" for n in range(5)]
