@@ -12,13 +12,15 @@ loop.
 import asyncio
 import contextlib
 import os
+import subprocess
+import sys
 
 import psycopg
 import pytest
 import redis.asyncio
 import tornado.httpserver
 import tornado.testing
-from busservers import Postgres, Redis
+from busservers import Postgres, Redis, free_port
 from conftest import API, Person
 from realtime import closed, drain, read, read_type, send, ui_socket, until
 
@@ -455,3 +457,55 @@ async def test_the_seed_room_socket_on_one_process_hears_messages_sent_on_the_ot
             send(ann_ws, {"message": f"hello {n}"})
         got = [await read(bob_ws) for _ in range(5)]
         assert [f["message"] for f in got] == [f"hello {n}" for n in range(5)]
+
+
+@contextlib.contextmanager
+def two_processes(db_path, bus_option):
+    """Two chatbox processes on one SQLite file and one bus; yields their APIs."""
+    secret = "test-secret-" + os.urandom(8).hex()
+    script = os.path.join(os.path.dirname(os.path.abspath(__file__)), "busnode.py")
+    processes, apis = [], []
+    try:
+        for _ in range(2):
+            port = free_port()
+            process = subprocess.Popen(
+                [sys.executable, script, db_path, str(port), bus_option, secret],
+                stdout=subprocess.PIPE,
+                text=True,
+            )
+            processes.append(process)
+            assert process.stdout.readline().strip() == "ready"
+            apis.append(API(f"http://127.0.0.1:{port}"))
+        yield apis
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(10)
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_two_real_processes_deliver_each_others_messages_once_and_in_order(
+    db_path, redis_url
+):
+    with two_processes(db_path, redis_url) as (a, b):
+        ann = await a.signup("ann")
+        bob = await a.signup("bob")
+        uri = await ann.start_chat()
+        await bob.join(uri)
+        bob_b = Person(b, bob.username, bob.token, {"id": bob.id})
+        ann_ws = await ui_socket(ann, uri)
+        bob_ws = await ui_socket(bob_b, uri)
+        for n in range(25):
+            send(
+                ann_ws, {"type": "send", "uri": uri, "client_id": f"a{n}", "text": f"a{n}"}
+            )
+            send(
+                bob_ws, {"type": "send", "uri": uri, "client_id": f"b{n}", "text": f"b{n}"}
+            )
+        for ws in (ann_ws, bob_ws):
+            got = await messages(ws, 50)
+            seqs = [frame["seq"] for frame in got]
+            assert seqs == list(range(seqs[0], seqs[0] + 50))
+        await asyncio.sleep(0.3)
+        for ws in (ann_ws, bob_ws):
+            assert [f for f in await drain(ws) if f.get("type") == "message"] == []
