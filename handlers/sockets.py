@@ -380,9 +380,12 @@ class RoomSocket(Socket):
         if order is not None:
             due = order.start(room, latest_seq)
             if due > latest_seq:
-                # Another subscriber here started the room further on: read up to it.
+                # Another subscriber here started the room further on: read up to it
+                # (all committed, as it was handed out); what follows is held.
                 events = await self.reads.run(Event.since, room, latest_seq, MAX_RESUME)
-                messages += [e.message for e in events or () if e.kind == "message"]
+                messages += [
+                    e.message for e in events or () if e.kind == "message" and e.seq <= due
+                ]
         held = self.held.pop(room.id, [])
         for message in messages:
             frame = message_frame(room, message)
@@ -472,14 +475,15 @@ class ClientSocket(Socket):
                 due = order.start(room, last)
                 if due > last:
                     # Another subscriber here started the room further on: what lies
-                    # between is read too, or this socket would skip it.
+                    # between is read too, or this socket would skip it. All of it
+                    # is committed (it was handed out); what follows is held.
                     more = await self.reads.run(Event.since, room, last, MAX_RESUME)
                     if backlog is not None:
                         if more is None:
                             backlog = None
                         else:
-                            backlog += [e for e in more if e.seq > last]
-                    last = max([due] + [e.seq for e in more or ()])
+                            backlog += [e for e in more if last < e.seq <= due]
+                    last = due
         except BaseException:
             self.held.pop(room.id, None)
             if not was_in:

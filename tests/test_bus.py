@@ -509,3 +509,48 @@ async def test_two_real_processes_deliver_each_others_messages_once_and_in_order
         await asyncio.sleep(0.3)
         for ws in (ann_ws, bob_ws):
             assert [f for f in await drain(ws) if f.get("type") == "message"] == []
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_subscribe_that_read_less_than_the_room_has_started_at_reads_the_rest(
+    db_path, make_bus
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        uri, (ann, bob, cat) = await people_in_a_chat(a, b, "ann", "bob", "cat")
+        said = await ann.say(uri, "one")
+        reads = b.messenger.reads
+        read_done, go_on = asyncio.Event(), asyncio.Event()
+
+        class FirstBacklogLate:
+            """The first subscribe's backlog read completes, then waits."""
+
+            threaded = True
+            first = True
+
+            async def run(self, fn, *args):
+                result = await reads.run(fn, *args)
+                if getattr(fn, "__name__", "") == "backlog" and self.first:
+                    self.first = False
+                    read_done.set()
+                    await go_on.wait()
+                return result
+
+            def close(self):
+                reads.close()
+
+        b.messenger.reads = FirstBacklogLate()
+        bob_ws = await b.person(bob).socket("/ws")
+        assert (await read(bob_ws))["type"] == "hello"
+        send(bob_ws, {"type": "subscribe", "uri": uri, "after": said["id"] - 1})
+        await read_done.wait()
+        # Meanwhile two more messages, and a second socket that starts the room here
+        # after them.
+        await ann.say(uri, "two")
+        await ann.say(uri, "three")
+        await ui_socket(b.person(cat), uri)
+        go_on.set()
+        await read_type(bob_ws, "subscribed")
+        await ann.say(uri, "four")
+        got = await messages(bob_ws, 4)
+        assert [f["message"] for f in got] == ["one", "two", "three", "four"]
+        assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + 4))
