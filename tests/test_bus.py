@@ -554,3 +554,24 @@ async def test_a_subscribe_that_read_less_than_the_room_has_started_at_reads_the
         got = await messages(bob_ws, 4)
         assert [f["message"] for f in got] == ["one", "two", "three", "four"]
         assert [f["seq"] for f in got] == list(range(got[0]["seq"], got[0]["seq"] + 4))
+
+
+@pytest.mark.gen_test(timeout=60)
+async def test_a_chat_someone_is_added_to_and_its_new_name_reach_their_other_process(
+    db_path, make_bus
+):
+    async with two_boxes(db_path, make_bus) as (a, b):
+        ann = await a.api.signup("ann")
+        bob = await a.api.signup("bob")
+        uri = await ann.start_chat()
+        bob_ws = await ui_socket(b.person(bob))
+        status, _ = await ann.call(
+            "POST", f"/api/chats/{uri}/members/", {"username": "bob"}
+        )
+        assert status in (200, 201)
+        chat = await read_type(bob_ws, "chat")
+        assert chat["uri"] == uri and chat["chat"]["uri"] == uri
+        status, _ = await ann.call("PUT", f"/api/chats/{uri}/name/", {"name": "Plans"})
+        assert status == 200
+        renamed = await read_type(bob_ws, "renamed")
+        assert renamed["uri"] == uri and renamed["name"] == "Plans"
