@@ -452,7 +452,13 @@ async def test_the_seed_room_socket_on_one_process_hears_messages_sent_on_the_ot
         bob = await a.api.signup("bob")
         ann_ws = await ann.socket("/ws/chat/general/")
         bob_ws = await b.person(bob).socket("/ws/chat/general/")
-        await until(lambda: b.hub.subscribers(models.Room.by_uri("general").id))
+
+        def bob_in_general_on_b():
+            # The room is made by ann's socket, once its handshake is done.
+            general = models.Room.by_uri("general")
+            return general is not None and b.hub.subscribers(general.id)
+
+        await until(bob_in_general_on_b)
         for n in range(5):
             send(ann_ws, {"message": f"hello {n}"})
         got = [await read(bob_ws) for _ in range(5)]
