@@ -664,9 +664,10 @@ class Messenger:
             )
 
 
-# A notice naming people lists this many at most: 500 ids of up to seven digits and a
-# small frame stay well inside the bus's 7,000 bytes.
-PEOPLE_PER_NOTICE = 500
+# A notice naming people lists this many at most: 200 ids of up to seven digits and a
+# rename's frame (a name of 80 characters of four bytes each) stay well inside the
+# bus's 7,000 bytes.
+PEOPLE_PER_NOTICE = 200
 # A room this far behind is not replayed to its sockets: they are told to refetch,
 # as a client resuming from too far back is.
 CATCH_UP_LIMIT = 500
