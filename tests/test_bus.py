@@ -20,31 +20,23 @@ import pytest
 import redis.asyncio
 import tornado.httpserver
 import tornado.testing
-from busservers import Postgres, Redis, free_port
 from conftest import API, Person
 from realtime import closed, drain, read, read_type, send, ui_socket, until
+from servers import free_port
 
 import bus as buses
-import database
+import database as engine
 import hub
 import models
 from chatbox import make_app
 from handlers.budget import Limits
-from schema import init_db
+from schema import open_database
 
 
-@pytest.fixture(scope="session")
-def redis_url():
-    server = Redis()
-    yield server.url
-    server.stop()
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    server = Postgres()
-    yield server.url
-    server.stop()
+@pytest.fixture
+def postgres_url(postgres):
+    """Where the PostgreSQL bus listens: the test cluster's own database."""
+    return postgres.url()
 
 
 @pytest.fixture(params=["redis", "postgres"])
@@ -72,17 +64,19 @@ class Box:
 
 
 @contextlib.asynccontextmanager
-async def two_boxes(db_path, make_bus):
-    init_db(db_path)
+async def two_boxes(target, make_bus):
+    """Two apps on one database (``target``: the suite's SQLite file or PostgreSQL
+    database) and one bus, as two processes would be."""
+    open_database(target)
     secret = "test-secret-" + os.urandom(8).hex()
     boxes = []
-    database.forbid_loop()
+    engine.forbid_loop(strict=True)
     try:
         for _ in range(2):
             app = make_app(secret, limits=Limits("off"), bus=make_bus())
             app.messenger.presence.delay = 0.02
             app.messenger.bus.first_retry = 0.05
-            app.messenger.reads = database.ReadPool(models.db, 2)
+            app.messenger.reads = engine.ReadPool(models.db, 2)
             await app.messenger.start()
             sock, port = tornado.testing.bind_unused_port()
             server = tornado.httpserver.HTTPServer(app)
@@ -100,7 +94,7 @@ async def two_boxes(db_path, make_bus):
             box.app.files.close()
             box.messenger.writer.close()
             box.messenger.reads.close()
-        database.forbid_loop(False)
+        engine.forbid_loop(False)
         models.db.close()
 
 
@@ -146,9 +140,9 @@ def _patched(thing, name, value):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_messages_from_both_processes_reach_every_socket_once_and_in_order(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         ann_ws = await ui_socket(ann, uri)
         bob_ws = await ui_socket(b.person(bob), uri)
@@ -175,9 +169,9 @@ async def test_messages_from_both_processes_reach_every_socket_once_and_in_order
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_gap_in_the_notices_is_filled_from_the_database_before_the_next(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         with quietly_committed(a):
@@ -191,9 +185,9 @@ async def test_a_gap_in_the_notices_is_filled_from_the_database_before_the_next(
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_notice_lost_without_a_disconnect_is_caught_up_by_the_periodic_check(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         b.messenger.relay.check_interval = 0.2
@@ -223,9 +217,9 @@ async def cut(*ends):
 
 @pytest.mark.gen_test(timeout=60)
 async def test_changes_made_while_the_bus_was_cut_arrive_in_order_once_it_is_back(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         await ann.say(uri, "before")
@@ -246,9 +240,9 @@ async def test_changes_made_while_the_bus_was_cut_arrive_in_order_once_it_is_bac
 
 @pytest.mark.gen_test(timeout=60)
 async def test_someone_online_on_both_processes_counts_once_and_goes_offline_once(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         room_id = models.Room.by_uri(uri).id
@@ -274,8 +268,10 @@ async def test_someone_online_on_both_processes_counts_once_and_goes_offline_onc
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_process_not_heard_from_stops_counting_its_people_online(db_path, make_bus):
-    async with two_boxes(db_path, make_bus) as (a, b):
+async def test_a_process_not_heard_from_stops_counting_its_people_online(
+    database, make_bus
+):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         room_id = models.Room.by_uri(uri).id
         await ui_socket(b.person(bob), uri)
@@ -292,8 +288,8 @@ async def test_a_process_not_heard_from_stops_counting_its_people_online(db_path
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_typing_and_read_markers_reach_the_other_process(db_path, make_bus):
-    async with two_boxes(db_path, make_bus) as (a, b):
+async def test_typing_and_read_markers_reach_the_other_process(database, make_bus):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         bob_elsewhere = await ui_socket(bob)  # on box a, in no room
@@ -310,9 +306,9 @@ async def test_typing_and_read_markers_reach_the_other_process(db_path, make_bus
 
 @pytest.mark.gen_test(timeout=60)
 async def test_someone_removed_on_one_process_is_removed_from_the_room_on_the_other(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         status, _ = await ann.call("DELETE", f"/api/chats/{uri}/members/bob/")
@@ -328,9 +324,9 @@ async def test_someone_removed_on_one_process_is_removed_from_the_room_on_the_ot
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_removal_whose_notice_was_lost_takes_effect_when_the_bus_is_back(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         publish = a.bus.publish
@@ -343,8 +339,8 @@ async def test_a_removal_whose_notice_was_lost_takes_effect_when_the_bus_is_back
 
 
 @pytest.mark.gen_test(timeout=60)
-async def test_a_deactivated_account_loses_its_sockets_on_every_process(db_path, make_bus):
-    async with two_boxes(db_path, make_bus) as (a, b):
+async def test_a_deactivated_account_loses_its_sockets_on_every_process(database, make_bus):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (admin, bob) = await people_in_a_chat(a, b, "admin", "bob")
         bob_a = await ui_socket(bob, uri)
         bob_b = await ui_socket(b.person(bob), uri)
@@ -384,9 +380,9 @@ def test_each_process_has_its_own_node_id():
 
 @pytest.mark.gen_test(timeout=60)
 async def test_what_is_committed_while_a_subscribe_reads_its_backlog_follows_it_once(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         said = await ann.say(uri, "before")
         # The room is live on box b already: its changes are handed out as they come.
@@ -426,9 +422,9 @@ async def test_what_is_committed_while_a_subscribe_reads_its_backlog_follows_it_
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_room_too_far_behind_is_reset_rather_than_replayed(
-    db_path, make_bus, monkeypatch
+    database, make_bus, monkeypatch
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
         monkeypatch.setattr(hub, "CATCH_UP_LIMIT", 2)
@@ -445,9 +441,9 @@ async def test_a_room_too_far_behind_is_reset_rather_than_replayed(
 
 @pytest.mark.gen_test(timeout=60)
 async def test_the_seed_room_socket_on_one_process_hears_messages_sent_on_the_other(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         ann = await a.api.signup("ann")
         bob = await a.api.signup("bob")
         ann_ws = await ann.socket("/ws/chat/general/")
@@ -489,6 +485,7 @@ def two_processes(db_path, bus_option):
             process.wait(10)
 
 
+@pytest.mark.sqlite_only  # two processes on one SQLite file; test_scale_out.py runs PostgreSQL
 @pytest.mark.gen_test(timeout=60)
 async def test_two_real_processes_deliver_each_others_messages_once_and_in_order(
     db_path, redis_url
@@ -519,9 +516,9 @@ async def test_two_real_processes_deliver_each_others_messages_once_and_in_order
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_subscribe_that_read_less_than_the_room_has_started_at_reads_the_rest(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob, cat) = await people_in_a_chat(a, b, "ann", "bob", "cat")
         said = await ann.say(uri, "one")
         reads = b.messenger.reads
@@ -564,9 +561,9 @@ async def test_a_subscribe_that_read_less_than_the_room_has_started_at_reads_the
 
 @pytest.mark.gen_test(timeout=60)
 async def test_a_chat_someone_is_added_to_and_its_new_name_reach_their_other_process(
-    db_path, make_bus
+    database, make_bus
 ):
-    async with two_boxes(db_path, make_bus) as (a, b):
+    async with two_boxes(database, make_bus) as (a, b):
         ann = await a.api.signup("ann")
         bob = await a.api.signup("bob")
         uri = await ann.start_chat()
