@@ -396,7 +396,12 @@ class Messenger:
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
         self.bus = bus
-        self.order = InOrder(self) if bus is not None else None
+        # Changes of a room reach its subscribers in number order by construction when
+        # one process alone commits them and nothing between a commit and its publish
+        # waits (SQLite, reads inline). Otherwise (another process commits too, or a
+        # read on a thread sits between a commit and its publish) they may arrive out
+        # of order, and InOrder puts them back in it.
+        self.order = InOrder(self) if bus is not None or self.reads.threaded else None
         self.relay = Relay(self, bus) if bus is not None else None
         # The per-person budgets (handlers/budget.py), or None for none: every message
         # passes here, whichever way it came, so this is where sending is paid for.
@@ -421,11 +426,12 @@ class Messenger:
     def _publish(self, room, seq, frame, message_id=None):
         """A change of ``room`` numbered ``seq`` is committed: hand it to the room's
         subscribers here and, with a bus, tell the other processes where to look."""
-        if self.bus is None:
+        if self.order is None:
             self.hub.publish(room.id, seq, frame, message_id)
             return
         self.order.local(room, seq, frame, message_id)
-        self.bus.publish({"kind": "news", "room": room.id, "seq": seq})
+        if self.bus is not None:
+            self.bus.publish({"kind": "news", "room": room.id, "seq": seq})
 
     async def post(
         self, room, author, text, client_id=None, reply_to=None, attachments=None
@@ -448,7 +454,14 @@ class Messenger:
             )
         try:
             message, created = await self.writer.run(
-                Message.post, room, author, text, client_id, reply_to, attachments
+                Message.post,
+                room,
+                author,
+                text,
+                client_id,
+                reply_to,
+                attachments,
+                rooms=(room.id,),
             )
         except DiskFull:
             raise DiskFull(
@@ -483,14 +496,16 @@ class Messenger:
         else:
             change = functools.partial(message.react, room, user, *args)
         try:
-            seq = await self.writer.run(change)
+            seq = await self.writer.run(change, rooms=(room.id,))
         except DiskFull:
             raise DiskFull("The server's disk is full; nothing was changed.") from None
         if getattr(message, "freed", None) and self.files is not None:
             await self.files.remove(message.freed)
         if seq is not None:
             details = {"emoji": args[0], "on": args[1]} if kind == "reacted" else None
-            frame = change_frame(room, kind, seq, message, user, details)
+            frame = await self.reads.run(
+                change_frame, room, kind, seq, message, user, details
+            )
             self._publish(room, seq, frame)
         return seq, message
 
@@ -500,7 +515,7 @@ class Messenger:
         the ``send`` budget, as a message is: each is a write and a broadcast."""
         if self.limits is not None:
             self.limits.charge("send", user.id)
-        seq = await self.writer.run(room.rename, user, name)
+        seq = await self.writer.run(room.rename, user, name, rooms=(room.id,))
         if seq is not None:
             await self.tell_members(room, seq, renamed_frame(room, seq, room.name, user))
         return seq
@@ -565,7 +580,7 @@ class Messenger:
         Raises ``models.Removed`` if the owner removed them and no member has added
         them back; ``added_by_member`` is such an adding (see ``Room.admit``).
         """
-        seq = await self.writer.run(room.admit, user, added_by_member)
+        seq = await self.writer.run(room.admit, user, added_by_member, rooms=(room.id,))
         if seq is None:
             return False
         self._publish(room, seq, member_frame(room, user, "joined", seq))
@@ -585,7 +600,7 @@ class Messenger:
 
         ``keep_out``: the owner removed them, and the link will not let them back in.
         """
-        seq = await self.writer.run(room.remove, user, keep_out)
+        seq = await self.writer.run(room.remove, user, keep_out, rooms=(room.id,))
         if self.bus is not None:
             self.bus.publish(
                 {"kind": "evict", "room": room.id, "user": user.id, "kept_out": keep_out}
@@ -611,7 +626,7 @@ class Messenger:
         not, since each lists all of its user's chats. Nobody else learns the address.
         """
         old = room.uri
-        room.uri, seq = await self.writer.run(room.change_address)
+        room.uri, seq = await self.writer.run(room.change_address, rooms=(room.id,))
         self.hub.readdress(room.id, room.uri)
         self.presence.readdress(room.id, room.uri)
         await self.tell_members(room, seq, moved_frame(old, room.uri, seq))

@@ -1243,6 +1243,8 @@ class Message(BaseModel):
             raise ValidationError(
                 {"client_id": ["This id was already used for another message."]}
             )
+        # Shown to its sender again (the seed socket's echo): loaded here, off the loop.
+        cls.annotate([earlier])
         return earlier, False
 
     @classmethod
@@ -1637,16 +1639,24 @@ class Event(BaseModel):
         what its frame shows, as it is now: ``message`` (annotated, with its author) or
         ``user`` loaded."""
         after_seq = min(after_seq, MAX_ID)
+        # Every number up to the room's is committed (each commits holding the room's
+        # row, in order), so reading up to it gives the same changes from both tables
+        # even when more commit between the two reads below.
+        upto = cls.latest_seq(room)
         # The numbers have no gaps, so how many follow is a subtraction.
-        if cls.latest_seq(room) - after_seq > limit:
+        if upto - after_seq > limit:
             return None
         posted = list(
             Message.select(Message, User)
             .join(User)
-            .where((Message.room == room) & (Message.seq > after_seq))
+            .where(
+                (Message.room == room) & (Message.seq > after_seq) & (Message.seq <= upto)
+            )
         )
         events = list(
-            cls.select().where((cls.room == room) & (cls.seq > after_seq)).order_by(cls.seq)
+            cls.select()
+            .where((cls.room == room) & (cls.seq > after_seq) & (cls.seq <= upto))
+            .order_by(cls.seq)
         )
         changed_ids = {e.message_id for e in events if e.message_id is not None}
         changed = (

@@ -196,13 +196,21 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         self.send_text(frame)
 
     def signal(self, room_id, frame):
+        held = self.held.get(room_id)
+        if held is not None:
+            # After the room's "subscribed", which it may follow up on (presence).
+            held.append((None, None, frame))
+            return
         self.send_text(frame)
 
     def release(self, room_id):
-        """Send what was held for the room while its backlog was read; the numbers
-        the backlog already had are dropped by ``deliver``."""
+        """Send what was held for the room while its backlog was read, in the order it
+        came; the numbers the backlog already had are dropped by ``deliver``."""
         for message_id, seq, frame in self.held.pop(room_id, ()):
-            self.deliver(room_id, message_id, seq, frame)
+            if seq is None:
+                self.send_text(frame)
+            else:
+                self.deliver(room_id, message_id, seq, frame)
 
     def skip_to(self, room_id, seq):
         """The room's changes up to ``seq`` will not be sent: its client was told to

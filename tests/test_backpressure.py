@@ -100,7 +100,12 @@ async def test_a_client_that_stops_reading_is_closed_and_others_still_get_everyt
             ws = senders[n % SENDERS]
             send(ws, {"type": "send", "uri": uri, "client_id": f"m-{n}", "text": TEXT})
         got = [await read_type(reader, "message") for _ in range(ROUND)]
-        assert [int(m["client_id"][2:]) for m in got] == list(range(sent, sent + ROUND))
+        # Every one once, in the room's order. (Frames of different sockets may reach
+        # the writer in another order than they were sent when reads run on threads.)
+        assert sorted(int(m["client_id"][2:]) for m in got) == list(
+            range(sent, sent + ROUND)
+        )
+        assert [m["seq"] for m in got] == sorted(m["seq"] for m in got)
         sent += ROUND
         if not hub.connections(stuck.id):
             break
@@ -110,7 +115,7 @@ async def test_a_client_that_stops_reading_is_closed_and_others_still_get_everyt
             await read_type(ws, "ack", skip=("message",))
         assert [f for f in await drain(ws) if f["type"] != "message"] == []
     history = await alice.history(uri, "?limit=200")
-    assert history[-1]["client_id"] == f"m-{sent - 1}"
+    assert history[-1]["client_id"] == got[-1]["client_id"]  # the last in the room's order
 
     assert largest["pending"] > sockets.MAX_PENDING_BYTES  # it really did fall behind
     # ... and the server never held more than the limit plus the frame that crossed it.
