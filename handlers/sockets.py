@@ -378,10 +378,12 @@ class RoomSocket(Socket):
         self.last_sent[room.id] = self.since
 
         def backlog():
-            return (
-                Message.page(room, after=self.since, limit=MAX_RESUME),
-                Event.latest_seq(room),
-            )
+            # The number first: every message up to it is committed, so the page read
+            # after it holds them all (and perhaps later ones, which last_sent drops
+            # when they come again). Read the other way round, a message committed
+            # between the two reads would be in neither.
+            latest_seq = Event.latest_seq(room)
+            return Message.page(room, after=self.since, limit=MAX_RESUME), latest_seq
 
         messages, latest_seq = await self.reads.run(backlog)
         order = self.messenger.order
