@@ -11,6 +11,7 @@ import tornado.websocket
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from boxes import PASSWORD, Box  # noqa: E402
+from servers import postgres, redis_server, redis_url  # noqa: E402, F401
 
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
