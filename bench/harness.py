@@ -353,6 +353,27 @@ class Cluster:
     def groups(self):
         return {"chatbox": self.ps, **self.pinned}
 
+    def counters(self):
+        """Running totals of the shared servers' work: PostgreSQL transactions
+        committed in the bench's database, and notices published on Redis."""
+        import psycopg
+
+        totals = {}
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            totals["pg_commits"] = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()[0]
+        if self.bus.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(self.bus)
+            try:
+                stats = client.info("commandstats").get("cmdstat_publish", {})
+            finally:
+                client.close()
+            totals["bus_notices"] = stats.get("calls", 0)
+        return totals
+
     def start(self, timeout=60):
         # One after another: the first brings the schema up to date, the rest find it so.
         for n, port in enumerate(self.ports):

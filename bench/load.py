@@ -111,15 +111,21 @@ async def settle(rooms, seconds):
         await asyncio.sleep(0.2)
 
 
-async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5.0):
+async def measure(server, run, meter, rooms, senders, rate, seconds, padding="", drain=5.0):
     """One steady-rate window: latency, throughput, loss, and what it cost."""
     lost_before = run.gaps + missing(rooms)
     dup_before = run.duplicates
     load = load_average()
+    counters = getattr(server, "counters", None)
+    before = counters() if counters else {}
     window = run.open_window()
     start = meter.mark()
     sent, took = await paced(senders, rate, seconds, padding)
     costs = meter.window(start)
+    # Shared servers' work in the window (several processes on PostgreSQL): commits
+    # (group commit makes them fewer than messages) and notices on the bus.
+    after = counters() if counters else {}
+    rates = {f"{k}_per_s": round((after[k] - before[k]) / took, 1) for k in after}
     await settle(rooms, drain)
     run.close_window()
     lost = run.gaps + missing(rooms) - lost_before
@@ -137,6 +143,7 @@ async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5
         **(latency_summary(window.cross_ns, "cross") if run.process_of else {}),
         **latency_summary(window.ack_ns, "ack"),
         **costs,
+        **rates,
         "load_avg_before": load,
         "load_avg_after": load_average(),
     }
@@ -167,7 +174,7 @@ async def s1(args, server, meter):
     rooms = by_room(clients)
     senders = interleaved(clients)
     rate = len(clients) / args.every
-    result = await measure(run, meter, rooms, senders, rate, args.seconds)
+    result = await measure(server, run, meter, rooms, senders, rate, args.seconds)
     result.update(clients=len(clients), rooms=len(rooms), every_s=args.every)
     return [result]
 
@@ -181,7 +188,7 @@ async def s2(args, server, meter):
     senders = interleaved(clients)
     steps = []
     for rate in args.rates:
-        result = await measure(run, meter, rooms, senders, rate, args.seconds)
+        result = await measure(server, run, meter, rooms, senders, rate, args.seconds)
         kept_up = result["inbound_per_s"] >= 0.95 * rate
         result["passed"] = (
             result["fanout_p99_ms"] <= 100
@@ -348,7 +355,9 @@ async def s4(args, server, meter):
     rooms = {0: [c for c in clients if c.person.room == 0]}
     chatters = rooms[0][: args.chatters]
     padding = " " + "x" * args.padding
-    baseline = await measure(run, meter, rooms, chatters, args.rate, args.seconds, padding)
+    baseline = await measure(
+        server, run, meter, rooms, chatters, args.rate, args.seconds, padding
+    )
     baseline["phase"] = "chat without a stuck reader"
     report(baseline)
     sock = stuck_reader(
@@ -358,7 +367,7 @@ async def s4(args, server, meter):
     # Loopback socket buffers soak up a few MiB before the server's own queue grows, so
     # this phase runs long enough to push well past them and the 1 MiB limit.
     stuck = await measure(
-        run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding
+        server, run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding
     )
     stuck["phase"] = "chat with one client that never reads"
     closed_by_server = server.log_count("stopped reading") - closes_before
