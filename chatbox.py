@@ -10,10 +10,13 @@ import os
 import secrets
 import signal
 import sys
+import tempfile
 import time
 
+import peewee
 import tornado.web
 
+import bus as buses
 from appliance import __version__, backup, banner, dbfile, gctune, systemd
 from appliance.certs import CertificateError
 from appliance.config import UsageError, parse, usage
@@ -22,7 +25,7 @@ from appliance.listener import GuardedHTTPServer, raise_open_file_limit
 from appliance.lock import Busy, ServerLock
 from appliance.mdns import Advertiser
 from appliance.options import options
-from appliance.paths import Paths
+from appliance.paths import Paths, put_in_place, redact
 from appliance.service import Chores, tls_context
 from files import MB, Storage
 from handlers.admin import (
@@ -87,7 +90,7 @@ from handlers.sockets import ClientSocket, RoomSocket
 from handlers.trust import Trust, redirect_app, trust_routes
 from hub import Messenger, RoomHub
 from models import User, db
-from schema import init_db
+from schema import open_database
 from webhooks import Webhooks
 from writer import WriteQueue
 
@@ -111,17 +114,37 @@ MAX_BODY_BYTES = 1 << 20
 
 
 def load_secret(path):
-    """The cookie secret: made on first run, stored 0600, reused after."""
-    try:
-        with open(path, encoding="ascii") as f:
-            return f.read().strip()
-    except FileNotFoundError:
-        pass
-    secret = secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w", encoding="ascii") as f:
-        f.write(secret + "\n")
-    return secret
+    """The cookie secret: made on first run, stored 0600, reused after.
+
+    Several processes may start at once over one shared data dir: the secret is written
+    whole under a temporary name and linked into place, so whichever process loses the
+    race reads the winner's complete secret rather than half of it or its own.
+    """
+    for _ in range(2):
+        try:
+            with open(path, encoding="ascii") as f:
+                secret = f.read().strip()
+        except FileNotFoundError:
+            pass
+        else:
+            if len(secret) < 32:
+                raise ValueError(f"{path} holds no secret (fewer than 32 characters)")
+            return secret
+        directory = os.path.dirname(os.path.abspath(path))
+        fd, temp = tempfile.mkstemp(prefix=".secret.", dir=directory)  # 0600
+        try:
+            with os.fdopen(fd, "w", encoding="ascii") as f:
+                f.write(secrets.token_hex(32) + "\n")
+                f.flush()
+                os.fsync(f.fileno())
+            try:
+                put_in_place(temp, path)
+            except FileExistsError:
+                pass  # another process's secret is there now: read it
+        finally:
+            if os.path.exists(temp):
+                os.unlink(temp)
+    raise ValueError(f"could not read or make {path}")
 
 
 def make_app(
@@ -133,6 +156,8 @@ def make_app(
     max_upload_mb=25,
     upload_quota_mb=None,
     trust=None,
+    bus=None,
+    read_threads=0,
 ):
     """The Tornado application; the database must already be initialised.
 
@@ -249,6 +274,8 @@ def make_app(
         uploads=uploads,
     )
     app.messenger = messenger
+    app.bus = bus
+    app.read_threads = read_threads
     app.files = messenger.files
     app.database_health = dbfile.Health()
     app.started = time.time()
@@ -308,29 +335,19 @@ async def main():
     raise_open_file_limit()
     paths = Paths.from_options(options)
     paths.make()
-    lock = ServerLock(paths.db, paths.lock)
     try:
-        # Only a missing file becomes a new box.
-        lock.acquire(make=lambda path: dbfile.make(path, init_db))
-    except Busy:
-        log.error("another chatbox (or a restore) is using %s; not starting", paths.db)
+        lock = take_lock(paths, options.port)
+    except Busy as exc:
+        log.error("not starting: %s", exc)
         return 1
+    bus = None
     try:
         try:
-            dbfile.check(paths.db)
-        except dbfile.Unsound as exc:
+            version = open_box(paths)
+        except (dbfile.Unsound, RuntimeError, peewee.OperationalError) as exc:
+            # Unsound file, a database from a newer chatbox, a failed upgrade, or a
+            # PostgreSQL server that cannot be reached.
             log.error("not starting: %s", exc)
-            return 1
-        try:
-            version = init_db(
-                paths.db,
-                synchronous=options.durability.upper(),
-                before_upgrade=lambda old: backup.before_upgrade(
-                    paths.db, paths.backups, old
-                ),
-            )
-        except RuntimeError as exc:  # a database from a newer chatbox, or a failed upgrade
-            log.error("%s", exc)
             return 1
         if options.tls == "auto":
             # After the lock: two servers starting at once never make two authorities.
@@ -349,12 +366,18 @@ async def main():
                 user.name_problem(),
                 user.id,
             )
+        try:
+            secret = load_secret(paths.secret)
+            bus = buses.from_option(options.bus, options.database)
+        except (OSError, ValueError) as exc:
+            log.error("not starting: %s", exc)
+            return 1
         trust = Trust(
             certificates.files if options.tls == "auto" else None,
             options.port if ssl_options else None,
         )
         app = make_app(
-            load_secret(paths.secret),
+            secret,
             debug=options.debug,
             allow_origin=options.allow_origin,
             limits=limits,
@@ -362,15 +385,28 @@ async def main():
             max_upload_mb=options.max_upload_mb,
             upload_quota_mb=options.upload_quota_mb or None,
             trust=trust,
+            bus=bus,
+            read_threads=options.read_threads if paths.database else 0,
         )
+        if bus is not None:
+            await bus.start()
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()
         asyncio.get_running_loop().set_default_executor(hashing_executor())
+        if options.behind_proxy and options.address not in ("127.0.0.1", "::1"):
+            log.warning(
+                "--behind-proxy trusts the client address a request's headers claim; "
+                "listen on 127.0.0.1 (--address) or firewall port %d so that only "
+                "the proxy reaches it",
+                options.port,
+            )
         server = GuardedHTTPServer(
             app,
             ssl_options=ssl_options,
-            xheaders=False,
+            # Behind a proxy every connection comes from it: the client's address (the
+            # login throttle's key) is in the header the proxy sets.
+            xheaders=options.behind_proxy,
             max_body_size=MAX_BODY_BYTES,
             idle_connection_timeout=options.idle_timeout,
             body_timeout=options.body_timeout,
@@ -404,10 +440,18 @@ async def main():
             scheme,
             options.address or "0.0.0.0",
             options.port,
-            paths.db,
+            described(paths),
             version,
         )
-        chores = Chores(app, paths, options.backup_every, options.backup_keep)
+        backup_every = options.backup_every
+        if paths.database:
+            log.info(
+                "no automatic backups on PostgreSQL: back it up with pg_dump "
+                "(docs/scale-out.md), and the uploads folder %s with it",
+                paths.uploads,
+            )
+            backup_every = 0
+        chores = Chores(app, paths, backup_every, options.backup_keep)
         if certificates is not None:
             certificates.start()
         advertiser = None
@@ -444,10 +488,64 @@ async def main():
         await shutdown(server, app)
         return 0
     finally:
-        # After the writer thread closed its connection: the database file alone then
-        # holds every commit, and is whole before another server may take the lock.
-        dbfile.fold_and_close()
+        if bus is not None:
+            # After the last write: the news of it went out before the bus closed.
+            await bus.close()
+        if paths.database:
+            db.close()
+        else:
+            # After the writer thread closed its connection: the database file alone
+            # then holds every commit, and is whole before another server may take the
+            # lock.
+            dbfile.fold_and_close()
         lock.release()
+
+
+def take_lock(paths, port):
+    """The lock that keeps a second server off what this one serves (Busy if taken).
+
+    SQLite: the database file itself, for one process per file. PostgreSQL: a lock per
+    host and port in the data dir, so several processes share the database and the data
+    dir, and ``status`` finds each one's note.
+    """
+    if paths.database:
+        path, note = paths.instance_lock(port)
+        lock = ServerLock(path, note)
+        try:
+            lock.acquire(make=lambda temp: None)  # an empty file is all a lock needs
+        except Busy:
+            raise Busy(
+                f"another chatbox serves port {port} from {paths.data_dir}"
+            ) from None
+        return lock
+    lock = ServerLock(paths.db, paths.lock)
+    try:
+        # Only a missing file becomes a new box.
+        lock.acquire(make=lambda path: dbfile.make(path, open_database))
+    except Busy:
+        raise Busy(f"another chatbox (or a restore) is using {paths.db}") from None
+    return lock
+
+
+def open_box(paths):
+    """Open the database (SQLite: after checking the file) and bring its schema up to
+    date; returns the schema version."""
+    if paths.database:
+        # No file to check: PostgreSQL vets its own storage.
+        return open_database(paths.database)
+    dbfile.check(paths.db)
+    return open_database(
+        paths.db,
+        synchronous=options.durability.upper(),
+        before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
+    )
+
+
+def described(paths):
+    """The database for the log: the file, or the URL without its password."""
+    if not paths.database:
+        return paths.db
+    return redact(paths.database)
 
 
 def cli(argv=None):

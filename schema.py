@@ -407,3 +407,46 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     )
     db.connect(reuse_if_open=True)
     return migrate_schema(before_upgrade) if upgrade else schema_version()
+
+
+def init_postgres(url, upgrade=True):
+    """Connect to the PostgreSQL database at ``url``; give an empty one today's tables.
+
+    Its version lives in the table ``schema_version`` (PostgreSQL has no user_version).
+    """
+    from playhouse.db_url import parse
+
+    from database import Postgres
+
+    db.initialize(Postgres(**parse(url)))
+    db.connect(reuse_if_open=True)
+    if not db.table_exists("schema_version"):
+        if not upgrade:
+            return 0
+        if db.get_tables():
+            raise RuntimeError(
+                "the database has tables but no schema version: it was not made by "
+                "chatbox; give chatbox an empty database"
+            )
+        with db.atomic():
+            db.create_tables(MODELS)
+            db.execute_sql('CREATE TABLE "schema_version" ("version" INTEGER NOT NULL)')
+            db.execute_sql('INSERT INTO "schema_version" VALUES (%s)', (SCHEMA_VERSION,))
+        return SCHEMA_VERSION
+    version = db.execute_sql('SELECT "version" FROM "schema_version"').fetchone()[0]
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this chatbox "
+            f"({SCHEMA_VERSION}); run a newer chatbox"
+        )
+    return version
+
+
+def open_database(target, synchronous="FULL", before_upgrade=None, upgrade=True):
+    """Open the box's database, a SQLite file (a path) or PostgreSQL (a URL), and bring
+    its schema up to date; returns its schema version."""
+    from database import is_postgres
+
+    if is_postgres(target):
+        return init_postgres(target, upgrade=upgrade)
+    return init_db(target, synchronous, before_upgrade=before_upgrade, upgrade=upgrade)

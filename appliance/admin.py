@@ -4,6 +4,10 @@ They open the database directly, beside a running server if there is one: SQLite
 busy_timeout makes a write wait for the server's short transactions rather than fail,
 and each command writes in one short transaction of its own. A running server notices
 deactivations and password resets within two seconds (see handlers/revocation.py).
+
+With ``--database=postgresql://...`` the same commands work on the shared database,
+beside every running process; the ones about the SQLite file (backup, restore) say
+what to use instead.
 """
 
 import datetime
@@ -14,16 +18,17 @@ import sqlite3
 import ssl
 import sys
 import urllib.error
+import urllib.parse
 import urllib.request
 
 import peewee
 
 import export
 import schema
-from appliance import __version__, backup, dbfile, lock, systemd
+from appliance import __version__, backup, dbfile, lock, nginx, port, systemd
 from appliance.certs import CertificateError, CertificateFiles, covered, fingerprint
 from appliance.options import options
-from appliance.paths import Paths
+from appliance.paths import Paths, redact
 from models import Message, Room, User, ValidationError, db
 from schema import SCHEMA_VERSION
 
@@ -32,8 +37,39 @@ class CommandError(Exception):
     pass
 
 
+def open_postgres(paths):
+    """Open the shared PostgreSQL database for a command; its schema must be current."""
+    try:
+        version = schema.open_database(paths.database, upgrade=False)
+    except peewee.OperationalError as exc:
+        raise CommandError(
+            f"cannot reach {redact(paths.database)}: {str(exc).strip()}"
+        ) from None
+    if version == 0:
+        raise CommandError(
+            f"{redact(paths.database)} holds no chatbox database yet: start a server on "
+            "it, or fill it from a SQLite box with port-to-postgres"
+        )
+    if version != SCHEMA_VERSION:
+        newer = "newer" if version > SCHEMA_VERSION else "older"
+        raise CommandError(
+            f"the database is at schema version {version}, {newer} than this chatbox "
+            f"({SCHEMA_VERSION}); run the chatbox of that version, or start this one's "
+            "server, which upgrades it"
+        )
+    return version
+
+
+def sqlite_only(paths, command, instead):
+    if paths.database:
+        raise CommandError(f"{command} is for a SQLite box; on PostgreSQL {instead}")
+
+
 def open_db(paths):
     """Open the box's database for a command, upgrading it only if no server runs."""
+    if paths.database:
+        open_postgres(paths)
+        return
     if not os.path.exists(paths.db):
         raise CommandError(
             f"there is no database at {paths.db}; check --data-dir/--db "
@@ -156,6 +192,11 @@ def cmd_rename(args, paths):
 
 
 def cmd_backup(args, paths):
+    sqlite_only(
+        paths,
+        "backup",
+        "use pg_dump --format=custom (docs/scale-out.md), and copy the uploads folder",
+    )
     dest = os.path.abspath(one_argument(args, "backup file"))
     with_uploads = bool(backup.blob_files(paths.uploads))
     if os.path.isdir(dest) and not os.path.isfile(backup.database_of(dest)):
@@ -181,6 +222,7 @@ def cmd_backup(args, paths):
 
 
 def cmd_restore(args, paths):
+    sqlite_only(paths, "restore", "use pg_restore into a new database (docs/scale-out.md)")
     source = os.path.abspath(one_argument(args, "backup file"))
     backup.vet(source)
     database = backup.database_of(source)
@@ -250,8 +292,56 @@ def human_duration(seconds):
     return str(delta)
 
 
+def print_server(info, label="server"):
+    try:
+        health = ask_server(info)
+        print(
+            f"{label}: running, pid {info.get('pid')}, up "
+            f"{human_duration(health['uptime_s'])}, {health['connections']} sockets "
+            f"open, {health['users_online']} users online"
+        )
+        if health.get("status") != "ok":
+            print(f"{label}: FAILING: {health.get('reason', health.get('status'))}")
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{label}: running (pid {info.get('pid')}) but not answering: {exc}")
+
+
+def print_counts():
+    users = User.select().count()
+    inactive = User.select().where(User.is_active == False).count()  # noqa: E712
+    print(f"users: {users} ({inactive} deactivated)")
+    print(f"rooms: {Room.select().count()}")
+    print(f"messages: {Message.select().count()}")
+
+
+def status_postgres(paths):
+    """The processes noted in the shared data dir, then the shared database."""
+    running = 0
+    names = sorted(os.listdir(paths.instances)) if os.path.isdir(paths.instances) else []
+    for name in names:
+        if not name.endswith(".lock"):
+            continue
+        path = os.path.join(paths.instances, name)
+        info = lock.holder(path, path[: -len(".lock")] + ".json")
+        if info is None:
+            continue
+        running += 1
+        print_server(info, f"process {name[: -len('.lock')]}")
+    if not running:
+        print(f"processes: none running from {paths.data_dir}")
+    version = open_postgres(paths)
+    print(f"database: {redact(paths.database)}, schema {version}")
+    files, total = backup.uploads_size(paths.uploads)
+    print(f"uploads: {paths.uploads}, {files} files, {human_size(total)}")
+    print_counts()
+    print("backups: made by pg_dump, outside chatbox (docs/scale-out.md)")
+
+
 def cmd_status(args, paths):
     print(f"chatbox {__version__}")
+    if paths.database:
+        status_postgres(paths)
+        return
     info = lock.holder(paths.db, paths.lock)
     if info is None:
         print("server: not running")
@@ -261,17 +351,7 @@ def cmd_status(args, paths):
             "its pid and port are noted there"
         )
     else:
-        try:
-            health = ask_server(info)
-            print(
-                f"server: running, pid {info.get('pid')}, up "
-                f"{human_duration(health['uptime_s'])}, {health['connections']} sockets "
-                f"open, {health['users_online']} users online"
-            )
-            if health.get("status") != "ok":
-                print(f"server: FAILING: {health.get('reason', health.get('status'))}")
-        except (OSError, ValueError, KeyError) as exc:
-            print(f"server: running (pid {info.get('pid')}) but not answering: {exc}")
+        print_server(info)
     if not os.path.exists(paths.db):
         print(f"database: none yet at {paths.db}")
         return
@@ -289,11 +369,7 @@ def cmd_status(args, paths):
     )
     files, total = backup.uploads_size(paths.uploads)
     print(f"uploads: {paths.uploads}, {files} files, {human_size(total)}")
-    users = User.select().count()
-    inactive = User.select().where(User.is_active == False).count()  # noqa: E712
-    print(f"users: {users} ({inactive} deactivated)")
-    print(f"rooms: {Room.select().count()}")
-    print(f"messages: {Message.select().count()}")
+    print_counts()
     print_backups(paths)
 
 
@@ -324,15 +400,74 @@ def print_backups(paths):
 
 
 # Options that describe this box's files or this command, not how the service runs.
-NOT_FORWARDED = {"user", "output", "data_dir", "db", "certfile", "keyfile"}
+NOT_FORWARDED = {
+    "user",
+    "output",
+    "data_dir",
+    "db",
+    "certfile",
+    "keyfile",
+    "instances",
+    "cookie_secret_file",
+}
+# Options the template sets itself, for each instance.
+SET_BY_TEMPLATE = {"port", "address", "behind_proxy", "mdns"}
+
+
+def instance_ports(value):
+    """The ports ``--instances=8001,8002`` names."""
+    ports = []
+    for part in value.split(","):
+        part = part.strip()
+        if not part.isdigit() or not 0 < int(part) < 65536:
+            raise CommandError(f"--instances: {part!r} is not a port number (1-65535)")
+        ports.append(int(part))
+    if len(set(ports)) != len(ports):
+        raise CommandError("--instances: each process needs a port of its own")
+    return ports
+
+
+def without_password(url):
+    """(the URL without its password, the password or None)."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.password is None:
+        return url, None
+    netloc = parts.netloc.replace(f":{parts.password}@", "@", 1)
+    return urllib.parse.urlunsplit(parts._replace(netloc=netloc)), urllib.parse.unquote(
+        parts.password
+    )
 
 
 def cmd_install_service(args, paths, flags, script):
+    template = bool(options.instances)
+    if template:
+        if not options.database:
+            raise CommandError(
+                "--instances runs several processes on one database: give "
+                "--database=postgresql://... (and --bus)"
+            )
+        ports = instance_ports(options.instances)
+    skipped = NOT_FORWARDED | (SET_BY_TEMPLATE if template else set())
     forwarded = [
         flag
         for flag in flags
-        if flag.lstrip("-").split("=")[0].replace("-", "_") not in NOT_FORWARDED
+        if flag.lstrip("-").split("=")[0].replace("-", "_") not in skipped
     ]
+    password = None
+    if options.database:
+        # The unit file is readable by every account on the machine: the password goes
+        # to a file only root reads, from which systemd sets PGPASSWORD.
+        url, password = without_password(options.database)
+        forwarded = [
+            f"--database={url}" if flag.startswith("--database") else flag
+            for flag in forwarded
+        ]
+        if password is not None and not template:
+            raise CommandError(
+                "keep the password out of the unit file, which anyone on the machine "
+                "can read: leave it out of --database and put PGPASSWORD=... in an "
+                "EnvironmentFile, or use --instances (which does that)"
+            )
     credentials = []
     if options.certfile or options.keyfile:
         if not (options.certfile and options.keyfile):
@@ -342,6 +477,19 @@ def cmd_install_service(args, paths, flags, script):
             ("tls.key", os.path.abspath(options.keyfile)),
         ]
         forwarded += ["--certfile=%d/tls.crt", "--keyfile=%d/tls.key"]
+    if options.cookie_secret_file:
+        # Handed over like the TLS files: the service reads it without owning it.
+        credentials.append(("cookie-secret", os.path.abspath(options.cookie_secret_file)))
+        forwarded.append("--cookie-secret-file=%d/cookie-secret")
+    writable = []
+    if options.uploads:
+        uploads = os.path.abspath(options.uploads)
+        forwarded = [
+            f"--uploads={uploads}" if flag.startswith("--uploads") else flag
+            for flag in forwarded
+        ]
+        if not uploads.startswith(systemd.STATE_DIR + "/"):
+            writable.append(uploads)
     if options.config:
         forwarded = [f for f in forwarded if not f.startswith("--config")]
         forwarded.append(f"--config={os.path.abspath(options.config)}")
@@ -351,7 +499,10 @@ def cmd_install_service(args, paths, flags, script):
         forwarded,
         user=options.user,
         credentials=credentials,
-        low_port=min(options.port, options.redirect_http or options.port) < 1024,
+        low_port=not template
+        and min(options.port, options.redirect_http or options.port) < 1024,
+        template=template,
+        writable=writable,
     )
     if script.startswith(("/home/", "/root/")):
         print(
@@ -359,14 +510,54 @@ def cmd_install_service(args, paths, flags, script):
             "read (ProtectHome=yes); install chatbox under /opt instead",
             file=sys.stderr,
         )
-    output = options.output or (systemd.UNIT_PATH if os.geteuid() == 0 else "-")
+    unit = systemd.TEMPLATE_PATH if template else systemd.UNIT_PATH
+    output = options.output or (unit if os.geteuid() == 0 else "-")
     if output == "-":
         sys.stdout.write(text)
+        if password is not None:
+            print(
+                f"note: the password is not in the unit: put PGPASSWORD=<it> in "
+                f"{systemd.ENVIRONMENT_FILE} (mode 0600, owned by root)",
+                file=sys.stderr,
+            )
         return
     with open(output, "w", encoding="utf-8") as f:
         f.write(text)
-    print(f"Wrote {output}. Start it with:")
-    print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
+    if not template:
+        print(f"Wrote {output}. Start it with:")
+        print("  sudo systemctl daemon-reload && sudo systemctl enable --now chatbox")
+        return
+    if password is not None:
+        write_environment(systemd.ENVIRONMENT_FILE, {"PGPASSWORD": password})
+        print(f"Wrote the database password to {systemd.ENVIRONMENT_FILE} (mode 0600).")
+    names = " ".join(f"chatbox@{port}" for port in ports)
+    print(f"Wrote {output}. Start the processes with:")
+    print(f"  sudo systemctl daemon-reload && sudo systemctl enable --now {names}")
+    print("Then put nginx in front of them:")
+    print(
+        f"  python chatbox.py nginx-config --instances={options.instances} "
+        f"--max-upload-mb={options.max_upload_mb:g} > /etc/nginx/conf.d/chatbox.conf"
+    )
+
+
+def write_environment(path, variables):
+    """Write ``NAME=value`` lines to ``path``, readable by root alone."""
+    os.makedirs(os.path.dirname(path), mode=0o755, exist_ok=True)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    os.fchmod(fd, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        for name, value in variables.items():
+            # systemd's EnvironmentFile: double quotes keep spaces; escape \ and ".
+            quoted = value.replace("\\", "\\\\").replace('"', '\\"')
+            f.write(f'{name}="{quoted}"\n')
+
+
+def cmd_nginx_config(args, paths):
+    if args:
+        raise CommandError("nginx-config takes no arguments")
+    if not options.instances:
+        raise CommandError("name the processes' ports: --instances=8001,8002")
+    sys.stdout.write(nginx.config(instance_ports(options.instances), options.max_upload_mb))
 
 
 def cmd_make_cert(args, paths):
@@ -393,6 +584,68 @@ def cmd_make_cert(args, paths):
     )
 
 
+def cmd_port_to_postgres(args, paths):
+    if args:
+        raise CommandError("port-to-postgres takes no arguments")
+    if not os.path.exists(paths.db):
+        raise CommandError(
+            f"there is no SQLite database at {paths.db}; check --data-dir/--db"
+        )
+    guard = lock.ServerLock(paths.db, paths.lock)
+    try:
+        # Held throughout: no server writes to the box while it is copied, and none can
+        # start on it halfway through.
+        guard.acquire()
+    except lock.Busy:
+        raise CommandError(
+            f"a chatbox server is running on {paths.db}; stop it first (sudo systemctl "
+            "stop chatbox), so that nothing written during the copy is left behind"
+        ) from None
+    source = target = None
+    try:
+        dbfile.check(paths.db)
+        schema.open_database(
+            paths.db,
+            before_upgrade=lambda old: backup.before_upgrade(paths.db, paths.backups, old),
+        )
+        source = db.obj
+        open_target(paths)
+        target = db.obj
+        print(f"Copying {paths.db} into {redact(paths.database)}:")
+        try:
+            port.port(source, target, report=lambda line: print(f"  {line}", flush=True))
+        except port.PortError as exc:
+            raise CommandError(str(exc)) from None
+    finally:
+        for database in (target, source):
+            if database is not None and not database.is_closed():
+                database.close()
+        guard.release()
+    print(
+        "Every row is copied and verified. Files are not in the database: copy the "
+        f"uploads folder {paths.uploads} to the folder every process shares (or use it "
+        "as it is), and start each process with --uploads=<that folder> and "
+        f"--database={redact(paths.database)}. The SQLite box is left as it was."
+    )
+
+
+def open_target(paths):
+    """Open (and give today's tables to) the PostgreSQL database to copy into."""
+    try:
+        version = schema.open_database(paths.database)
+    except peewee.OperationalError as exc:
+        raise CommandError(
+            f"cannot reach {redact(paths.database)}: {str(exc).strip()}"
+        ) from None
+    except RuntimeError as exc:
+        raise CommandError(str(exc)) from None
+    if version != SCHEMA_VERSION:
+        raise CommandError(
+            f"the PostgreSQL database is at schema version {version}, not "
+            f"{SCHEMA_VERSION}: port-to-postgres copies only into an empty database"
+        )
+
+
 # Each command as ``action(args, paths, flags, script)``; appliance.config.COMMANDS names
 # the same commands for the parser and --help.
 ACTIONS = {
@@ -407,6 +660,8 @@ ACTIONS = {
     "export": lambda args, paths, *_: cmd_export(args, paths),
     "install-service": cmd_install_service,
     "make-cert": lambda args, paths, *_: cmd_make_cert(args, paths),
+    "port-to-postgres": lambda args, paths, *_: cmd_port_to_postgres(args, paths),
+    "nginx-config": lambda args, paths, *_: cmd_nginx_config(args, paths),
 }
 
 

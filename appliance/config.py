@@ -12,6 +12,7 @@ import tornado.options
 
 from appliance.listener import check_networks
 from appliance.options import options
+from database import is_postgres
 from handlers.cors import CrossOrigin
 
 # Every admin command, with the line --help shows for it; appliance.admin runs them.
@@ -21,11 +22,17 @@ COMMANDS = {
     "deactivate USER": "lock an account out; its open sockets close within 2 s",
     "activate USER": "let a deactivated account log in again",
     "rename USER NEW": "give an account a new name (USER may be #ID, the id users lists)",
-    "backup FILE": "consistent copy of the database, safe while the server runs",
-    "restore FILE": "put a backup back (the server must be stopped)",
+    "backup FILE": "SQLite: consistent copy of the database, safe while the server "
+    "runs (PostgreSQL: use pg_dump)",
+    "restore FILE": "SQLite: put a backup back (the server must be stopped)",
     "status": "version, uptime, counts, connected sockets, database size, last backup",
     "export FOLDER": "write every chat's history into FOLDER, as JSON and as HTML",
-    "install-service": "write a hardened systemd unit (see --user, --output)",
+    "install-service": "write a hardened systemd unit (see --user, --output); with "
+    "--instances, the template chatbox@.service for several processes on PostgreSQL",
+    "nginx-config": "print a sample nginx configuration in front of the processes "
+    "--instances names",
+    "port-to-postgres": "copy this box's SQLite database into the empty PostgreSQL "
+    "database --database names, and check every row",
     "make-cert": "make the box's certificate authority (once) and a new HTTPS "
     "certificate for its names and addresses, in <data-dir>/tls/",
 }
@@ -96,6 +103,40 @@ def check_config_names(path):
             raise UsageError(f"{path}: unknown option {name!r}")
 
 
+def check_database_options(command):
+    """``--database``, ``--bus`` and ``--read-threads`` agree with each other."""
+    if options.database and not is_postgres(options.database):
+        raise UsageError(
+            "--database takes a postgresql://user:password@host:5432/dbname URL; "
+            "a SQLite file is named with --db"
+        )
+    if command == ["port-to-postgres"] and not options.database:
+        raise UsageError(
+            "port-to-postgres needs --database=postgresql://... (the empty database "
+            "to copy into)"
+        )
+    if options.bus:
+        if not options.database:
+            raise UsageError(
+                "--bus joins several processes sharing one PostgreSQL database: give "
+                "--database=postgresql://... as well (one process on SQLite needs none)"
+            )
+        if options.bus != "postgres" and not options.bus.startswith(
+            ("redis://", "rediss://", "unix://")
+        ):
+            raise UsageError(
+                f"--bus must be postgres or a redis://host:port/N URL, not {options.bus!r}"
+            )
+    if options.read_threads < 0 or (options.database and options.read_threads < 1):
+        raise UsageError("--read-threads must be 1 or more on PostgreSQL")
+    if options.database and options.tls == "auto" and not command:
+        # Each process would make its own authority, and browsers would trust one only.
+        raise UsageError(
+            "--tls=auto is for a single box; with PostgreSQL, serve HTTPS from the "
+            "reverse proxy in front of the processes (docs/scale-out.md)"
+        )
+
+
 def parse(argv):
     """Parse config file and command line into ``options``; returns (words, flags)."""
     prog = argv[0]
@@ -143,6 +184,7 @@ def parse(argv):
             )
         if options.redirect_http == options.port:
             raise UsageError("--redirect-http needs a port of its own, not --port")
+    check_database_options(words[:1])
     try:
         CrossOrigin(options.allow_origin)
     except ValueError as exc:

@@ -24,6 +24,49 @@ define(
 )
 define("db", default="", help="SQLite database file (default: <data-dir>/chatbox.db)")
 define(
+    "database",
+    default="",
+    help="postgresql://user:password@host:5432/dbname: keep the data in PostgreSQL, "
+    "which several chatbox processes can share (docs/scale-out.md); empty: the SQLite "
+    "file --db, one process",
+)
+define(
+    "bus",
+    default="",
+    help="with --database=postgresql://...: how the processes tell each other about "
+    "news: postgres (LISTEN/NOTIFY on the same database) or redis://host:6379/0 "
+    "(empty: none, for a single process)",
+)
+define(
+    "read_threads",
+    default=4,
+    type=int,
+    help="with PostgreSQL: threads that run database reads, so the event loop never "
+    "waits on the network (ignored on SQLite, where reads are in-process lookups)",
+)
+define(
+    "uploads",
+    default="",
+    help="the folder of shared files and avatars (default: <data-dir>/uploads). "
+    "Several processes must all name the same folder (shared storage)",
+)
+define(
+    "cookie_secret_file",
+    default="",
+    help="the file holding the key that signs login cookies (default: "
+    "<data-dir>/chatbox.secret, made on first start). Several processes must use "
+    "the same one, or a login made on one is refused by the others",
+)
+define(
+    "behind_proxy",
+    default=False,
+    type=bool,
+    help="take each client's address from the X-Real-IP (else X-Forwarded-For) "
+    "header that a reverse proxy sets, for the login throttle and the logs. Only "
+    "with --address=127.0.0.1 (or a firewall): anyone reaching chatbox directly "
+    "could set those headers",
+)
+define(
     "tls",
     default="off",
     help="auto: serve HTTPS and WSS with the box's own certificate authority and "
@@ -127,6 +170,14 @@ define(
     default="",
     help="install-service: run the service as this existing system account "
     "(empty: a DynamicUser that systemd creates and removes by itself)",
+    group="install-service",
+)
+define(
+    "instances",
+    default="",
+    help="install-service: write the template chatbox@.service instead, for several "
+    "processes on PostgreSQL, one per port, e.g. 8001,8002 (their names: "
+    "chatbox@8001 ...); nginx-config: the ports of the processes behind nginx",
     group="install-service",
 )
 define(

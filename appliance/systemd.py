@@ -15,6 +15,11 @@ import sys
 log = logging.getLogger("chatbox.systemd")
 
 UNIT_PATH = "/etc/systemd/system/chatbox.service"
+# The template for several processes on PostgreSQL, one instance per port.
+TEMPLATE_PATH = "/etc/systemd/system/chatbox@.service"
+# Secrets the template's processes read from the environment, outside the unit file
+# (which anyone on the machine may read): PGPASSWORD, for one.
+ENVIRONMENT_FILE = "/etc/chatbox/chatbox.env"
 STATE_DIR = "/var/lib/chatbox"
 # systemd restarts a service that stays silent this long; the server pings at half of
 # it. Thirty seconds rides out a slow SD card flushing, yet a hung box is back quickly.
@@ -101,31 +106,69 @@ def configure_logging():
             handler.setFormatter(JournalFormatter())
 
 
-def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
-    """The text of a hardened chatbox.service.
+# Options of our own making that name systemd specifiers on purpose: credentials
+# (%d, their folder) and the template's instance name (%i, its port).
+SPECIFIED = ("--certfile=%d/", "--keyfile=%d/", "--cookie-secret-file=%d/", "--port=%i")
+
+
+def unit_file(
+    python,
+    script,
+    args=(),
+    user="",
+    credentials=(),
+    low_port=False,
+    template=False,
+    writable=(),
+):
+    """The text of a hardened chatbox.service, or with ``template`` of chatbox@.service.
 
     ``args`` are extra command-line options; ``credentials`` are ``(name, path)``
     pairs (TLS files) handed over with LoadCredential so the sandboxed service can
     read them without owning them; refer to them in ``args`` as ``%d/<name>``.
+    ``writable``: folders outside the state directory the service writes to (an
+    uploads folder on shared storage); the rest of the file system is read-only to it.
+
+    The template runs one process per instance, named by its port (chatbox@8001), on
+    loopback behind a reverse proxy. Its instances share one data dir (the cookie
+    secret, the uploads): with a DynamicUser they share its name, ``chatbox``, and so
+    one user id, which systemd keeps while any of them runs.
     """
-    # "%" starts a systemd specifier: escape it in everything but our own "%d/" paths.
+    if template:
+        args = ["--port=%i", "--address=127.0.0.1", "--behind-proxy", "--mdns=false", *args]
+    # "%" starts a systemd specifier: escape it in everything but our own on purpose.
     command = [
-        part
-        if part.startswith(("--certfile=%d/", "--keyfile=%d/"))
-        else part.replace("%", "%%")
+        part if part.startswith(SPECIFIED) else part.replace("%", "%%")
         for part in (python, script, f"--data-dir={STATE_DIR}", *args)
     ]
     if user:
         account = [f"User={user}", f"Group={user}"]
+    elif template:
+        account = ["DynamicUser=yes", "User=chatbox", "Group=chatbox"]
     else:
         account = ["DynamicUser=yes"]
     capabilities = "CAP_NET_BIND_SERVICE" if low_port else ""
+    if template:
+        head = [
+            "Description=chatbox on port %i, one of several processes on PostgreSQL",
+            "Documentation=file://"
+            + os.path.join(os.path.dirname(script), "docs", "scale-out.md"),
+            # Harmless where the database or Redis runs on another machine.
+            "After=network-online.target postgresql.service redis-server.service",
+        ]
+        # The "-": a database without a password (peer or certificate login) needs none.
+        environment = [f"EnvironmentFile=-{ENVIRONMENT_FILE}"]
+    else:
+        head = [
+            "Description=chatbox, a chat server for the local network",
+            "Documentation=file://"
+            + os.path.join(os.path.dirname(script), "docs", "operations.md"),
+            "After=network-online.target",
+        ]
+        environment = []
     lines = [
         "[Unit]",
-        "Description=chatbox, a chat server for the local network",
-        "Documentation=file://"
-        + os.path.join(os.path.dirname(script), "docs", "operations.md"),
-        "After=network-online.target",
+        *head,
         "Wants=network-online.target",
         "",
         "[Service]",
@@ -145,11 +188,13 @@ def unit_file(python, script, args=(), user="", credentials=(), low_port=False):
         "StateDirectoryMode=0700",
         "UMask=0077",
         *(f"LoadCredential={name}:{path}" for name, path in credentials),
+        *environment,
         "Environment=PYTHONUNBUFFERED=1",
         # The code is read-only here; do not let Python try to write __pycache__.
         "Environment=PYTHONDONTWRITEBYTECODE=1",
         "NoNewPrivileges=yes",
         "ProtectSystem=strict",
+        *(f"ReadWritePaths={path.replace('%', '%%')}" for path in writable),
         "ProtectHome=yes",
         "PrivateTmp=yes",
         "PrivateDevices=yes",
