@@ -27,6 +27,7 @@ from appliance.mdns import Advertiser
 from appliance.options import options
 from appliance.paths import Paths, put_in_place, redact
 from appliance.service import Chores, tls_context
+from database import ReadPool, forbid_loop
 from files import MB, Storage
 from handlers.admin import (
     AdminInviteResetHandler,
@@ -168,15 +169,20 @@ def make_app(
     none) bound what they may take.
     ``trust``: the box's certificate authority for /ca.crt and /trust
     (``handlers.trust.Trust``); None: it has none.
+    ``read_threads``: threads that run the handlers' reads (``database.ReadPool``); 0
+    runs them inline, as on SQLite. With threads, a statement issued on the event loop
+    while serving raises ``database.OnLoop`` until ``shutdown`` turns the rule off.
     """
     if limits is None:
         limits = Limits()
     if trust is None:
         trust = Trust()
     writer = WriteQueue()
-    webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}")
+    reads = ReadPool(db, read_threads)
+    webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}", reads=reads)
     webhooks.load()
-    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks)
+    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks, reads=reads)
+    forbid_loop(read_threads > 0)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -275,7 +281,6 @@ def make_app(
     )
     app.messenger = messenger
     app.bus = bus
-    app.read_threads = read_threads
     app.files = messenger.files
     app.database_health = dbfile.Health()
     app.started = time.time()
@@ -305,6 +310,10 @@ async def shutdown(server, app, grace=3.0):
         await asyncio.wait_for(server.close_all_connections(), grace)
     except TimeoutError:
         log.warning("some HTTP requests were still open at shutdown")
+    # Nothing serves any more: the loop may touch the database again (the file is
+    # folded and closed from it), and the readers' connections close.
+    forbid_loop(False)
+    app.messenger.reads.close()
 
 
 def reload_certificates(certificates, running):
@@ -386,6 +395,7 @@ async def main():
             upload_quota_mb=options.upload_quota_mb or None,
             trust=trust,
             bus=bus,
+            # PostgreSQL answers over the network: reads wait on threads of their own.
             read_threads=options.read_threads if paths.database else 0,
         )
         if bus is not None:

@@ -15,6 +15,7 @@ on, a statement issued from the event loop's thread while serving raises ``OnLoo
 import asyncio
 import contextvars
 import functools
+import logging
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
@@ -25,17 +26,28 @@ from peewee import PostgresqlDatabase, SqliteDatabase
 # up rows with the models directly runs outside it.
 serving = contextvars.ContextVar("serving", default=False)
 
+log = logging.getLogger("chatbox.database")
+
 _forbidden_thread = None  # the event loop's thread id while the rule is on
+# Whether a statement on the loop raises (the test suite) or is logged once per
+# statement (a running server: the answer is late, not lost).
+_strict = False
+_reported = set()
 
 
 class OnLoop(RuntimeError):
     """A database statement was issued on the event loop while serving."""
 
 
-def forbid_loop(on=True):
-    """Turn the rule on for the calling thread (the event loop's), or off."""
-    global _forbidden_thread
+def forbid_loop(on=True, strict=False):
+    """Turn the rule on for the calling thread (the event loop's), or off.
+
+    ``strict``: a statement on the loop raises ``OnLoop``; otherwise it runs and is
+    logged, once per statement, as a fault to fix.
+    """
+    global _forbidden_thread, _strict
     _forbidden_thread = threading.get_ident() if on else None
+    _strict = on and strict
 
 
 def _check_thread(sql):
@@ -44,7 +56,11 @@ def _check_thread(sql):
         and threading.get_ident() == _forbidden_thread
         and serving.get()
     ):
-        raise OnLoop(f"database statement on the event loop: {sql[:80]}")
+        if _strict:
+            raise OnLoop(f"database statement on the event loop: {sql[:80]}")
+        if sql not in _reported:
+            _reported.add(sql)
+            log.warning("database statement on the event loop: %s", sql[:200])
 
 
 class Sqlite(SqliteDatabase):
@@ -54,9 +70,68 @@ class Sqlite(SqliteDatabase):
 
 
 class Postgres(PostgresqlDatabase):
+    """PostgreSQL, made to accept what chatbox writes for SQLite where the two agree.
+
+    Integers are 64-bit, as SQLite's are, so an id or a size the SQLite box accepts
+    fits here too. SQL written out by hand in models.py and search.py uses SQLite's
+    ``?`` placeholders; they are turned into psycopg's ``%s`` here, once per distinct
+    statement, so such SQL holds neither a literal ``?`` nor a literal ``%``.
+
+    PostgreSQL text cannot hold the character NUL, which SQLite's can; chatbox never
+    stores it (models refuse it in what they keep), but a lookup may be given one (a
+    URL's ``%00``). Such a value is sent with U+FFFD in its place, so that it finds
+    nothing, as on SQLite, rather than failing the request.
+    """
+
+    field_types = {**PostgresqlDatabase.field_types, "AUTO": "BIGSERIAL", "INT": "BIGINT"}
+
+    def __init__(self, database, **kwargs):
+        # psycopg takes both spellings of the scheme; peewee only the long one.
+        if isinstance(database, str) and database.startswith("postgres://"):
+            database = "postgresql://" + database[len("postgres://") :]
+        super().__init__(database, **kwargs)
+        self._translated = {}
+
+    def drop_lost_connection(self):
+        """Forget this thread's connection if the server dropped it (a restart, a cut
+        network), so that the next statement connects again. Outside a transaction
+        only: one cut inside fails that transaction, as it must."""
+        connection = self._state.conn
+        if connection is not None and connection.closed and not self.in_transaction():
+            self._state.reset()
+
     def execute_sql(self, sql, params=None):
         _check_thread(sql)
+        self.drop_lost_connection()
+        if "?" in sql:
+            translated = self._translated.get(sql)
+            if translated is None:
+                if len(self._translated) > 1000:  # a few dozen in practice; stay bounded
+                    self._translated.clear()
+                translated = self._translated[sql] = sql.replace("?", "%s")
+            sql = translated
         return super().execute_sql(sql, params)
+
+    def _connect(self):
+        connection = super()._connect()
+        connection.adapters.register_dumper(str, _text_dumper())
+        return connection
+
+
+_TEXT_DUMPER = None
+
+
+def _text_dumper():
+    global _TEXT_DUMPER
+    if _TEXT_DUMPER is None:
+        from psycopg.types.string import StrDumperUnknown
+
+        class TextDumper(StrDumperUnknown):
+            def dump(self, obj):
+                return super().dump(obj.replace("\0", "\ufffd") if "\0" in obj else obj)
+
+        _TEXT_DUMPER = TextDumper
+    return _TEXT_DUMPER
 
 
 def is_postgres(target):
@@ -81,6 +156,7 @@ class ReadPool:
             if threads
             else None
         )
+        self._closed = False
 
     @property
     def threaded(self):
@@ -95,8 +171,9 @@ class ReadPool:
 
     def close(self):
         """Close every worker thread's connection, then the threads."""
-        if self._executor is None:
+        if self._executor is None or self._closed:
             return
+        self._closed = True
         # One task per thread, each held at the barrier until all have started, so that
         # every thread runs exactly one of them.
         barrier = threading.Barrier(self.threads)

@@ -14,7 +14,8 @@ import functools
 import json
 from typing import Protocol
 
-from models import Attachment, Membership, Message, NotFound, Room
+from database import ReadPool
+from models import Attachment, Membership, Message, NotFound, Room, db
 from writer import DiskFull
 
 
@@ -326,9 +327,17 @@ class Messenger:
     """Stores, then delivers: the one path by which a message or a membership changes."""
 
     def __init__(
-        self, writer, hub, presence_delay=PRESENCE_DELAY, limits=None, webhooks=None
+        self,
+        writer,
+        hub,
+        presence_delay=PRESENCE_DELAY,
+        limits=None,
+        webhooks=None,
+        reads=None,
     ):
         self.writer = writer
+        # Where reads of the database run (database.ReadPool): inline unless given one.
+        self.reads = reads if reads is not None else ReadPool(db, 0)
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
         # The per-person budgets (handlers/budget.py), or None for none: every message

@@ -1,4 +1,4 @@
-"""The database file and its schema: opening it, creating it, upgrading an old one.
+"""The database and its schema: opening it, creating it, upgrading an old one.
 
 A new database gets today's tables from the models. An older one is taken up one version
 at a time by ``UPGRADES``: plain SQL that spells out the tables as they were at each
@@ -6,12 +6,21 @@ version. A step written with today's model classes would change meaning the day 
 gains a field (creating that column early, so that a later step fails on an old box).
 The tests build a database of every past version and check that upgrading it ends in
 exactly the schema a new database gets.
+
+chatbox runs on a SQLite file (``init_db``) or on PostgreSQL (``init_postgres``);
+``open_database`` picks by what it is given. PostgreSQL arrived at version 10, so its
+databases start there, and keep their version in the table ``schema_version`` (it has no
+``user_version``). From version 11 on, every version has a step for each engine: SQL
+differs between the two (SQLite rebuilds a table to add a NOT NULL column, PostgreSQL
+alters it), so ``UPGRADES[n]`` takes a SQLite file from n to n + 1 and
+``POSTGRES_UPGRADES[n]`` a PostgreSQL database, each written out as the tables were at
+version n, and the tests hold both to the schema a new database gets.
 """
 
 import logging
 import unicodedata
 
-from database import Sqlite
+from database import Postgres, Sqlite, is_postgres
 from models import FTS_SQL, MODELS, db
 
 log = logging.getLogger("chatbox.schema")
@@ -324,6 +333,9 @@ UPGRADES = {
 
 
 def schema_version():
+    """The open database's schema version (0 for a new one), on either engine."""
+    if isinstance(db.obj, Postgres):
+        return postgres_schema_version()
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
 
 
@@ -409,44 +421,127 @@ def init_db(path, synchronous="FULL", before_upgrade=None, upgrade=True):
     return migrate_schema(before_upgrade) if upgrade else schema_version()
 
 
-def init_postgres(url, upgrade=True):
-    """Connect to the PostgreSQL database at ``url``; give an empty one today's tables.
+# --- PostgreSQL ------------------------------------------------------------------------
 
-    Its version lives in the table ``schema_version`` (PostgreSQL has no user_version).
-    """
-    from playhouse.db_url import parse
+# The steps that take a PostgreSQL database at version n to n + 1, as ``UPGRADES`` does
+# for SQLite (same forms: SQL statements, or a function given ``execute``, here with
+# ``%s`` placeholders). PostgreSQL databases begin at version 10, so there is none yet;
+# a version 11 adds ``UPGRADES[10]`` and ``POSTGRES_UPGRADES[10]`` together.
+POSTGRES_UPGRADES = {}
 
-    from database import Postgres
+# The first version a PostgreSQL database can have.
+POSTGRES_FIRST_VERSION = 10
 
-    db.initialize(Postgres(**parse(url)))
-    db.connect(reuse_if_open=True)
-    if not db.table_exists("schema_version"):
-        if not upgrade:
-            return 0
-        if db.get_tables():
-            raise RuntimeError(
-                "the database has tables but no schema version: it was not made by "
-                "chatbox; give chatbox an empty database"
-            )
-        with db.atomic():
+# Full-text search on PostgreSQL, in place of SQLite's FTS5 table (models.FTS_SQL):
+# an expression index over the message text, so there is nothing to keep in step. Words
+# are folded as FTS5's tokenizer folds them: case (lower), accents (decomposed, then
+# the combining marks dropped: "Café" is found by "cafe"). search.py asks with the same
+# expression, which is what lets PostgreSQL use the index. The functions are IMMUTABLE
+# (what an index expression must be): they depend on nothing but their argument, given
+# the database's encoding (UTF-8, which ``normalize`` requires). Case is folded with
+# ICU's root collation where the server has ICU (Debian's and most builds do): under a
+# "C" locale ``lower`` would fold only ASCII letters.
+_PG_FOLD_SQL = (
+    'CREATE FUNCTION "chatbox_fold"(body text) RETURNS text'
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN"
+    " lower(regexp_replace(normalize(body, NFKD), '[\u0300-\u036f]+', '', 'g'){})"
+)
+# What PostgreSQL needs beyond the tables peewee makes. Usernames' keys are compared by
+# byte as in SQLite (User.key_with_suffix asks for a range of keys that holds exactly
+# those with a suffix), whatever the database's own collation, which may order
+# punctuation after letters.
+PG_SCHEMA_SQL = (
+    'ALTER TABLE "user" ALTER COLUMN "username_key" TYPE VARCHAR(32) COLLATE "C"',
+)
+
+PG_SEARCH_SQL = (
+    'CREATE FUNCTION "chatbox_words"(body text) RETURNS tsvector'
+    " LANGUAGE sql IMMUTABLE PARALLEL SAFE RETURN"
+    " to_tsvector('simple'::regconfig, \"chatbox_fold\"(body))",
+    'CREATE INDEX "message_words" ON "message" USING GIN ("chatbox_words"("text"))',
+)
+
+# Any fixed number: the lock every process that opens the database takes while it
+# looks at the schema, so that two starting at once do not both create the tables.
+_SCHEMA_LOCK = 0x63686174  # "chat"
+
+
+def postgres_schema_version():
+    """The PostgreSQL database's version: 0 for an empty one."""
+    if not db.execute_sql("SELECT to_regclass('schema_version') IS NOT NULL").fetchone()[0]:
+        return 0
+    row = db.execute_sql('SELECT "version" FROM "schema_version"').fetchone()
+    return 0 if row is None else row[0]
+
+
+def migrate_postgres(before_upgrade=None):
+    """``migrate_schema`` for PostgreSQL: create the tables at SCHEMA_VERSION in an empty
+    database, or upgrade an older one in place, each step in a transaction."""
+    with db.atomic():
+        db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+        version = postgres_schema_version()
+        if version == 0:
+            if db.get_tables():
+                raise RuntimeError(
+                    "the database has tables but no schema version: it was not made by "
+                    "chatbox; give chatbox an empty database"
+                )
             db.create_tables(MODELS)
+            for statement in PG_SCHEMA_SQL:
+                db.execute_sql(statement)
+            icu = db.execute_sql(
+                "SELECT 1 FROM pg_collation WHERE collname = 'und-x-icu'"
+            ).fetchone()
+            db.execute_sql(_PG_FOLD_SQL.format(' COLLATE "und-x-icu"' if icu else ""))
+            for statement in PG_SEARCH_SQL:
+                db.execute_sql(statement)
             db.execute_sql('CREATE TABLE "schema_version" ("version" INTEGER NOT NULL)')
-            db.execute_sql('INSERT INTO "schema_version" VALUES (%s)', (SCHEMA_VERSION,))
-        return SCHEMA_VERSION
-    version = db.execute_sql('SELECT "version" FROM "schema_version"').fetchone()[0]
+            db.execute_sql(
+                'INSERT INTO "schema_version" ("version") VALUES (%s)', (SCHEMA_VERSION,)
+            )
+            return SCHEMA_VERSION
     if version > SCHEMA_VERSION:
         raise RuntimeError(
             f"the database is at schema version {version}, newer than this chatbox "
             f"({SCHEMA_VERSION}); run a newer chatbox"
         )
+    if version < SCHEMA_VERSION and before_upgrade is not None:
+        before_upgrade(version)
+    while version < SCHEMA_VERSION:
+        log.info("upgrading the database from schema version %d", version)
+        with db.atomic():
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (_SCHEMA_LOCK,))
+            if postgres_schema_version() != version:  # another process did this step
+                version = postgres_schema_version()
+                continue
+            for step in POSTGRES_UPGRADES[version]:
+                if callable(step):
+                    step(db.execute_sql)
+                else:
+                    db.execute_sql(step)
+            version += 1
+            db.execute_sql('UPDATE "schema_version" SET "version" = %s', (version,))
     return version
 
 
-def open_database(target, synchronous="FULL", before_upgrade=None, upgrade=True):
-    """Open the box's database, a SQLite file (a path) or PostgreSQL (a URL), and bring
-    its schema up to date; returns its schema version."""
-    from database import is_postgres
+def init_postgres(url, before_upgrade=None, upgrade=True):
+    """Connect to the PostgreSQL database at ``url`` and bring its schema up to date.
 
+    Durability is the server's (its own fsync and synchronous_commit settings), so
+    there is nothing like SQLite's ``synchronous`` to choose here. What SQLite's
+    ``secure_delete`` does has no counterpart: a deleted message's text stays in the
+    table's free space until VACUUM (autovacuum) reuses it.
+    """
+    db.initialize(Postgres(url))
+    db.connect(reuse_if_open=True)
+    return migrate_postgres(before_upgrade) if upgrade else postgres_schema_version()
+
+
+def open_database(target, synchronous="FULL", before_upgrade=None, upgrade=True):
+    """Open ``target`` (a SQLite file's path, or a ``postgresql://`` URL) as
+    ``models.db`` and bring its schema up to date; returns the schema version."""
     if is_postgres(target):
-        return init_postgres(target, upgrade=upgrade)
-    return init_db(target, synchronous, before_upgrade=before_upgrade, upgrade=upgrade)
+        return init_postgres(target, before_upgrade=before_upgrade, upgrade=upgrade)
+    return init_db(
+        target, synchronous=synchronous, before_upgrade=before_upgrade, upgrade=upgrade
+    )

@@ -22,7 +22,8 @@ import logging
 
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 
-from models import Membership, User, Webhook, utcnow
+from database import ReadPool
+from models import Membership, User, Webhook, db, utcnow
 from writer import DiskFull
 
 log = logging.getLogger("chatbox.webhooks")
@@ -64,6 +65,18 @@ def event_body(room, message):
     return json.dumps(event, ensure_ascii=False, separators=(",", ":")).encode()
 
 
+def listening(hook):
+    """Whether the bot of ``hook`` is still an active member of its chat."""
+    return (
+        User.select(User.id)
+        .join(Membership)
+        .where(
+            (Membership.room == hook.room_id) & (User.id == hook.bot_id) & User.is_active
+        )
+        .exists()
+    )
+
+
 class Webhooks:
     """The outgoing webhooks of every chat, and their delivery queues."""
 
@@ -75,8 +88,11 @@ class Webhooks:
         retries=RETRIES,
         queue_size=QUEUE_SIZE,
         user_agent="chatbox",
+        reads=None,
     ):
         self.writer = writer
+        # Where the check that a bot still hears its chat reads (database.ReadPool).
+        self.reads = reads or ReadPool(db, 0)
         self.timeout = timeout
         self.backoff = backoff
         self.retries = retries
@@ -126,27 +142,10 @@ class Webhooks:
         ]
         if not wanted:
             return 0
-        # Only bots that are still active members hear the chat: the room's own rule,
-        # checked here because a removal or deactivation does not come through here.
-        listening = {
-            user_id
-            for (user_id,) in User.select(User.id)
-            .join(Membership)
-            .where(
-                (Membership.room == room.id)
-                & User.id.in_({hook.bot_id for hook in wanted})
-                & User.is_active
-            )
-            .tuples()
-        }
-        body = None
-        count = 0
+        body = event_body(room, message)
         for hook in wanted:
-            if hook.bot_id in listening:
-                body = body or event_body(room, message)
-                self._enqueue(hook, body)
-                count += 1
-        return count
+            self._enqueue(hook, body)
+        return len(wanted)
 
     def _enqueue(self, hook, body):
         queue = self._queues.setdefault(hook.id, collections.deque())
@@ -165,7 +164,11 @@ class Webhooks:
         try:
             while queue:
                 hook, body = queue[0]
-                await self._deliver(hook, body)
+                # Only bots that are still active members hear the chat: the room's
+                # own rule, checked here because a removal or deactivation does not
+                # come through here. Read off the event loop, like every read.
+                if await self.reads.run(listening, hook):
+                    await self._deliver(hook, body)
                 queue.popleft()
         finally:
             # Unless the webhook was removed meanwhile (its queue then is gone, or is a

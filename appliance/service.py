@@ -9,6 +9,7 @@ from tornado.ioloop import PeriodicCallback
 
 import files
 from appliance import backup, systemd
+from database import serving
 from handlers.revocation import SWEEP_INTERVAL, sweep
 from models import MessageIndex
 
@@ -49,14 +50,20 @@ class Chores:
             # A ping from the event loop itself: if the loop hangs, the pings stop and
             # systemd restarts the box, which is the point of a watchdog.
             self._every(period, lambda: systemd.notify("WATCHDOG=1"))
-        self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub))
+        self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub, app.messenger.reads))
         self._every(files.SWEEP_INTERVAL, lambda: app.files.sweep(app.messenger.writer))
         self._every(INDEX_UPKEEP_INTERVAL, self.index_upkeep)
         if backup_every_hours > 0:
             self._every(backup_every_hours * 3600, self.backup)
 
     def _every(self, seconds, fn):
-        callback = PeriodicCallback(fn, seconds * 1000)
+        def chore():
+            # Each run has a context of its own: it serves, so the rule that keeps
+            # statements off the event loop holds for it too.
+            serving.set(True)
+            return fn()
+
+        callback = PeriodicCallback(chore, seconds * 1000)
         callback.start()
         self._callbacks.append(callback)
 
@@ -83,17 +90,13 @@ class Chores:
             # The copy's check read every page of the database: report what it found.
             self.app.database_health.failed(error.verdict)
 
-    def index_upkeep(self):
-        if MessageIndex.pending():
-            step = asyncio.ensure_future(
-                self.app.messenger.writer.run(MessageIndex.continue_)
-            )
-            step.add_done_callback(self._index_upkeep_done)
-
-    @staticmethod
-    def _index_upkeep_done(future):
-        if not future.cancelled() and future.exception() is not None:
-            log.error("merging the search index failed: %s", future.exception())
+    async def index_upkeep(self):
+        messenger = self.app.messenger
+        try:
+            if await messenger.reads.run(MessageIndex.pending):
+                await messenger.writer.run(MessageIndex.continue_)
+        except Exception as exc:
+            log.error("merging the search index failed: %s", exc)
 
     def stop(self):
         for callback in self._callbacks:

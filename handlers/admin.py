@@ -10,8 +10,8 @@ from models import Setting, User
 
 
 class AdminHandler(BaseHandler):
-    def prepare(self):
-        super().prepare()
+    async def prepare(self):
+        await super().prepare()
         user = self.require_user()
         if not user.is_admin:
             raise APIError(
@@ -20,16 +20,15 @@ class AdminHandler(BaseHandler):
 
 
 class AdminUsersHandler(AdminHandler):
-    def get(self):
-        users = User.select().order_by(User.id)
-        self.send_json({"users": [user.admin_view() for user in users]})
+    async def get(self):
+        self.send_json({"users": await self.read(User.admin_list)})
 
 
 class AdminUserActiveHandler(AdminHandler):
     """POST .../<username>/deactivate or .../activate."""
 
     async def post(self, username, action):
-        user = User.by_username(username)
+        user = await self.read(User.by_username, username)
         if user is None:
             raise APIError(404, {"detail": "Not found."})
         active = action == "activate"
@@ -37,7 +36,8 @@ class AdminUserActiveHandler(AdminHandler):
             raise bad_request({"detail": "You cannot deactivate your own account."})
         await self.writer.run(user.set_active, active)
         if not active:
-            sweep(self.hub)  # cut their open sockets now, not at the next sweep
+            # Cut their open sockets now, not at the next sweep.
+            await sweep(self.hub, self.messenger.reads)
         self.send_json(user.admin_view())
 
 
@@ -49,7 +49,7 @@ class AdminUserRenameHandler(AdminHandler):
     """
 
     async def post(self, username):
-        user = User.by_username(username)
+        user = await self.read(User.by_username, username)
         if user is None:
             raise APIError(404, {"detail": "Not found."})
         new_name = self.body().get("username")
@@ -61,16 +61,17 @@ class AdminUserRenameHandler(AdminHandler):
 
 class AdminSettingsHandler(AdminHandler):
     async def get(self):
-        if Setting.invite_code() is None:
-            await self.writer.run(Setting.new_invite_code)
-        self.send_json(Setting.as_dict())
+        settings = await self.read(Setting.as_dict)
+        if settings["invite_code"] is None:
+            settings["invite_code"] = await self.writer.run(Setting.new_invite_code)
+        self.send_json(settings)
 
     async def patch(self):
         data = self.body()
         if "signup_policy" not in data:
             raise bad_request({"signup_policy": ["This field is required."]})
         await self.writer.run(Setting.set_signup_policy, data["signup_policy"])
-        self.send_json(Setting.as_dict())
+        self.send_json(await self.read(Setting.as_dict))
 
 
 class AdminInviteResetHandler(AdminHandler):

@@ -136,6 +136,14 @@ def hash_gently():
         pass
 
 
+def may_sign_up(username, invite):
+    """Raise unless ``username`` may become a new account (with ``invite``, where the
+    box asks for one)."""
+    Setting.check_signup(invite)
+    if User.name_taken(username):
+        raise bad_request({"username": [User.TAKEN]})
+
+
 class SignupHandler(BaseHandler):
     async def post(self):
         data = self.body()
@@ -143,9 +151,7 @@ class SignupHandler(BaseHandler):
         password = data.get("password")
         email = data.get("email") or ""
         User.validate(username, password, email)
-        Setting.check_signup(data.get("invite"))
-        if User.name_taken(username):
-            raise bad_request({"username": [User.TAKEN]})
+        await self.read(may_sign_up, username, data.get("invite"))
         # Counted per address, and only now, just before the costly part: a flood of
         # sign-ups is a flood of bcrypt hashes that every login then queues behind.
         # No turns: a class behind one router signs up together, and the hashing runs
@@ -178,7 +184,7 @@ class LoginMixin:
                 },
                 headers={"Retry-After": str(attempt.retry_after)},
             )
-        user = User.by_username(username)
+        user = await self.read(User.by_username, username)
         ok = (
             user is not None
             and user.is_active
@@ -228,11 +234,11 @@ class JWTCheckHandler(BaseHandler):
     it still works. There is nothing to renew: a token lasts until its logout, and
     handing out a new one would close the sockets opened with the old."""
 
-    def post(self):
+    async def post(self):
         key = self.body().get("token")
         if not isinstance(key, str) or not key:
             raise bad_request({"token": ["This field is required."]})
-        if Token.user_for(key, "api") is None:
+        if await self.read(Token.user_for, key, "api") is None:
             raise bad_request({"non_field_errors": ["The token is not valid."]})
         self.send_json({"token": key})
 
@@ -305,7 +311,8 @@ class PasswordHandler(BaseHandler):
             user.change_password, password_hash, self.credential, log_out_others
         )
         if log_out_others:
-            sweep(self.hub)  # close the other logins' open sockets now, not in 2 s
+            # Close the other logins' open sockets now, not in 2 s.
+            await sweep(self.hub, self.messenger.reads)
         self.send_json(
             {
                 "detail": "Password changed; you are logged out everywhere else."

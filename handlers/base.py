@@ -10,6 +10,7 @@ from tornado import httputil
 from tornado.log import access_log
 from tornado.web import Finish, HTTPError
 
+from database import serving
 from handlers.budget import RateLimited
 from handlers.cors import ALLOWED_HEADERS, EXPOSED_HEADERS, MAX_AGE
 from models import NotAllowed, NotFound, Removed, Room, Token, ValidationError, digest
@@ -195,21 +196,35 @@ class Authenticated:
         scheme, _, key = header.partition(" ")
         return key.strip() if scheme.lower() in TOKEN_SCHEMES else ""
 
-    def authenticate(self):
+    def credentials(self):
+        """``(secret, kind)`` of the login the request names, or None if it names none."""
         key = self.token_key()
         if key is not None:
             self.auth_method = "token"
-            return self._login(key, "api")
+            return key, "api"
         secret = self.get_signed_cookie(SESSION_COOKIE, max_age_days=30)
         if secret is None:
             return None
         self.auth_method = "cookie"
-        return self._login(secret.decode(), "browser")
+        return secret.decode(), "browser"
 
-    def _login(self, secret, kind):
-        user = Token.user_for(secret, kind)
+    def authenticate(self):
+        """The caller, read where this is called."""
+        named = self.credentials()
+        return None if named is None else self._logged_in(Token.user_for(*named), named)
+
+    async def find_caller(self):
+        """The caller, read through the messenger's reads (off the event loop where
+        reads run on threads)."""
+        named = self.credentials()
+        if named is None:
+            return None
+        user = await self.messenger.reads.run(Token.user_for, *named)
+        return self._logged_in(user, named)
+
+    def _logged_in(self, user, named):
         if user is not None:
-            self.credential = digest(secret)
+            self.credential = digest(named[0])
         return user
 
     def set_session(self, secret):
@@ -221,6 +236,23 @@ class Authenticated:
             samesite="Lax",
             secure=self.request.protocol == "https",
         )
+
+
+def member_room(user, uri):
+    """The room at ``uri`` if ``user`` is a member: 404 if none, 403 if not theirs.
+
+    A read: call it through ``BaseHandler.read``, or from a read that does more.
+    """
+    room = Room.by_uri(uri)
+    if room is None:
+        raise APIError(404, {"detail": "Not found."})
+    if not user.is_member(room):
+        if room.keeps_out(user):
+            raise Removed(room)
+        raise APIError(
+            403, {"detail": "You do not have permission to perform this action."}
+        )
+    return room
 
 
 class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
@@ -235,8 +267,17 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
     cross_origin = True
 
     def initialize(self, messenger, throttle):
+        # Runs before Tornado starts the task that prepares and answers the request,
+        # so that task, and the connection's reads of a streamed body, are serving.
+        serving.set(True)
         self.messenger = messenger
         self.throttle = throttle
+
+    async def read(self, fn, *args, **kwargs):
+        """``fn(*args, **kwargs)``, which reads the database, through the messenger's
+        reads: inline on SQLite, on a reader thread on PostgreSQL. One call per
+        request, doing all its reading, costs one hop."""
+        return await self.messenger.reads.run(fn, *args, **kwargs)
 
     @property
     def hub(self):
@@ -326,7 +367,7 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
             return
         super().check_xsrf_cookie()
 
-    def prepare(self):
+    async def prepare(self):
         headers = self.request.headers
         if (
             self.request.method == "OPTIONS"
@@ -334,26 +375,23 @@ class BaseHandler(Authenticated, JSONErrors, tornado.web.RequestHandler):
             and "Access-Control-Request-Method" in headers
         ):
             self.answer_preflight()
-        self.current_user = self.authenticate()
+        self.current_user = await self.find_caller()
 
     def require_user(self):
         if self.current_user is None:
             raise APIError(401, {"detail": "Authentication credentials were not provided."})
         return self.current_user
 
-    def member_room(self, uri):
+    async def member_room(self, uri):
         """The room at ``uri`` if the caller is a member: 404 if none, 403 if not theirs."""
-        user = self.require_user()
-        room = Room.by_uri(uri)
-        if room is None:
-            raise APIError(404, {"detail": "Not found."})
-        if not user.is_member(room):
-            if room.keeps_out(user):
-                raise Removed(room)
-            raise APIError(
-                403, {"detail": "You do not have permission to perform this action."}
-            )
-        return room
+        return await self.read(member_room, self.require_user(), uri)
+
+    async def message_view(self, message, room):
+        """``message.as_dict(room)``, read through ``read`` only if it has anything
+        left to read (a message just stored or published has not)."""
+        if message.annotated:
+            return message.as_dict(room)
+        return await self.read(message.as_dict, room)
 
     def body(self):
         """The request body as a dict, from JSON or a form; 400 if it is neither."""

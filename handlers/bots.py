@@ -8,6 +8,48 @@ from models import Room, User, Webhook
 NOT_FOUND = {"detail": "Not found."}
 
 
+def bot_of(owner, username):
+    """``owner``'s active bot named ``username``; 404 if they have none of that name."""
+    bot = owner.bot_named(username)
+    if bot is None:
+        raise APIError(404, {"detail": "You have no bot with that username."})
+    return bot
+
+
+def bots_of(owner):
+    """``owner``'s bots as ``GET /api/bots/`` shows them, with their webhooks."""
+    bots = owner.bots_owned()
+    hooks = {}
+    if bots:
+        query = (
+            Webhook.select(Webhook, Room)
+            .join(Room)
+            .where(Webhook.bot.in_([bot.id for bot in bots]))
+            .order_by(Webhook.id)
+        )
+        for hook in query:
+            hooks.setdefault(hook.bot_id, []).append(hook)
+    return [bot.bot_view(hooks.get(bot.id, [])) for bot in bots]
+
+
+def bot_and_hook_ids(owner, username):
+    bot = bot_of(owner, username)
+    return bot, [hook.id for hook in Webhook.select(Webhook.id).where(Webhook.bot == bot)]
+
+
+def bot_and_room(owner, username, uri):
+    """``owner``'s bot and the chat at ``uri`` (None if there is none)."""
+    bot = bot_of(owner, username)
+    return bot, Room.by_uri(uri) if isinstance(uri, str) and uri else None
+
+
+def hook_and_membership(secret):
+    """The incoming webhook at ``secret`` (None if none) and whether its bot is still
+    a member of its chat."""
+    hook = Webhook.for_secret(secret)
+    return hook, hook is not None and hook.bot.is_member(hook.room)
+
+
 class BotOwnerHandler(BaseHandler):
     """A person managing their bots: a bot cannot have bots."""
 
@@ -17,11 +59,8 @@ class BotOwnerHandler(BaseHandler):
             raise APIError(403, {"detail": "A bot cannot manage bots."})
         return user
 
-    def my_bot(self, username):
-        bot = self.owner().bot_named(username)
-        if bot is None:
-            raise APIError(404, {"detail": "You have no bot with that username."})
-        return bot
+    async def my_bot(self, username):
+        return await self.read(bot_of, self.owner(), username)
 
     @property
     def webhooks(self):
@@ -29,20 +68,9 @@ class BotOwnerHandler(BaseHandler):
 
 
 class BotsHandler(BotOwnerHandler):
-    def get(self):
+    async def get(self):
         """The caller's bots, each with its webhooks and how their deliveries went."""
-        bots = self.owner().bots_owned()
-        hooks = {}
-        if bots:
-            query = (
-                Webhook.select(Webhook, Room)
-                .join(Room)
-                .where(Webhook.bot.in_([bot.id for bot in bots]))
-                .order_by(Webhook.id)
-            )
-            for hook in query:
-                hooks.setdefault(hook.bot_id, []).append(hook)
-        self.send_json({"bots": [bot.bot_view(hooks.get(bot.id, [])) for bot in bots]})
+        self.send_json({"bots": await self.read(bots_of, self.owner())})
 
     async def post(self):
         """Make a bot: ``{"username", "display_name"}``; its token is shown only here."""
@@ -65,13 +93,11 @@ class BotsHandler(BotOwnerHandler):
 class BotHandler(BotOwnerHandler):
     async def delete(self, username):
         """Switch the bot off: its token, sockets and webhooks end at once."""
-        bot = self.my_bot(username)
-        hook_ids = [
-            hook.id for hook in Webhook.select(Webhook.id).where(Webhook.bot == bot)
-        ]
+        bot, hook_ids = await self.read(bot_and_hook_ids, self.owner(), username)
         await self.writer.run(bot.set_active, False)
         self.webhooks.remove(hook_ids)
-        sweep(self.hub)  # close its open sockets now, not at the next sweep
+        # Close its open sockets now, not at the next sweep.
+        await sweep(self.hub, self.messenger.reads)
         self.set_status(204)
         self.finish()
 
@@ -79,9 +105,9 @@ class BotHandler(BotOwnerHandler):
 class BotTokenHandler(BotOwnerHandler):
     async def post(self, username):
         """A new token for the bot; the old one stops working, its sockets close."""
-        bot = self.my_bot(username)
+        bot = await self.my_bot(username)
         token = await self.writer.run(bot.new_bot_token)
-        sweep(self.hub)
+        await sweep(self.hub, self.messenger.reads)
         self.send_json({"bot": bot.bot_view(), "token": token})
 
 
@@ -92,12 +118,12 @@ class WebhooksHandler(BotOwnerHandler):
         ``{"chat": uri, "direction": "out", "url": ..., "trigger": "all"|"mention"}``.
         The incoming address's secret, or the outgoing signing secret, is shown only here.
         """
-        bot = self.my_bot(username)
+        owner = self.owner()
         data = self.body()
         uri, direction = data.get("chat"), data.get("direction")
+        bot, room = await self.read(bot_and_room, owner, username, uri)
         if direction not in Webhook.DIRECTIONS:
             raise bad_request({"direction": ['Choose "in" or "out".']})
-        room = Room.by_uri(uri) if isinstance(uri, str) and uri else None
         if room is None:
             raise bad_request({"chat": ["There is no chat with that address."]})
         if direction == "in":
@@ -119,7 +145,7 @@ class WebhooksHandler(BotOwnerHandler):
 
 class WebhookHandler(BotOwnerHandler):
     async def delete(self, username, hook_id):
-        bot = self.my_bot(username)
+        bot = await self.my_bot(username)
         if not await self.writer.run(Webhook.remove, bot, int(hook_id)):
             raise APIError(404, {"detail": "The bot has no such webhook."})
         self.webhooks.remove([int(hook_id)])
@@ -141,7 +167,7 @@ class IncomingHookHandler(BaseHandler):
         pass  # a cookie grants nothing here, so there is no ambient authority to forge
 
     async def post(self, secret):
-        hook = Webhook.for_secret(secret)
+        hook, member = await self.read(hook_and_membership, secret)
         if hook is None:
             raise APIError(404, NOT_FOUND)
         data = self.body()
@@ -149,7 +175,7 @@ class IncomingHookHandler(BaseHandler):
         if not isinstance(text, str):
             raise bad_request({"text": ["This field is required."]})
         room, bot = hook.room, hook.bot
-        if not bot.is_member(room):
+        if not member:
             raise APIError(403, {"detail": "The bot is no longer a member of this chat."})
         try:
             message, created = await self.messenger.post(
@@ -158,6 +184,5 @@ class IncomingHookHandler(BaseHandler):
         except RateLimited as error:
             await self.slow_down(error)
             raise
-        self.send_json(
-            dict(message.as_dict(room), status="SUCCESS"), 201 if created else 200
-        )
+        view = await self.message_view(message, room)
+        self.send_json(dict(view, status="SUCCESS"), 201 if created else 200)

@@ -4,7 +4,7 @@ import base64
 import binascii
 import json
 
-from handlers.base import APIError, BaseHandler, bad_request
+from handlers.base import APIError, BaseHandler, bad_request, member_room
 from handlers.budget import RateLimited
 from models import MAX_ID, Membership, Room, User
 
@@ -43,10 +43,38 @@ def decode_cursor(token):
     return mark, room_id
 
 
-def members_of(room, hub):
-    """The room's members, owner first, each with whether they are online now."""
+def members_of(members, hub, room):
+    """The room's ``members`` as public users, each with whether they are online now."""
     online = set(hub.online(room.id))
-    return [dict(m.public(), online=m.id in online) for m in room.members()]
+    return [dict(m.public(), online=m.id in online) for m in members]
+
+
+def chat_with_members(user, uri):
+    """The caller's chat at ``uri`` (``member_room``'s answers otherwise), its list
+    summary and its members: what ``GET /api/chats/<uri>/`` reads."""
+    room = member_room(user, uri)
+    return room, Room.summaries_for(user, room)[0], room.members()
+
+
+def adding(caller, uri, username):
+    """The caller's chat, the account named ``username`` (None if none or inactive),
+    and whether the owner keeps that account out of it."""
+    room = member_room(caller, uri)
+    user = User.by_username(username)
+    if user is None or not user.is_active:
+        return room, None, False
+    return room, user, room.keeps_out(user)
+
+
+def leaving(caller, uri, username):
+    """The caller's chat, and its member named ``username`` (None if none)."""
+    room = member_room(caller, uri)
+    target = User.by_username(username)
+    return room, target if target is not None and target.is_member(room) else None
+
+
+def summary(user, room):
+    return Room.summaries_for(user, room)[0]
 
 
 class ChatListHandler(BaseHandler):
@@ -57,7 +85,7 @@ class ChatListHandler(BaseHandler):
         await self.pay("reads", user.id)
         limit = self.query_int("limit", default=CHAT_PAGE, high=MAX_CHAT_PAGE)
         after = decode_cursor(self.get_query_argument("cursor", None))
-        chats, place = Room.chat_page(user, limit, after)
+        chats, place = await self.read(Room.chat_page, user, limit, after)
         self.send_json({"chats": chats, "next": encode_cursor(place)})
 
     async def post(self):
@@ -69,7 +97,7 @@ class ChatListHandler(BaseHandler):
             created = True
         else:
             # Opening a room that exists already makes nothing new to pay for.
-            if Room.by_uri(Room.normalise_name(name)) is None:
+            if await self.read(Room.by_uri, Room.normalise_name(name)) is None:
                 await self.pay("new-chat", user.id)
             room, created = await self.messenger.open_named(user, name)
         self.send_json(
@@ -79,7 +107,7 @@ class ChatListHandler(BaseHandler):
                 "message": "New chat session created"
                 if created
                 else f"Joined the chat {room.uri}",
-                "chat": Room.summaries_for(user, room)[0],
+                "chat": await self.read(summary, user, room),
             },
             201 if created else 200,
         )
@@ -87,11 +115,11 @@ class ChatListHandler(BaseHandler):
 
 class ChatHandler(BaseHandler):
     async def get(self, uri):
-        await self.pay("reads", self.require_user().id)
-        room = self.member_room(uri)
+        user = self.require_user()
+        await self.pay("reads", user.id)
+        room, chat, members = await self.read(chat_with_members, user, uri)
         # Every member here, with who is online, in place of the list's preview.
-        summary = Room.summaries_for(self.current_user, room)[0]
-        self.send_json(dict(summary, members=members_of(room, self.hub)))
+        self.send_json(dict(chat, members=members_of(members, self.hub, room)))
 
     async def patch(self, uri):
         """Join the caller to the chat; Chatire's body may name the caller, no one else."""
@@ -99,14 +127,14 @@ class ChatHandler(BaseHandler):
         named = self.body().get("username")
         if named not in (None, "") and not user.answers_to(named):
             raise APIError(403, {"detail": "You can only add yourself to a chat."})
-        room = Room.by_uri(uri)
+        room = await self.read(Room.by_uri, uri)
         if room is None:
             raise APIError(404, {"detail": "Not found."})
         await self.messenger.join(room, user)
         self.send_json(
             {
                 "status": "SUCCESS",
-                "members": members_of(room, self.hub),
+                "members": members_of(await self.read(room.members), self.hub, room),
                 "message": f"{user.username} joined the chat",
                 "user": user.public(),
             }
@@ -117,10 +145,12 @@ class ReadHandler(BaseHandler):
     async def post(self, uri):
         """Mark the chat read up to a message, for every tab and device of the caller."""
         user = self.require_user()
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         marker = await self.messenger.mark_read(room, user, self.body().get("id"))
-        unread = Membership.unread_counts(user, [room.id]).get(room.id, 0)
-        self.send_json({"uri": room.uri, "last_read_id": marker, "unread": unread})
+        unread = await self.read(Membership.unread_counts, user, [room.id])
+        self.send_json(
+            {"uri": room.uri, "last_read_id": marker, "unread": unread.get(room.id, 0)}
+        )
 
 
 class AddMemberHandler(BaseHandler):
@@ -132,14 +162,16 @@ class AddMemberHandler(BaseHandler):
         removal: otherwise anybody could join and let the removed person in again.
         """
         caller = self.require_user()
-        room = self.member_room(uri)
         username = self.body().get("username")
         if username in (None, ""):
+            await self.member_room(uri)
             raise bad_request({"username": ["This field is required."]})
-        user = User.by_username(username.strip() if isinstance(username, str) else None)
-        if user is None or not user.is_active:
+        room, user, kept_out = await self.read(
+            adding, caller, uri, username.strip() if isinstance(username, str) else None
+        )
+        if user is None:
             raise bad_request({"username": ["There is no account with that username."]})
-        if not room.is_private and caller.id != room.owner_id and room.keeps_out(user):
+        if not room.is_private and caller.id != room.owner_id and kept_out:
             raise APIError(
                 403, {"detail": "Only the owner can add back someone they removed."}
             )
@@ -147,7 +179,7 @@ class AddMemberHandler(BaseHandler):
         self.send_json(
             {
                 "status": "SUCCESS",
-                "members": members_of(room, self.hub),
+                "members": members_of(await self.read(room.members), self.hub, room),
                 "message": f"{caller.username} added {user.username} to the chat"
                 if added
                 else f"{user.username} is already in the chat",
@@ -165,9 +197,8 @@ class MemberHandler(BaseHandler):
         adds them. Someone who leaves may come back by the link.
         """
         caller = self.require_user()
-        room = self.member_room(uri)
-        target = User.by_username(username)
-        if target is None or not target.is_member(room):
+        room, target = await self.read(leaving, caller, uri, username)
+        if target is None:
             raise APIError(404, {"detail": "Not found."})
         if target.id == room.owner_id and not room.is_direct:
             raise APIError(403, {"detail": "The owner cannot leave their own chat."})
@@ -182,7 +213,7 @@ class AddressHandler(BaseHandler):
     async def post(self, uri):
         """The owner gives a private chat a new address, for when its link leaked."""
         caller = self.require_user()
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         if caller.id != room.owner_id:
             raise APIError(403, {"detail": "Only the owner can change the address."})
         if not room.is_private:
@@ -195,7 +226,7 @@ class AddressHandler(BaseHandler):
                 "uri": room.uri,
                 "old_uri": old,
                 "message": "The chat has a new address; the old link no longer works.",
-                "chat": Room.summaries_for(caller, room)[0],
+                "chat": await self.read(summary, caller, room),
             }
         )
 
@@ -204,19 +235,19 @@ class NameHandler(BaseHandler):
     async def put(self, uri):
         """Name or rename a private chat (any member); everyone in it sees it live."""
         user = self.require_user()
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         try:
             await self.messenger.rename(room, user, self.body().get("name"))
         except RateLimited as error:
             await self.slow_down(error)
             raise
-        self.send_json(Room.summaries_for(user, room)[0])
+        self.send_json(await self.read(summary, user, room))
 
 
 class NotificationsHandler(BaseHandler):
     async def put(self, uri):
         """Choose what of a chat one hears: all messages, mentions only, or nothing."""
         user = self.require_user()
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         await self.writer.run(Membership.set_notify, user, room, self.body().get("level"))
-        self.send_json(Room.summaries_for(user, room)[0])
+        self.send_json(await self.read(summary, user, room))

@@ -13,7 +13,7 @@ class ExportHandler(BaseHandler):
     async def get(self, uri):
         extension = self.request.path.rsplit(".", 1)[1]
         await self.pay("reads", self.require_user().id)
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         if extension == "json":
             chunks = export.json_chunks(room)
         else:
@@ -24,9 +24,9 @@ class ExportHandler(BaseHandler):
             "Content-Disposition",
             f'attachment; filename="{export.file_name(room, extension)}"',
         )
-        # One chunk of messages at a time: the event loop serves others between them,
-        # and a long history is never in memory at once.
-        for chunk in chunks:
+        # One chunk of messages at a time, each read through ``read``: the event loop
+        # serves others between them, and a long history is never in memory at once.
+        while (chunk := await self.read(next, chunks, None)) is not None:
             self.write(chunk)
             await self.flush()
         self.finish()

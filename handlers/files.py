@@ -6,6 +6,7 @@ import urllib.parse
 
 import tornado.web
 
+from database import serving
 from files import MAX_AVATAR_BYTES, MB, clean_name
 from handlers.admin import AdminHandler
 from handlers.base import (
@@ -15,6 +16,7 @@ from handlers.base import (
     BaseHandler,
     JSONErrors,
     bad_request,
+    member_room,
     set_security_headers,
 )
 from models import INLINE_TYPES, PHOTO_TYPES, Attachment, Blob, User
@@ -88,12 +90,13 @@ class StreamedBody:
                 await asyncio.wait([self._writing])
             await self.files.discard(upload)
 
-    def take_upload(self):
-        """The whole body, now the handler's to store; 400 if there was none."""
+    async def take_upload(self):
+        """The whole body, now the handler's to store; 400 if there was none (and the
+        empty file is gone by the time the client hears so)."""
         upload, self.upload = self.upload, None
         if upload is None or upload.size == 0:
             if upload is not None:
-                asyncio.ensure_future(self.files.discard(upload))
+                await self.files.discard(upload)
             raise bad_request({"file": ["The file is empty: send its bytes as the body."]})
         return upload
 
@@ -109,21 +112,28 @@ class StreamedBody:
         super().on_finish()
 
 
+def upload_room(user, uri, quota):
+    """The caller's chat at ``uri`` and, under a ``quota``, what their files take."""
+    return member_room(user, uri), 0 if quota is None else Blob.bytes_of(user)
+
+
 @tornado.web.stream_request_body
 class UploadHandler(StreamedBody, BaseHandler):
     """``POST /api/chats/<uri>/uploads/?name=``: one file, in no message yet."""
 
     async def prepare(self):
-        super().prepare()
+        await super().prepare()
         if self.request.method != "POST":
             return
-        self.room = self.member_room(self.path_kwargs["uri"])
-        self.name = clean_name(self.get_query_argument("name", None))
         files = self.files
+        self.room, taken = await self.read(
+            upload_room, self.require_user(), self.path_kwargs["uri"], files.quota
+        )
+        self.name = clean_name(self.get_query_argument("name", None))
         limit = files.max_upload
         too_large = f"Files may be at most {files.max_upload / MB:g} MB."
         if files.quota is not None:
-            left = files.quota - Blob.bytes_of(self.current_user)
+            left = files.quota - taken
             if left < limit:
                 limit = max(left, 0)
                 too_large = (
@@ -133,7 +143,7 @@ class UploadHandler(StreamedBody, BaseHandler):
         await self.start_body(limit, too_large)
 
     async def post(self, uri):
-        upload = self.take_upload()
+        upload = await self.take_upload()
         stored = await self.files.keep(upload)
         try:
             attachment = await self.writer.run(
@@ -152,7 +162,7 @@ class AvatarHandler(StreamedBody, BaseHandler):
     """``PUT /api/me/avatar/`` a picture; ``DELETE`` it, back to initials."""
 
     async def prepare(self):
-        super().prepare()
+        await super().prepare()
         if self.request.method != "PUT":
             return
         self.require_user()
@@ -162,7 +172,7 @@ class AvatarHandler(StreamedBody, BaseHandler):
         )
 
     async def put(self):
-        upload = self.take_upload()
+        upload = await self.take_upload()
         stored = await self.files.keep_avatar(upload)
         try:
             freed = await self.writer.run(self.current_user.set_avatar, stored.fields())
@@ -196,6 +206,7 @@ class ServedFile(Authenticated, JSONErrors, tornado.web.StaticFileHandler):
     relative = kind = etag = disposition = None
 
     def initialize(self, messenger, throttle):
+        serving.set(True)  # see BaseHandler.initialize
         self.messenger = messenger
         self.root = messenger.files.root
 
@@ -205,11 +216,12 @@ class ServedFile(Authenticated, JSONErrors, tornado.web.StaticFileHandler):
         self.set_header("Content-Security-Policy", CONTENT_SECURITY_POLICY + "; sandbox")
         self.set_header("Cache-Control", "no-store")
 
-    def prepare(self):
-        self.current_user = self.authenticate()
+    async def prepare(self):
+        self.current_user = await self.find_caller()
 
     async def get(self, include_body=True, **route):
-        self.find(**route)
+        # ``find`` reads who may have the file: through the messenger's reads.
+        await self.messenger.reads.run(self.find, **route)
         await super().get(self.relative, include_body)
 
     async def head(self, **route):
@@ -296,8 +308,8 @@ class AvatarFileHandler(ServedFile):
 class StorageHandler(AdminHandler):
     """``GET /api/admin/storage/``: the space files take, in all and per person."""
 
-    def get(self):
-        total, count, people = Blob.usage()
+    async def get(self):
+        total, count, people = await self.read(Blob.usage)
         self.send_json(
             {
                 "total_bytes": total,

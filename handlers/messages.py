@@ -1,16 +1,23 @@
 """A chat's messages: read history by page, post, edit, delete and react."""
 
-from handlers.base import BaseHandler, bad_request
+from handlers.base import BaseHandler, bad_request, member_room
 from handlers.budget import RateLimited
 from models import Message
 
 MAX_PAGE = 200
 
 
+def history(user, uri, **where):
+    """A page of the caller's chat at ``uri`` as ``GET .../messages/`` answers it."""
+    room = member_room(user, uri)
+    messages = Message.page(room, **where)
+    return {"id": room.id, "uri": room.uri, "messages": [m.as_dict(room) for m in messages]}
+
+
 class MessagesHandler(BaseHandler):
     async def get(self, uri):
-        await self.pay("reads", self.require_user().id)
-        room = self.member_room(uri)
+        user = self.require_user()
+        await self.pay("reads", user.id)
         before = self.query_int("before")
         after = self.query_int("after", low=0)
         around = self.query_int("around")
@@ -21,19 +28,14 @@ class MessagesHandler(BaseHandler):
                 {"detail": "Use around on its own, not with before or after."}
             )
         limit = self.query_int("limit", default=50, high=MAX_PAGE)
-        messages = Message.page(
-            room, before=before, after=after, limit=limit, around=around
-        )
         self.send_json(
-            {
-                "id": room.id,
-                "uri": room.uri,
-                "messages": [m.as_dict(room) for m in messages],
-            }
+            await self.read(
+                history, user, uri, before=before, after=after, limit=limit, around=around
+            )
         )
 
     async def post(self, uri):
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         data = self.body()
         try:
             message, created = await self.messenger.post(
@@ -47,16 +49,15 @@ class MessagesHandler(BaseHandler):
         except RateLimited as error:
             await self.slow_down(error)
             raise
-        self.send_json(
-            dict(message.as_dict(room), status="SUCCESS"), 201 if created else 200
-        )
+        view = await self.message_view(message, room)
+        self.send_json(dict(view, status="SUCCESS"), 201 if created else 200)
 
 
 class ChangeHandler(BaseHandler):
     """The changes to one message, each through ``Messenger.change``, as the socket's."""
 
     async def change(self, uri, message_id, kind, *args):
-        room = self.member_room(uri)
+        room = await self.member_room(uri)
         try:
             seq, message = await self.messenger.change(
                 room, self.current_user, int(message_id), kind, *args
@@ -64,7 +65,7 @@ class ChangeHandler(BaseHandler):
         except RateLimited as error:
             await self.slow_down(error)
             raise
-        return seq, message.as_dict(room)
+        return seq, await self.message_view(message, room)
 
 
 class MessageHandler(ChangeHandler):

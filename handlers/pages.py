@@ -49,10 +49,10 @@ class HealthHandler(BaseHandler):
     the periodic backup's check of its copy have met.
     """
 
-    def get(self):
+    async def get(self):
         health = getattr(self.application, "database_health", None)
         try:
-            version = schema_version()
+            version = await self.read(schema_version)
         except Exception as exc:
             if health is None or not health.noticed(exc):
                 self.send_json({"status": "unavailable"}, 503)

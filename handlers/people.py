@@ -14,9 +14,8 @@ class PeopleHandler(BaseHandler):
         if len(query) > 64:
             raise bad_request({"q": ["Search with at most 64 characters."]})
         limit = self.query_int("limit", default=50, high=MAX_PEOPLE)
-        self.send_json(
-            {"users": [person.public() for person in User.directory(query.strip(), limit)]}
-        )
+        people = await self.read(User.directory, query.strip(), limit)
+        self.send_json({"users": [person.public() for person in people]})
 
 
 class DirectHandler(BaseHandler):
@@ -27,10 +26,11 @@ class DirectHandler(BaseHandler):
         name = self.body().get("username")
         if not isinstance(name, str) or not name.strip():
             raise bad_request({"username": ["This field is required."]})
-        other = User.by_username(name.strip())
+        other = await self.read(User.by_username, name.strip())
         if other is None or not other.is_active:
             raise APIError(404, {"detail": "There is no account with that username."})
         if other.id == user.id:
             raise bad_request({"username": ["A direct chat needs someone else."]})
         room, created = await self.messenger.open_direct(user, other)
-        self.send_json(Room.summaries_for(user, room)[0], 201 if created else 200)
+        chat = await self.read(Room.summaries_for, user, room)
+        self.send_json(chat[0], 201 if created else 200)

@@ -47,12 +47,13 @@ def live_digests(digests):
     return live
 
 
-def sweep(hub):
-    """Close every open socket whose credential has ended; returns how many."""
+async def sweep(hub, reads):
+    """Close every open socket whose credential has ended; returns how many.
+    ``reads``: the ``database.ReadPool`` to read the credentials through."""
     sockets = [s for s in hub.connections() if s.credential]
     if not sockets:
         return 0
-    live = live_digests({s.credential for s in sockets})
+    live = await reads.run(live_digests, {s.credential for s in sockets})
     closed = 0
     for socket in sockets:
         if socket.credential not in live:

@@ -1,4 +1,13 @@
-"""Fixtures: a real chatbox on a port, over a fresh SQLite file, and a tiny API client."""
+"""Fixtures: a real chatbox on a port, over a fresh database, and a tiny API client.
+
+The database is a fresh SQLite file per test, or, with ``CHATBOX_TEST_DATABASE=postgres``,
+a PostgreSQL database emptied for each test (a cluster of the suite's own, see
+servers.py). ``CHATBOX_TEST_READ_THREADS`` sets the threads the app reads on (0: inline,
+the default on SQLite; 4 on PostgreSQL); with threads, any statement the app issues on
+the event loop while serving fails the test (database.forbid_loop). Tests that need the
+SQLite engine itself (its file, pragmas, upgrades, backups) are marked ``sqlite_only``
+and skipped on PostgreSQL.
+"""
 
 import json
 import os
@@ -13,10 +22,22 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from boxes import PASSWORD, Box  # noqa: E402
 from servers import postgres, redis_server, redis_url  # noqa: E402, F401
 
+import database as database_module  # noqa: E402
 import models  # noqa: E402
 from chatbox import make_app  # noqa: E402
 from handlers.budget import Limits  # noqa: E402
-from schema import init_db  # noqa: E402
+from schema import open_database  # noqa: E402
+
+ON_POSTGRES = os.environ.get("CHATBOX_TEST_DATABASE", "sqlite") == "postgres"
+
+
+def read_threads():
+    """Read when each app is made, so that a test may set it for its own app."""
+    return int(os.environ.get("CHATBOX_TEST_READ_THREADS", "4" if ON_POSTGRES else "0"))
+
+
+# The one database of the PostgreSQL cluster the tests use, emptied before each test.
+TEST_DATABASE = "chatbox_test"
 
 # Any value works as the _xsrf cookie: what matters is that the X-XSRFToken header
 # repeats it, which a page on another site cannot do.
@@ -29,9 +50,51 @@ XSRF = "2|00000000|" + "ab" * 16 + "|1"
 models.BCRYPT_ROUNDS = 4
 
 
+def pytest_collection_modifyitems(config, items):
+    if not ON_POSTGRES:
+        return
+    skip = pytest.mark.skip(reason="needs SQLite itself; the suite runs on PostgreSQL")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
 @pytest.fixture
 def db_path(tmp_path):
+    """The SQLite file of a test (on PostgreSQL, only the folder beside it is used,
+    for the box's uploads)."""
     return str(tmp_path / "chatbox.db")
+
+
+@pytest.fixture(scope="session")
+def postgres_schema(request):
+    """On PostgreSQL: the test database, with today's schema made once for the run."""
+    cluster = request.getfixturevalue("postgres")
+    url = cluster.create_database(TEST_DATABASE)
+    open_database(url)
+    models.db.close()
+    tables = [model._meta.table_name for model in models.MODELS]
+    return cluster, url, tables
+
+
+@pytest.fixture
+def database(db_path, request):
+    """What the app is opened on: the SQLite file, or the PostgreSQL database's URL
+    with every table emptied (and every connection of an earlier test cut)."""
+    if not ON_POSTGRES:
+        return db_path
+    cluster, url, tables = request.getfixturevalue("postgres_schema")
+    cluster.execute(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
+        " WHERE datname = %s AND pid <> pg_backend_pid()",
+        (TEST_DATABASE,),
+        dbname=TEST_DATABASE,
+    )
+    cluster.execute(
+        "TRUNCATE " + ", ".join(f'"{table}"' for table in tables) + " RESTART IDENTITY",
+        dbname=TEST_DATABASE,
+    )
+    return url
 
 
 @pytest.fixture
@@ -41,9 +104,18 @@ def allow_origin():
 
 
 @pytest.fixture
-def app(db_path, allow_origin):
-    init_db(db_path)
-    application = make_app("test-secret-" + os.urandom(8).hex(), allow_origin=allow_origin)
+def app(database, db_path, allow_origin):
+    open_database(database)
+    threads = read_threads()
+    application = make_app(
+        "test-secret-" + os.urandom(8).hex(),
+        allow_origin=allow_origin,
+        uploads=os.path.join(os.path.dirname(db_path), "uploads"),
+        read_threads=threads,
+    )
+    if threads:
+        # In the suite the rule is strict: a statement on the event loop fails the test.
+        database_module.forbid_loop(strict=True)
     # Presence batches go out sooner than in production, so tests waiting for them are
     # quick; tests that count batches stop the clock themselves.
     application.messenger.presence.delay = 0.02
@@ -52,6 +124,8 @@ def app(db_path, allow_origin):
     application.messenger.webhooks.close()
     application.files.close()
     application.messenger.writer.close()
+    application.messenger.reads.close()
+    database_module.forbid_loop(False)
     models.db.close()
 
 

@@ -15,6 +15,9 @@ import models
 import schema
 from appliance import backup
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 
 def test_periodic_backups_keep_only_the_newest_ones(tmp_path):
     db = str(tmp_path / "chatbox.db")

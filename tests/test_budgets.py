@@ -483,6 +483,7 @@ async def test_a_cursor_that_did_not_come_from_the_list_is_400_never_500(api):
         assert status == 400 and "cursor" in data, cursor
 
 
+@pytest.mark.sqlite_only
 def test_budgets_given_with_the_limits_option_are_the_running_boxs(tmp_path):
     with Box(tmp_path, "--limits", "new-chat=1/1h,send=off") as box:
         token = box.signup("alice")

@@ -1,8 +1,12 @@
 """The command line behaves like every other tool's: values joined or spaced, clear refusals."""
 
+import pytest
 from boxes import Box, run
 
 from appliance import admin, config
+
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
 
 
 def test_an_option_value_may_follow_the_option_as_the_next_argument(tmp_path):

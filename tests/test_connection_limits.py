@@ -8,6 +8,7 @@ import socket
 import time
 
 import psutil
+import pytest
 from boxes import Box, run
 
 from appliance.listener import AddressTally
@@ -68,6 +69,7 @@ def cpu_seconds(process):
     return times.user + times.system
 
 
+@pytest.mark.sqlite_only
 def test_a_connection_that_never_finishes_its_headers_is_closed_after_the_idle_timeout(
     tmp_path,
 ):
@@ -81,6 +83,7 @@ def test_a_connection_that_never_finishes_its_headers_is_closed_after_the_idle_t
         assert box.terminate() == 0
 
 
+@pytest.mark.sqlite_only
 def test_a_request_whose_body_stops_arriving_is_closed_after_the_body_timeout(tmp_path):
     with Box(tmp_path, "--body-timeout=1") as box:
         token = box.signup("alice")
@@ -109,6 +112,7 @@ def test_connection_options_out_of_range_are_refused_before_serving():
         assert complaint in result.stderr, result.stderr
 
 
+@pytest.mark.sqlite_only
 def test_one_address_may_hold_no_more_connections_than_the_cap_websockets_included(
     tmp_path,
 ):
@@ -150,6 +154,7 @@ def test_the_box_itself_and_no_one_else_is_exempt_from_the_cap_by_default():
     assert tally.admit("192.168.1.20")
 
 
+@pytest.mark.sqlite_only
 def test_start_up_raises_the_soft_open_file_limit_to_the_hard_one(tmp_path):
     with Box(tmp_path, open_files=(FEW_FILES, 4 * FEW_FILES)) as box:
         limits = psutil.Process(box.proc.pid).rlimit(psutil.RLIMIT_NOFILE)
@@ -165,6 +170,7 @@ def test_the_service_unit_gives_the_box_more_open_files_than_the_default(tmp_pat
     assert "LimitNOFILE=16384\n" in unit.read_text()
 
 
+@pytest.mark.sqlite_only
 def test_running_out_of_descriptors_is_logged_once_and_the_box_carries_on(tmp_path):
     box = Box(
         tmp_path,

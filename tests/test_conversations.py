@@ -254,6 +254,7 @@ async def test_mentions_are_found_by_user_id_survive_renames_and_count_apart(api
     assert data["mentions"] == 1
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.gen_test(timeout=30)
 async def test_a_deleted_messages_text_is_gone_from_the_database_file(api, db_path):
     alice, bob, uri = await chat_between(api, "alice", "bob")

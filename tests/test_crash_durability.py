@@ -5,6 +5,9 @@ from boxes import Box
 from conftest import API
 from realtime import read, read_type, send
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 
 @pytest.fixture
 def server(tmp_path):

@@ -261,6 +261,7 @@ def test_a_malformed_allow_origin_is_refused_at_start():
     assert "--allow-origin: 'localhost:8080' is not an origin" in result.stderr
 
 
+@pytest.mark.sqlite_only
 def test_a_box_started_with_allow_origin_answers_that_origins_preflights(tmp_path):
     box = Box(tmp_path, "--allow-origin", f"{EVIL},{CHATIRE}")
     with box:

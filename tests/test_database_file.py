@@ -10,6 +10,9 @@ from boxes import PASSWORD, Box, free_port, run, wait_until
 
 from appliance import backup
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 
 def post_messages(box, token, room, count, size=20):
     """Post ``count`` messages of about ``size`` characters; returns their ids in order.

@@ -11,6 +11,9 @@ import sqlite3
 import pytest
 from boxes import fill, small_disk
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 DISK_FULL = {"detail": "The server's disk is full; the message was not stored."}
 
 

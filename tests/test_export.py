@@ -146,6 +146,7 @@ async def test_photos_are_inlined_in_the_html_and_other_files_listed(
     ]
 
 
+@pytest.mark.sqlite_only
 def test_the_administrator_exports_every_chat_from_the_command_line(tmp_path):
     data = tmp_path / "box"
     with Box(data) as box:

@@ -14,6 +14,9 @@ from zeroconf import IPVersion, ServiceBrowser, ServiceInfo, ServiceListener, Ze
 
 from appliance import lan, mdns
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 NO_MULTICAST = mdns.multicast_route()
 needs_multicast = pytest.mark.skipif(
     NO_MULTICAST is not None, reason=f"mDNS cannot work here: {NO_MULTICAST}"

@@ -240,6 +240,7 @@ async def test_an_old_account_named_with_a_newline_keeps_working_until_renamed(a
 # --- Renaming on the command line -----------------------------------------------------
 
 
+@pytest.mark.sqlite_only
 def test_the_rename_command_renames_by_name_or_by_id_and_refuses_bad_names(tmp_path):
     with Box(tmp_path) as box:
         box.signup("ada")

@@ -15,6 +15,9 @@ import pytest
 import websockets.exceptions
 from boxes import Box, run
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 
 def wait_for_close(ws, timeout=20):
     """Read until the server closes the socket; returns the close code."""

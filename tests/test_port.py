@@ -20,6 +20,9 @@ from test_files import send, upload
 import models
 from database import Postgres
 
+# It makes its own SQLite box and PostgreSQL database, so it runs once, in the SQLite pass.
+pytestmark = pytest.mark.sqlite_only
+
 PG_BIN = os.environ.get("CHATBOX_PG_BIN", "/usr/lib/postgresql/15/bin")
 
 

@@ -18,6 +18,9 @@ import models
 import schema
 from appliance.paths import Paths
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PAST_VERSIONS = [1, 2, 3, 4, 5, 6, 7, 8, 9]
 

@@ -280,6 +280,7 @@ async def test_a_search_answer_fits_its_documented_schema(api, unlimited):
     assert conforms(data, schemas["SearchResults"], schemas) == []
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.gen_test(timeout=60)
 async def test_a_large_index_loses_a_deleted_messages_words_in_later_steps(
     api, app, db_path, unlimited, monkeypatch

@@ -262,6 +262,7 @@ async def test_no_log_line_carries_a_token_from_the_address(api, caplog, monkeyp
     assert secret not in text
 
 
+@pytest.mark.sqlite_only
 def test_a_running_box_keeps_the_socket_token_out_of_its_log(tmp_path):
     with Box(tmp_path) as box:
         token = box.signup("alice")

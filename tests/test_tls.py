@@ -25,6 +25,9 @@ from tornado.testing import bind_unused_port
 from appliance import banner, certs, lan
 from appliance.https import AutoTLS
 
+# Tests of the SQLite engine itself (its file, upgrades, the appliance around it).
+pytestmark = pytest.mark.sqlite_only
+
 
 def load(path):
     with open(path, "rb") as f:

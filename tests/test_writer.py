@@ -91,6 +91,7 @@ async def test_one_failing_write_in_a_batch_does_not_undo_the_others(app):
     assert User.select().where(User.username == "first").count() == 1
 
 
+@pytest.mark.sqlite_only
 @pytest.mark.gen_test(timeout=30)
 async def test_a_commit_that_fails_fails_every_write_in_its_batch_and_the_queue_goes_on(
     app,
