@@ -270,9 +270,10 @@ class Cluster:
 
     ``database`` is ``postgres`` (a PostgreSQL started here, in a temporary directory)
     or the URL of an empty database elsewhere; ``bus`` is ``postgres`` (LISTEN/NOTIFY),
-    ``redis`` (a Redis started here) or a ``redis://`` URL. Client ``index`` talks to
-    process ``index % processes``, so every room has members on every process. The
-    processes share a data dir and an uploads folder, as on one machine.
+    ``redis`` (a Redis started here), a ``redis://`` URL or ``none`` (one process).
+    Client ``index`` talks to process ``index % processes``, so every room has members
+    on every process. The processes share a data dir and an uploads folder, as on one
+    machine.
     """
 
     def __init__(self, plan, processes=2, database="postgres", bus="postgres",
@@ -323,7 +324,8 @@ class Cluster:
             "prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}",
             sys.executable, "chatbox.py",
             f"--port={self.ports[n]}", f"--address={HOST}",
-            f"--database={self.database}", f"--bus={self.bus}",
+            f"--database={self.database}",
+            *([f"--bus={self.bus}"] if self.bus != "none" else []),
             f"--data-dir={os.path.join(self.workdir, 'data')}",
             f"--uploads={os.path.join(self.workdir, 'uploads')}",
             *self.args,
@@ -354,13 +356,14 @@ class Cluster:
         return {"chatbox": self.ps, **self.pinned}
 
     def counters(self):
-        """Running totals of the shared servers' work: PostgreSQL transactions
-        committed in the bench's database, and notices published on Redis."""
+        """Running totals of the shared servers' work: PostgreSQL transactions in the
+        bench's database (reads each count as one, outside a writer's batch), and
+        notices published on Redis."""
         import psycopg
 
         totals = {}
         with psycopg.connect(self.database, autocommit=True) as conn:
-            totals["pg_commits"] = conn.execute(
+            totals["pg_transactions"] = conn.execute(
                 "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
             ).fetchone()[0]
         if self.bus.startswith("redis"):

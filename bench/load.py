@@ -122,8 +122,8 @@ async def measure(server, run, meter, rooms, senders, rate, seconds, padding="",
     start = meter.mark()
     sent, took = await paced(senders, rate, seconds, padding)
     costs = meter.window(start)
-    # Shared servers' work in the window (several processes on PostgreSQL): commits
-    # (group commit makes them fewer than messages) and notices on the bus.
+    # Shared servers' work in the window (on PostgreSQL): transactions, reads
+    # included, and notices on a Redis bus.
     after = counters() if counters else {}
     rates = {f"{k}_per_s": round((after[k] - before[k]) / took, 1) for k in after}
     await settle(rooms, drain)
@@ -411,7 +411,7 @@ def parse(argv):
         "--bus",
         default="postgres",
         help="with PostgreSQL: postgres (LISTEN/NOTIFY), redis (a Redis started by "
-        "the bench) or a redis:// URL",
+        "the bench), a redis:// URL, or none (one process)",
     )
     parser.add_argument(
         "--processes",
