@@ -14,6 +14,7 @@ import tempfile
 import time
 
 import peewee
+import tornado.ioloop
 import tornado.web
 
 import bus as buses
@@ -172,6 +173,9 @@ def make_app(
     ``read_threads``: threads that run the handlers' reads (``database.ReadPool``); 0
     runs them inline, as on SQLite. With threads, a statement issued on the event loop
     while serving raises ``database.OnLoop`` until ``shutdown`` turns the rule off.
+    ``bus``: how this process hears of the others sharing its database
+    (``bus.from_option``), None when it is alone. The app joins it once the event loop
+    runs; ``await app.messenger.start()`` waits until it has.
     """
     if limits is None:
         limits = Limits()
@@ -181,8 +185,12 @@ def make_app(
     reads = ReadPool(db, read_threads)
     webhooks = Webhooks(writer, user_agent=f"chatbox/{__version__}", reads=reads)
     webhooks.load()
-    messenger = Messenger(writer, RoomHub(), limits=limits, webhooks=webhooks, reads=reads)
+    messenger = Messenger(
+        writer, RoomHub(), limits=limits, webhooks=webhooks, reads=reads, bus=bus
+    )
     forbid_loop(read_threads > 0)
+    if bus is not None:
+        tornado.ioloop.IOLoop.current().add_callback(messenger.start)
     if uploads is None:
         uploads = os.path.join(os.path.dirname(os.path.abspath(db.database)), "uploads")
     messenger.files = Storage(
@@ -303,6 +311,7 @@ async def shutdown(server, app, grace=3.0):
     while hub.connections() and time.monotonic() < deadline:
         await asyncio.sleep(0.05)
     app.messenger.presence.close()
+    await app.messenger.stop()
     app.messenger.webhooks.close()
     writer.close()
     app.files.close()
@@ -349,7 +358,6 @@ async def main():
     except Busy as exc:
         log.error("not starting: %s", exc)
         return 1
-    bus = None
     try:
         try:
             version = open_box(paths)
@@ -398,8 +406,6 @@ async def main():
             # PostgreSQL answers over the network: reads wait on threads of their own.
             read_threads=options.read_threads if paths.database else 0,
         )
-        if bus is not None:
-            await bus.start()
         # Start-up objects are never garbage; freezing them (and, as connections pile
         # up, every full collection's survivors) keeps full collections short.
         gctune.install()
@@ -498,9 +504,6 @@ async def main():
         await shutdown(server, app)
         return 0
     finally:
-        if bus is not None:
-            # After the last write: the news of it went out before the bus closed.
-            await bus.close()
         if paths.database:
             db.close()
         else:

@@ -12,11 +12,15 @@ then published, so nobody ever sees a message the disk does not hold.
 import asyncio
 import functools
 import json
+import logging
 from typing import Protocol
 
 from database import ReadPool
-from models import Attachment, Membership, Message, NotFound, Room, db
+from handlers.revocation import close_ended
+from models import Attachment, Event, Membership, Message, NotFound, Room, User, db
 from writer import DiskFull
+
+log = logging.getLogger("chatbox.hub")
 
 
 class Frame(str):
@@ -140,6 +144,9 @@ class RoomHub:
         self._rooms_of = {}  # subscriber -> {room id: room}
         self._online = {}  # room id -> {user id: number of that user's subscribers}
         self._connections = {}  # user id -> set of that user's attached subscribers
+        # Who is online through other processes (with a bus): room id -> {user id:
+        # set of node ids}. Only ever read together with _online, never instead of it.
+        self._remote = {}
 
     def attach(self, subscriber):
         """Register an open connection, whether or not it is in any room yet."""
@@ -223,11 +230,53 @@ class RoomHub:
         return frozenset(self._subscribers.get(room_id, ()))
 
     def online(self, room_id):
-        """Ids of the users with at least one subscriber in the room."""
+        """Ids of the users with at least one subscriber in the room, on this process
+        or (with a bus) another."""
+        remote = self._remote.get(room_id)
+        if remote:
+            return sorted(set(self._online.get(room_id, ())) | set(remote))
         return sorted(self._online.get(room_id, ()))
 
     def is_online(self, room_id, user_id):
+        return self.is_here(room_id, user_id) or user_id in self._remote.get(room_id, ())
+
+    def is_here(self, room_id, user_id):
+        """Whether the user has a subscriber in the room on this process."""
         return user_id in self._online.get(room_id, ())
+
+    def here(self):
+        """Who is online where on this process: {room id: [user ids]}."""
+        return {room_id: sorted(counts) for room_id, counts in self._online.items()}
+
+    def room(self, room_id):
+        """A room object kept for one of the room's subscribers, or None."""
+        for subscriber in self._subscribers.get(room_id, ()):
+            return self._rooms_of[subscriber][room_id]
+        return None
+
+    def elsewhere(self, node, room_id, user_id, online):
+        """Process ``node`` says the user came online (or went offline) in the room."""
+        users = self._remote.setdefault(room_id, {})
+        nodes = users.setdefault(user_id, set())
+        if online:
+            nodes.add(node)
+        else:
+            nodes.discard(node)
+            if not nodes:
+                del users[user_id]
+        if not users:
+            del self._remote[room_id]
+
+    def forget_node(self, node):
+        """Process ``node`` is gone, or is about to restate all it has: forget who was
+        online through it; returns the (room id, user id) pairs it had."""
+        had = []
+        for room_id, users in list(self._remote.items()):
+            for user_id, nodes in list(users.items()):
+                if node in nodes:
+                    had.append((room_id, user_id))
+                    self.elsewhere(node, room_id, user_id, False)
+        return had
 
     def publish(self, room_id, seq, frame, message_id=None):
         """Hand one encoded event (a message if ``message_id`` is given) to every
@@ -324,7 +373,12 @@ class Presence:
 
 
 class Messenger:
-    """Stores, then delivers: the one path by which a message or a membership changes."""
+    """Stores, then delivers: the one path by which a message or a membership changes.
+
+    With a ``bus`` (bus.py) several processes share the database: each change is also
+    announced on the bus, and what other processes announce reaches this one's sockets
+    in order (``InOrder``, ``Relay``).
+    """
 
     def __init__(
         self,
@@ -334,12 +388,16 @@ class Messenger:
         limits=None,
         webhooks=None,
         reads=None,
+        bus=None,
     ):
         self.writer = writer
         # Where reads of the database run (database.ReadPool): inline unless given one.
         self.reads = reads if reads is not None else ReadPool(db, 0)
         self.hub = hub
         self.presence = Presence(hub, presence_delay)
+        self.bus = bus
+        self.order = InOrder(self) if bus is not None else None
+        self.relay = Relay(self, bus) if bus is not None else None
         # The per-person budgets (handlers/budget.py), or None for none: every message
         # passes here, whichever way it came, so this is where sending is paid for.
         self.limits = limits
@@ -349,6 +407,25 @@ class Messenger:
         # The outgoing webhooks (webhooks.py), or None: told of each new message once
         # the room has it, so a slow receiver never delays the room.
         self.webhooks = webhooks
+
+    async def start(self):
+        """Join the bus, if there is one: returns once listening."""
+        if self.relay is not None:
+            await self.relay.start()
+
+    async def stop(self):
+        """Leave the bus and stop the periodic checks (shutdown)."""
+        if self.relay is not None:
+            await self.relay.stop()
+
+    def _publish(self, room, seq, frame, message_id=None):
+        """A change of ``room`` numbered ``seq`` is committed: hand it to the room's
+        subscribers here and, with a bus, tell the other processes where to look."""
+        if self.bus is None:
+            self.hub.publish(room.id, seq, frame, message_id)
+            return
+        self.order.local(room, seq, frame, message_id)
+        self.bus.publish({"kind": "news", "room": room.id, "seq": seq})
 
     async def post(
         self, room, author, text, client_id=None, reply_to=None, attachments=None
@@ -379,7 +456,7 @@ class Messenger:
             ) from None
         message.author = author
         if created:
-            self.hub.publish(room.id, message.seq, message_frame(room, message), message.id)
+            self._publish(room, message.seq, message_frame(room, message), message.id)
             if self.webhooks is not None:
                 self.webhooks.posted(room, message)
         return message, created
@@ -396,7 +473,7 @@ class Messenger:
         """
         if self.limits is not None:
             self.limits.charge("send", user.id)
-        message = Message.in_room(room, message_id)
+        message = await self.reads.run(Message.in_room, room, message_id)
         if message is None:
             raise NotFound("There is no such message in this chat.")
         if kind == "edited":
@@ -414,7 +491,7 @@ class Messenger:
         if seq is not None:
             details = {"emoji": args[0], "on": args[1]} if kind == "reacted" else None
             frame = change_frame(room, kind, seq, message, user, details)
-            self.hub.publish(room.id, seq, frame)
+            self._publish(room, seq, frame)
         return seq, message
 
     async def rename(self, room, user, name):
@@ -425,7 +502,7 @@ class Messenger:
             self.limits.charge("send", user.id)
         seq = await self.writer.run(room.rename, user, name)
         if seq is not None:
-            self.tell_members(room, seq, renamed_frame(room, seq, room.name, user))
+            await self.tell_members(room, seq, renamed_frame(room, seq, room.name, user))
         return seq
 
     async def open_direct(self, user, other):
@@ -433,26 +510,52 @@ class Messenger:
         ``(room, created)``. Whoever became a member hears of the chat."""
         room, created, joined = await self.writer.run(Room.open_direct, user, other)
         for person, seq in joined:
-            self.hub.publish(room.id, seq, member_frame(room, person, "joined", seq))
-            self.tell_new_member(room, person)
+            self._publish(room, seq, member_frame(room, person, "joined", seq))
+            await self.tell_new_member(room, person)
         return room, created
 
-    def tell_members(self, room, seq, frame):
-        for member in room.members():
-            for connection in self.hub.connections(member.id):
-                if connection.wants_signals:
-                    # Through the sequence, so a socket replaying the room as this
-                    # arrives tells its client once.
-                    connection.deliver(room.id, None, seq, frame)
+    async def tell_members(self, room, seq, frame):
+        """A change numbered ``seq`` that every socket of every member hears of."""
+        # The room's subscribers at once, in order with the room's other changes; the
+        # members' other sockets (each lists all its user's chats) once the members are
+        # read, here and, through the bus, on every process.
+        self._publish(room, seq, frame)
+        members = await self.reads.run(lambda: [m.id for m in room.members()])
+        self.to_people(members, room.id, frame, seq)
+        if self.bus is not None:
+            for start in range(0, len(members), PEOPLE_PER_NOTICE):
+                self.bus.publish(
+                    {
+                        "kind": "user",
+                        "users": members[start : start + PEOPLE_PER_NOTICE],
+                        "room": room.id,
+                        "seq": seq,
+                        "frame": frame,
+                    }
+                )
 
-    def tell_new_member(self, room, user):
+    def to_people(self, user_ids, room_id, frame, seq=None, skip=None):
+        """Hand a frame to every web-app socket of these people on this process: a
+        change numbered ``seq`` (to the sockets not subscribed to its room, which have
+        it in order from the room) or a signal (``seq`` None)."""
+        for user_id in user_ids:
+            for connection in self.hub.connections(user_id):
+                if not connection.wants_signals or connection is skip:
+                    continue
+                if seq is None:
+                    connection.signal(room_id, frame)
+                elif room_id not in self.hub.rooms_of(connection):
+                    connection.deliver(room_id, None, seq, frame)
+
+    async def tell_new_member(self, room, user, announce=True):
         """Show ``user``'s open web-app sockets a chat they were just made a member of
         by someone else, so that it appears in their list without a reload."""
+        if announce and self.bus is not None:
+            self.bus.publish({"kind": "chat", "user": user.id, "room": room.id})
         connections = [c for c in self.hub.connections(user.id) if c.wants_signals]
         if connections:
-            frame = encode(
-                {"type": "chat", "uri": room.uri, "chat": Room.summaries_for(user, room)[0]}
-            )
+            summaries = await self.reads.run(Room.summaries_for, user, room)
+            frame = encode({"type": "chat", "uri": room.uri, "chat": summaries[0]})
             for connection in connections:
                 connection.signal(room.id, frame)
 
@@ -465,9 +568,9 @@ class Messenger:
         seq = await self.writer.run(room.admit, user, added_by_member)
         if seq is None:
             return False
-        self.hub.publish(room.id, seq, member_frame(room, user, "joined", seq))
+        self._publish(room, seq, member_frame(room, user, "joined", seq))
         if added_by_member:
-            self.tell_new_member(room, user)
+            await self.tell_new_member(room, user)
         return True
 
     async def open_named(self, user, name):
@@ -483,14 +586,22 @@ class Messenger:
         ``keep_out``: the owner removed them, and the link will not let them back in.
         """
         seq = await self.writer.run(room.remove, user, keep_out)
-        gone = self.hub.evict(room.id, user.id)
+        if self.bus is not None:
+            self.bus.publish(
+                {"kind": "evict", "room": room.id, "user": user.id, "kept_out": keep_out}
+            )
+        self.evict(room, user.id, keep_out)
+        if seq is not None:
+            self._publish(room, seq, member_frame(room, user, "left", seq))
+        return seq is not None
+
+    def evict(self, room, user_id, keep_out):
+        """Unsubscribe the user's sockets here from the room, and tell them."""
+        gone = self.hub.evict(room.id, user_id)
         for subscriber in gone:
             subscriber.removed(room, keep_out)
-        if seq is not None:
-            self.hub.publish(room.id, seq, member_frame(room, user, "left", seq))
         if gone:
-            self.presence_changed(room, user.id)
-        return seq is not None
+            self.presence_changed(room, user_id)
 
     async def change_address(self, room):
         """Give a private chat a new address (the old one answers 404 from now on) and
@@ -503,7 +614,7 @@ class Messenger:
         room.uri, seq = await self.writer.run(room.change_address)
         self.hub.readdress(room.id, room.uri)
         self.presence.readdress(room.id, room.uri)
-        self.tell_members(room, seq, moved_frame(old, room.uri, seq))
+        await self.tell_members(room, seq, moved_frame(old, room.uri, seq))
         return room.uri
 
     async def mark_read(self, room, user, message_id, origin=None):
@@ -514,16 +625,439 @@ class Messenger:
         Returns the marker. Raises ``models.ValidationError`` unless ``message_id`` is a
         message of the room (nothing changed).
         """
-        message_id = Message.read_marker(room, message_id)
+        message_id = await self.reads.run(Message.read_marker, room, message_id)
         moved, marker = await self.writer.run(Membership.mark_read, user, room, message_id)
         if moved:
             frame = encode({"type": "read", "uri": room.uri, "id": marker})
-            for connection in self.hub.connections(user.id):
-                if connection is not origin and connection.wants_signals:
-                    connection.signal(room.id, frame)
+            self.to_people([user.id], room.id, frame, skip=origin)
+            if self.bus is not None:
+                self.bus.publish(
+                    {"kind": "user", "users": [user.id], "room": room.id, "frame": frame}
+                )
         return marker
 
+    def typing(self, room, frame, origin):
+        """A typing notice for the room's other sockets, here and elsewhere."""
+        self.hub.signal(room.id, frame, skip=origin)
+        if self.bus is not None:
+            self.bus.publish({"kind": "signal", "room": room.id, "frame": frame})
+
+    async def signed_out(self, user_id):
+        """A login of ``user_id`` ended (signed out elsewhere, deactivated, a token
+        replaced): close the sockets it held, on every process; returns how many here."""
+        if self.bus is not None:
+            self.bus.publish({"kind": "close", "user": user_id})
+        return await close_ended(self.hub, self.reads, user_id)
+
     def presence_changed(self, room, user_id):
-        """Note that ``user_id`` came online or went offline in ``room``; the room hears
-        of it in the next batch (see ``Presence``)."""
+        """Note that ``user_id`` came online or went offline in ``room`` on this
+        process; the room hears of it in the next batch (see ``Presence``), and the
+        other processes at once."""
         self.presence.changed(room, user_id)
+        if self.bus is not None:
+            self.bus.publish(
+                {
+                    "kind": "presence",
+                    "room": room.id,
+                    "user": user_id,
+                    "on": self.hub.is_here(room.id, user_id),
+                }
+            )
+
+
+# A notice naming people lists this many at most: 200 ids of up to seven digits and a
+# rename's frame (a name of 80 characters of four bytes each) stay well inside the
+# bus's 7,000 bytes.
+PEOPLE_PER_NOTICE = 200
+# A room this far behind is not replayed to its sockets: they are told to refetch,
+# as a client resuming from too far back is.
+CATCH_UP_LIMIT = 500
+
+
+class _Delivery:
+    """What one room's sockets on this process have been handed (see ``InOrder``)."""
+
+    __slots__ = ("room", "delivered", "wanted", "waiting", "task")
+
+    def __init__(self, room):
+        self.room = room
+        self.delivered = None  # highest number handed out here; None: not known yet
+        self.wanted = 0  # highest number known to be committed
+        self.waiting = {}  # number -> (frame, message id) committed here, not yet due
+        self.task = None  # the catch-up running for the room
+
+
+class InOrder:
+    """With a bus, hands each room's changes to its subscribers here in number order.
+
+    Several processes commit changes of one room; each hears of the others' only
+    through the bus, and may hear late or not at all. So per room with subscribers here
+    this keeps ``delivered``, the highest number handed out: number N goes out only
+    right after N-1; a gap is filled from the database (``Event.since``) first. The
+    numbers have no gaps, so whatever is committed up to N can always be read.
+
+    A room's first subscriber sets where it starts (``start``), from the number it read
+    with its backlog; until then what arrives waits.
+    """
+
+    def __init__(self, messenger):
+        self.messenger = messenger
+        self.hub = messenger.hub
+        self._rooms = {}  # room id -> _Delivery
+
+    def _delivery(self, room_id, room=None):
+        """The room's state, if it has subscribers here; made when first needed."""
+        if not self.hub.subscribers(room_id):
+            self._rooms.pop(room_id, None)
+            return None
+        delivery = self._rooms.get(room_id)
+        if delivery is None:
+            room = room if room is not None else self.hub.room(room_id)
+            delivery = self._rooms[room_id] = _Delivery(room)
+        return delivery
+
+    def delivered(self, room_id):
+        delivery = self._rooms.get(room_id)
+        return None if delivery is None else delivery.delivered
+
+    def active(self):
+        """{room id: number delivered} of the rooms with subscribers here."""
+        for room_id in list(self._rooms):
+            self._delivery(room_id)  # forgets the rooms nobody follows any more
+        return {
+            room_id: delivery.delivered
+            for room_id, delivery in self._rooms.items()
+            if delivery.delivered is not None
+        }
+
+    def start(self, room, seq):
+        """A subscriber read the room up to ``seq``; returns the number delivered here
+        from now on (higher if the room had started already)."""
+        delivery = self._delivery(room.id, room)
+        if delivery is None:
+            return seq
+        if delivery.delivered is None:
+            delivery.delivered = seq
+            self._advance(delivery)
+        return delivery.delivered
+
+    def local(self, room, seq, frame, message_id=None):
+        """Number ``seq`` of the room was committed by this process."""
+        delivery = self._delivery(room.id, room)
+        if delivery is None:
+            return
+        if (
+            delivery.delivered is not None
+            and seq == delivery.delivered + 1
+            and delivery.task is None
+        ):
+            self._hand_out(delivery, seq, frame, message_id)
+            if delivery.waiting:
+                self._advance(delivery)
+            return
+        if delivery.delivered is None or seq > delivery.delivered:
+            delivery.waiting[seq] = (frame, message_id)
+            delivery.wanted = max(delivery.wanted, seq)
+            self._advance(delivery)
+
+    def news(self, room_id, seq):
+        """Another process says the room has changes up to ``seq``."""
+        delivery = self._delivery(room_id)
+        if delivery is None:
+            return
+        delivery.wanted = max(delivery.wanted, seq)
+        self._advance(delivery)
+
+    def _hand_out(self, delivery, seq, frame, message_id):
+        self.hub.publish(delivery.room.id, seq, frame, message_id)
+        delivery.delivered = seq
+
+    def _advance(self, delivery):
+        """Hand out what is due from what waits; read the rest from the database."""
+        if delivery.delivered is None or delivery.task is not None:
+            return
+        for seq in [seq for seq in delivery.waiting if seq <= delivery.delivered]:
+            del delivery.waiting[seq]
+        while delivery.delivered + 1 in delivery.waiting:
+            seq = delivery.delivered + 1
+            self._hand_out(delivery, seq, *delivery.waiting.pop(seq))
+        if delivery.wanted > delivery.delivered or delivery.waiting:
+            delivery.task = asyncio.ensure_future(self._catch_up(delivery))
+
+    async def _catch_up(self, delivery):
+        room = delivery.room
+        idle = 0
+        try:
+            while (
+                self._rooms.get(room.id) is delivery
+                and max([delivery.wanted, *delivery.waiting]) > delivery.delivered
+            ):
+                after = delivery.delivered
+                events = await self.messenger.reads.run(
+                    Event.since, room, after, CATCH_UP_LIMIT
+                )
+                if self._rooms.get(room.id) is not delivery:
+                    return
+                if events is None:
+                    await self._too_far(delivery)
+                    continue
+                for event in events:
+                    if event.seq is None or event.seq <= delivery.delivered:
+                        continue
+                    if event.seq != delivery.delivered + 1:
+                        break  # read between two commits: the next read has it
+                    self._hand_out_event(delivery, event)
+                for seq in [s for s in delivery.waiting if s <= delivery.delivered]:
+                    del delivery.waiting[seq]
+                if delivery.delivered == after:
+                    # Told of a number not to be read yet: wait a little, and after a
+                    # second without it leave it to the periodic check.
+                    idle += 1
+                    if idle > 20:
+                        delivery.wanted = delivery.delivered
+                        return
+                    await asyncio.sleep(0.05)
+                else:
+                    idle = 0
+        finally:
+            delivery.task = None
+        if self._rooms.get(room.id) is delivery and delivery.waiting:
+            self._advance(delivery)
+
+    def _hand_out_event(self, delivery, event):
+        waiting = delivery.waiting.pop(event.seq, None)
+        if waiting is not None:
+            self._hand_out(delivery, event.seq, *waiting)
+            return
+        room = delivery.room
+        if event.kind == "moved":
+            room.uri = event.details["new_uri"]
+            self.hub.readdress(room.id, room.uri)
+            self.messenger.presence.readdress(room.id, room.uri)
+        message_id = event.message.id if event.kind == "message" else None
+        self._hand_out(delivery, event.seq, event_frame(room, event), message_id)
+
+    async def _too_far(self, delivery):
+        """Too many changes to replay: every subscriber here refetches the room."""
+        latest = await self.messenger.reads.run(Event.latest_seq, delivery.room)
+        if self._rooms.get(delivery.room.id) is not delivery:
+            return
+        frame = encode({"type": "reset", "uri": delivery.room.uri})
+        for subscriber in self.hub.subscribers(delivery.room.id):
+            if subscriber.wants_signals:
+                subscriber.signal(delivery.room.id, frame)
+            subscriber.skip_to(delivery.room.id, latest)
+        delivery.delivered = max(delivery.delivered, latest)
+        delivery.waiting.clear()
+
+
+# A process says it is alive this often; one not heard from for DEAD_AFTER is gone and
+# its people go offline. Three beats: one lost notice never makes a live process dead.
+BEAT_INTERVAL = 5.0
+DEAD_AFTER = 15.0
+# How often the rooms with subscribers here are compared with the database, for a
+# notice lost without the connection dropping: one small query every five seconds.
+CHECK_INTERVAL = 5.0
+# Who is online here, restated to the other processes: rooms per notice.
+ROOMS_PER_NOTICE = 100
+
+
+class Relay:
+    """The hub's side of the bus: what other processes say, acted on here; who is
+    online here, told to them; and the heartbeats and checks that cover lost notices.
+
+    Kinds of notice (each also carries the sender's ``node``), see docs/scale-out.md:
+    ``news``, ``signal``, ``user``, ``chat``, ``evict``, ``close``, ``presence``,
+    ``state``, ``hello``, ``beat``.
+    """
+
+    beat_interval = BEAT_INTERVAL
+    dead_after = DEAD_AFTER
+    check_interval = CHECK_INTERVAL
+
+    def __init__(self, messenger, bus):
+        self.messenger = messenger
+        self.hub = messenger.hub
+        self.bus = bus
+        self._heard = {}  # node id -> loop time of its last notice
+        self._timers = []
+        self._running = set()  # tasks started for notices, held until done
+
+    async def start(self):
+        await self.bus.start(self.received, self.reconnected)
+        if not self._timers:
+            self._timers = [
+                asyncio.ensure_future(self._every(self.beat_interval, self.beat)),
+                asyncio.ensure_future(self._every(self.check_interval, self.check)),
+            ]
+            self.reconnected()
+
+    async def stop(self):
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+        await self.bus.close()
+
+    async def _every(self, seconds, job):
+        while True:
+            await asyncio.sleep(seconds)
+            try:
+                result = job()
+                if asyncio.iscoroutine(result):
+                    await result
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("periodic bus job failed")
+
+    def _spawn(self, coroutine):
+        task = asyncio.ensure_future(coroutine)
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    def reconnected(self):
+        """Connected again (or for the first time): notices may have been missed both
+        ways, so ask the others to restate who is online, restate ours, and compare
+        every room followed here with the database."""
+        self.bus.publish({"kind": "hello"})
+        self.restate()
+        self._spawn(self.check())
+        self._spawn(self.recheck_members())
+
+    def restate(self):
+        """Tell the others everyone online here, room by room."""
+        here = list(self.hub.here().items())
+        first = True
+        for start in range(0, max(len(here), 1), ROOMS_PER_NOTICE):
+            chunk = here[start : start + ROOMS_PER_NOTICE]
+            self.bus.publish(
+                {"kind": "state", "first": first, "rooms": [[r, u] for r, u in chunk]}
+            )
+            first = False
+
+    def beat(self):
+        self.bus.publish({"kind": "beat"})
+        now = asyncio.get_running_loop().time()
+        for node, heard in list(self._heard.items()):
+            if now - heard > self.dead_after:
+                log.info("bus: process %s not heard for %.0f s; gone", node, now - heard)
+                del self._heard[node]
+                self._gone(node)
+
+    def _gone(self, node):
+        for room_id, user_id in self.hub.forget_node(node):
+            self._presence(room_id, user_id)
+
+    async def check(self):
+        """Catch up the rooms whose number moved past what was delivered here."""
+        active = self.messenger.order.active()
+        if not active:
+            return
+        ids = list(active)
+
+        def numbers():
+            return list(Room.select(Room.id, Room.seq).where(Room.id.in_(ids)).tuples())
+
+        for room_id, seq in await self.messenger.reads.run(numbers):
+            if seq is not None and seq > active[room_id]:
+                self.messenger.order.news(room_id, seq)
+
+    async def recheck_members(self):
+        """After notices may have been lost: whoever is subscribed here to a room they
+        are no longer an active member of (an ``evict`` missed) leaves it now."""
+        pairs = {
+            (room_id, subscriber.user_id)
+            for subscriber in self.hub.connections()
+            for room_id in self.hub.rooms_of(subscriber)
+        }
+        if not pairs:
+            return
+        members = await self.messenger.reads.run(active_members, {r for r, _ in pairs})
+        for room_id, user_id in pairs - members:
+            room = self.hub.room(room_id)
+            if room is not None:
+                self.messenger.evict(room, user_id, False)
+
+    def _presence(self, room_id, user_id):
+        room = self.hub.room(room_id)
+        if room is not None:
+            self.messenger.presence.changed(room, user_id)
+
+    def received(self, message):
+        node = message.get("node")
+        self._heard[node] = asyncio.get_running_loop().time()
+        handler = getattr(self, "on_" + str(message.get("kind")), None)
+        if handler is None:
+            log.warning("ignoring a bus notice of kind %r", message.get("kind"))
+            return
+        handler(node, message)
+
+    def on_beat(self, node, message):
+        pass
+
+    def on_hello(self, node, message):
+        self.restate()
+
+    def on_news(self, node, message):
+        self.messenger.order.news(message["room"], message["seq"])
+
+    def on_signal(self, node, message):
+        self.hub.signal(message["room"], Frame(message["frame"]))
+
+    def on_user(self, node, message):
+        self.messenger.to_people(
+            message["users"], message["room"], Frame(message["frame"]), message.get("seq")
+        )
+
+    def on_chat(self, node, message):
+        user_id = message["user"]
+        if not any(c.wants_signals for c in self.hub.connections(user_id)):
+            return
+
+        async def tell():
+            room, user = await self.messenger.reads.run(
+                lambda: (Room.get_by_id(message["room"]), User.get_by_id(user_id))
+            )
+            await self.messenger.tell_new_member(room, user, announce=False)
+
+        self._spawn(tell())
+
+    def on_evict(self, node, message):
+        room = self.hub.room(message["room"])
+        if room is not None:
+            self.messenger.evict(room, message["user"], message["kept_out"])
+
+    def on_close(self, node, message):
+        if self.hub.connections(message["user"]):
+            self._spawn(close_ended(self.hub, self.messenger.reads, message["user"]))
+
+    def on_presence(self, node, message):
+        self.hub.elsewhere(node, message["room"], message["user"], message["on"])
+        self._presence(message["room"], message["user"])
+
+    def on_state(self, node, message):
+        if message.get("first"):
+            for room_id, user_id in self.hub.forget_node(node):
+                self._presence(room_id, user_id)
+        for room_id, users in message["rooms"]:
+            for user_id in users:
+                self.hub.elsewhere(node, room_id, user_id, True)
+                self._presence(room_id, user_id)
+
+
+def active_members(room_ids):
+    """The (room id, user id) pairs of the active members of these rooms."""
+    room_ids = sorted(room_ids)
+    pairs = set()
+    for start in range(0, len(room_ids), 500):
+        query = (
+            Membership.select(Membership.room, Membership.user)
+            .join(User)
+            .where(
+                Membership.room.in_(room_ids[start : start + 500])
+                & (User.is_active == True)  # noqa: E712
+            )
+            .tuples()
+        )
+        pairs.update(query)
+    return pairs

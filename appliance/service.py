@@ -10,7 +10,7 @@ from tornado.ioloop import PeriodicCallback
 import files
 from appliance import backup, systemd
 from database import serving
-from handlers.revocation import SWEEP_INTERVAL, sweep
+from handlers.revocation import SWEEP_INTERVAL, close_ended
 from models import MessageIndex
 
 log = logging.getLogger("chatbox.service")
@@ -50,7 +50,11 @@ class Chores:
             # A ping from the event loop itself: if the loop hangs, the pings stop and
             # systemd restarts the box, which is the point of a watchdog.
             self._every(period, lambda: systemd.notify("WATCHDOG=1"))
-        self._every(SWEEP_INTERVAL, lambda: sweep(app.messenger.hub, app.messenger.reads))
+        # Off the event loop: on PostgreSQL the check is a round trip to the server.
+        self._every(
+            SWEEP_INTERVAL,
+            lambda: close_ended(app.messenger.hub, app.messenger.reads),
+        )
         self._every(files.SWEEP_INTERVAL, lambda: app.files.sweep(app.messenger.writer))
         self._every(INDEX_UPKEEP_INTERVAL, self.index_upkeep)
         if backup_every_hours > 0:

@@ -5,7 +5,6 @@ created on a box is its administrator.
 """
 
 from handlers.base import APIError, BaseHandler, bad_request
-from handlers.revocation import sweep
 from models import Setting, User
 
 
@@ -36,8 +35,8 @@ class AdminUserActiveHandler(AdminHandler):
             raise bad_request({"detail": "You cannot deactivate your own account."})
         await self.writer.run(user.set_active, active)
         if not active:
-            # Cut their open sockets now, not at the next sweep.
-            await sweep(self.hub, self.messenger.reads)
+            # Cut their open sockets now, here and on every process.
+            await self.messenger.signed_out(user.id)
         self.send_json(user.admin_view())
 
 

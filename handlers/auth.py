@@ -8,7 +8,6 @@ import threading
 import time
 
 from handlers.base import SESSION_COOKIE, APIError, BaseHandler, bad_request
-from handlers.revocation import sweep
 from handlers.throttle import RecentEvents
 from models import Setting, Token, User, ValidationError, username_key
 
@@ -311,8 +310,8 @@ class PasswordHandler(BaseHandler):
             user.change_password, password_hash, self.credential, log_out_others
         )
         if log_out_others:
-            # Close the other logins' open sockets now, not in 2 s.
-            await sweep(self.hub, self.messenger.reads)
+            # Close the other logins' open sockets now, here and on every process.
+            await self.messenger.signed_out(user.id)
         self.send_json(
             {
                 "detail": "Password changed; you are logged out everywhere else."

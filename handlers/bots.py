@@ -2,7 +2,6 @@
 
 from handlers.base import APIError, BaseHandler, bad_request
 from handlers.budget import RateLimited
-from handlers.revocation import sweep
 from models import Room, User, Webhook
 
 NOT_FOUND = {"detail": "Not found."}
@@ -96,8 +95,8 @@ class BotHandler(BotOwnerHandler):
         bot, hook_ids = await self.read(bot_and_hook_ids, self.owner(), username)
         await self.writer.run(bot.set_active, False)
         self.webhooks.remove(hook_ids)
-        # Close its open sockets now, not at the next sweep.
-        await sweep(self.hub, self.messenger.reads)
+        # Close its open sockets now, here and on every process.
+        await self.messenger.signed_out(bot.id)
         self.set_status(204)
         self.finish()
 
@@ -107,7 +106,7 @@ class BotTokenHandler(BotOwnerHandler):
         """A new token for the bot; the old one stops working, its sockets close."""
         bot = await self.my_bot(username)
         token = await self.writer.run(bot.new_bot_token)
-        await sweep(self.hub, self.messenger.reads)
+        await self.messenger.signed_out(bot.id)
         self.send_json({"bot": bot.bot_view(), "token": token})
 
 

@@ -47,13 +47,17 @@ def live_digests(digests):
     return live
 
 
-async def sweep(hub, reads):
-    """Close every open socket whose credential has ended; returns how many.
-    ``reads``: the ``database.ReadPool`` to read the credentials through."""
-    sockets = [s for s in hub.connections() if s.credential]
+async def close_ended(hub, reads, user_id=None):
+    """``sweep``, reading off the event loop (``database.ReadPool``), of every socket
+    or only ``user_id``'s; returns how many it closed."""
+    sockets = [s for s in hub.connections(user_id) if s.credential]
     if not sockets:
         return 0
     live = await reads.run(live_digests, {s.credential for s in sockets})
+    return _close(sockets, live)
+
+
+def _close(sockets, live):
     closed = 0
     for socket in sockets:
         if socket.credential not in live:

@@ -13,6 +13,7 @@ import logging
 import tornado.websocket
 from tornado.web import HTTPError
 
+import database
 from handlers import wsio
 from handlers.base import RATE_LIMITED_PAUSE, Authenticated, JSONErrors
 from handlers.budget import RateLimited
@@ -101,15 +102,20 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         self.messenger = messenger
         self.hub = messenger.hub
         self.limits = messenger.limits
+        self.reads = messenger.reads
         self.opened = False
+        # Rooms being subscribed to: their live frames wait here, as (message id, seq,
+        # frame), until the backlog read from the database has been sent.
+        self.held = {}
         # Highest message id (seed socket) or event seq (/ws) sent per room: what is
         # committed while a backlog is being read is then sent once, not twice.
         self.last_sent = {}
 
-    def prepare(self):
+    async def prepare(self):
         # Runs before the upgrade, so a refusal is an ordinary HTTP status. A request
         # that is no upgrade at all (a link followed) is refused here too, so that its
         # answer is JSON like every other error.
+        database.serving.set(True)  # and so for the socket's frames, which inherit it
         if self.request.headers.get("Upgrade", "").lower() != "websocket":
             raise HTTPError(400, reason="Expected a websocket upgrade")
         offered = self.offered_subprotocols()
@@ -117,7 +123,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
             raise HTTPError(
                 400, reason=f"Offer the {SUBPROTOCOL} subprotocol with the token"
             )
-        self.current_user = self.authenticate()
+        self.current_user = await self.reads.run(self.authenticate)
         if self.current_user is None:
             raise HTTPError(401)
 
@@ -179,6 +185,10 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
         self.send_text(encode(frame))
 
     def deliver(self, room_id, message_id, seq, frame):
+        held = self.held.get(room_id)
+        if held is not None:
+            held.append((message_id, seq, frame))
+            return
         # The seed protocol carries messages only, and its clients resume by id.
         if message_id is None or message_id <= self.last_sent.get(room_id, 0):
             return
@@ -187,6 +197,16 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
 
     def signal(self, room_id, frame):
         self.send_text(frame)
+
+    def release(self, room_id):
+        """Send what was held for the room while its backlog was read; the numbers
+        the backlog already had are dropped by ``deliver``."""
+        for message_id, seq, frame in self.held.pop(room_id, ()):
+            self.deliver(room_id, message_id, seq, frame)
+
+    def skip_to(self, room_id, seq):
+        """The room's changes up to ``seq`` will not be sent: its client was told to
+        refetch them (see ``hub.InOrder``)."""
 
     def is_member(self, room):
         """Asked again on every frame: while a socket stays open its user may be
@@ -277,12 +297,16 @@ class RoomSocket(Socket):
     once) is therefore joined here rather than refused.
     """
 
-    def prepare(self):
-        super().prepare()
+    async def prepare(self):
+        await super().prepare()
         # Decide here whether the handshake may go ahead, but change nothing: Tornado
         # refuses a foreign Origin or a request that is not an upgrade only after
         # prepare(), so the room is opened or joined in open(), once it has accepted.
-        uri = self.path_kwargs["room"]
+        await self.reads.run(self.find_room, self.path_kwargs["room"])
+
+    def find_room(self, uri):
+        """The room the handshake names, and whether its caller may enter; runs as one
+        read (``database.ReadPool``)."""
         self.room = Room.by_uri(uri)
         self.room_name = uri
         if self.room is None:
@@ -333,21 +357,44 @@ class RoomSocket(Socket):
             log.info("room socket for %r not opened: %s", name, error)
             self.close(CLOSE_NOT_OPENED, "the room could not be opened")
             return
-        if self.joining and not self.is_member(self.room):
+        room = self.room
+        if self.joining and not await self.reads.run(self.is_member, room):
             self.close(CLOSE_REMOVED, "not admitted to the room")
             return
-        # Join, then send the backlog since the handshake, in one step of the event
-        # loop: a message is published only after its commit, so each is either in the
-        # backlog or delivered after joining, and last_sent drops a second copy.
-        self.join_room(self.room)
-        self.last_sent[self.room.id] = self.since
-        backlog = Message.page(self.room, after=self.since, limit=MAX_RESUME)
-        for message in backlog:
-            frame = message_frame(self.room, message)
-            self.deliver(self.room.id, message.id, message.seq, frame)
+        # Join (holding what is published meanwhile), read the backlog since the
+        # handshake, send it, then what was held: a message is published only after
+        # its commit, so each is either in the backlog or held, and last_sent drops a
+        # second copy.
+        self.held[room.id] = []
+        self.join_room(room)
+        self.last_sent[room.id] = self.since
+
+        def backlog():
+            return (
+                Message.page(room, after=self.since, limit=MAX_RESUME),
+                Event.latest_seq(room),
+            )
+
+        messages, latest_seq = await self.reads.run(backlog)
+        order = self.messenger.order
+        if order is not None:
+            due = order.start(room, latest_seq)
+            if due > latest_seq:
+                # Another subscriber here started the room further on: read up to it
+                # (all committed, as it was handed out); what follows is held.
+                events = await self.reads.run(Event.since, room, latest_seq, MAX_RESUME)
+                messages += [
+                    e.message for e in events or () if e.kind == "message" and e.seq <= due
+                ]
+        held = self.held.pop(room.id, [])
+        for message in messages:
+            frame = message_frame(room, message)
+            self.deliver(room.id, message.id, message.seq, frame)
+        for message_id, seq, frame in held:
+            self.deliver(room.id, message_id, seq, frame)
 
     async def handle(self, frame):
-        if not self.is_member(self.room):
+        if not await self.reads.run(self.is_member, self.room):
             raise FrameError("forbidden", "You are no longer a member of this room.")
         message, created = await self.messenger.post(
             self.room,
@@ -392,13 +439,13 @@ class ClientSocket(Socket):
     def error_frame(self, code, detail, ref):
         return {"type": "error", "code": code, "detail": detail, "ref": ref}
 
-    def member_room(self, frame):
+    async def member_room(self, frame):
         uri = frame.get("uri")
         if not isinstance(uri, str):
             raise FrameError("not_found", "No such room.")
         # The room and the membership in one read: checked again on every frame, as
         # is_member explains.
-        room, member = Room.for_member(uri, self.user_id)
+        room, member = await self.reads.run(Room.for_member, uri, self.user_id)
         if room is None:
             raise FrameError("not_found", "No such room.")
         if not member:
@@ -408,26 +455,45 @@ class ClientSocket(Socket):
     async def subscribe(self, frame):
         # Paid for before anything is read: a flood of subscribes costs a lookup each.
         self.limits.charge("subscribe", self.user_id)
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         after = self.position(frame, "after", "a message id")
         after_seq = self.position(frame, "after_seq", "a sequence number")
-        # Read the backlog and join the room in one step of the event loop: an event is
-        # published on this thread only after its commit, so each is either in the
-        # backlog or published after we joined (or both: last_sent drops the second
-        # copy). The writer may commit between the reads below; the room's number is
-        # read first, so every event up to it is committed and in what is read after.
-        latest_seq = Event.latest_seq(room)
-        latest_id = Message.latest_id(room)
-        if after_seq is not None:
-            backlog = self.events_since(room, after_seq, latest_seq)
-        elif after is not None:
-            backlog = self.messages_since(room, after, latest_id, latest_seq)
-        else:
-            backlog = []
-        self.last_sent[room.id] = max(
-            [latest_seq] + [event.seq or 0 for event in backlog or ()]
-        )
+        # Subscribe first, holding what is published from now on; then read the
+        # backlog; send it, then what was held. An event is published only after its
+        # commit, so each is either in the backlog or held (or both: last_sent drops
+        # the second copy).
+        was_in = room.id in self.hub.rooms_of(self)
+        self.held[room.id] = []
         came_online = self.hub.subscribe(room, self)
+        try:
+            latest_seq, latest_id, backlog = await self.reads.run(
+                self.backlog, room, after, after_seq
+            )
+            last = max([latest_seq] + [event.seq or 0 for event in backlog or ()])
+            order = self.messenger.order
+            if order is not None:
+                due = order.start(room, last)
+                if due > last:
+                    # Another subscriber here started the room further on: what lies
+                    # between is read too, or this socket would skip it. All of it
+                    # is committed (it was handed out); what follows is held.
+                    more = await self.reads.run(Event.since, room, last, MAX_RESUME)
+                    if backlog is not None:
+                        if more is None:
+                            backlog = None
+                        else:
+                            backlog += [e for e in more if last < e.seq <= due]
+                    last = due
+        except BaseException:
+            self.held.pop(room.id, None)
+            if not was_in:
+                self.hub.unsubscribe(room.id, self)
+            raise
+        if room.id not in self.hub.rooms_of(self):
+            # Removed from the room, or closed, while the backlog was read.
+            self.held.pop(room.id, None)
+            raise FrameError("forbidden", "You are not a member of this room.")
+        self.last_sent[room.id] = last
         for event in backlog or ():
             if event.kind == "message":
                 latest_id = max(latest_id, event.message_id)
@@ -436,7 +502,7 @@ class ClientSocket(Socket):
                 "type": "subscribed",
                 "uri": room.uri,
                 "latest_id": latest_id,
-                "latest_seq": self.last_sent[room.id],
+                "latest_seq": last,
                 "online": self.hub.online(room.id),
             }
         )
@@ -447,6 +513,7 @@ class ClientSocket(Socket):
         else:
             for event in backlog:
                 self.send_text(event_frame(room, event))
+        self.release(room.id)
         if came_online:
             self.messenger.presence_changed(room, self.user_id)
         if backlog:
@@ -454,6 +521,21 @@ class ClientSocket(Socket):
             # client resuming many rooms at once sends its subscribes together, and
             # Tornado reads them one after another without letting other sockets in.
             await asyncio.sleep(0)
+
+    def backlog(self, room, after, after_seq):
+        """Every read a subscribe makes, as one (``database.ReadPool``): the room's
+        latest number and message id, and the events the client is owed (None: it
+        must refetch). The number is read first, so every event up to it is committed
+        and in what is read after."""
+        latest_seq = Event.latest_seq(room)
+        latest_id = Message.latest_id(room)
+        if after_seq is not None:
+            backlog = self.events_since(room, after_seq, latest_seq)
+        elif after is not None:
+            backlog = self.messages_since(room, after, latest_id, latest_seq)
+        else:
+            backlog = []
+        return latest_seq, latest_id, backlog
 
     @staticmethod
     def position(frame, name, meaning):
@@ -510,6 +592,10 @@ class ClientSocket(Socket):
         return sorted(backlog, key=lambda event: event.seq or 0)
 
     def deliver(self, room_id, message_id, seq, frame):
+        held = self.held.get(room_id)
+        if held is not None:
+            held.append((message_id, seq, frame))
+            return
         # A room this socket does not follow gets nothing through the hub; what comes
         # here anyway (a move, told to every socket of every member) is sent as is.
         last = self.last_sent.get(room_id)
@@ -520,13 +606,13 @@ class ClientSocket(Socket):
         self.send_text(frame)
 
     async def unsubscribe(self, frame):
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         self.last_sent.pop(room.id, None)
         self.leave_room(room)
         self.send_frame({"type": "unsubscribed", "uri": room.uri})
 
     async def send(self, frame):
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         client_id = frame.get("client_id")
         if client_id is None:
             raise FrameError("invalid", "A send needs a client_id.")
@@ -550,19 +636,19 @@ class ClientSocket(Socket):
         )
 
     async def typing(self, frame):
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         if room.id not in self.hub.rooms_of(self):
             raise FrameError("not_subscribed", "Subscribe to the room first.")
         # Each notice is copied to every other socket in the room: a burst must not be.
         self.limits.charge("typing", (self.user_id, room.id))
-        self.hub.signal(
-            room.id,
+        self.messenger.typing(
+            room,
             encode({"type": "typing", "uri": room.uri, "user": self.current_user.public()}),
-            skip=self,
+            self,
         )
 
     async def read(self, frame):
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         await self.messenger.mark_read(
             room, self.current_user, frame.get("id"), origin=self
         )
@@ -578,7 +664,7 @@ class ClientSocket(Socket):
         await self.change(frame, "reacted", frame.get("emoji"), frame.get("on"))
 
     async def change(self, frame, kind, *args):
-        room = self.member_room(frame)
+        room = await self.member_room(frame)
         seq, _ = await self.messenger.change(
             room, self.current_user, frame.get("id"), kind, *args
         )
@@ -599,7 +685,12 @@ class ClientSocket(Socket):
         "ping": ping,
     }
 
+    def skip_to(self, room_id, seq):
+        if room_id in self.last_sent:
+            self.last_sent[room_id] = max(self.last_sent[room_id], seq)
+
     def removed(self, room, kept_out):
         self.last_sent.pop(room.id, None)
+        self.held.pop(room.id, None)
         reason = "removed" if kept_out else "left"
         self.send_frame({"type": "removed", "uri": room.uri, "reason": reason})

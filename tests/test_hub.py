@@ -238,3 +238,35 @@ def test_a_subscriber_that_unsubscribes_another_during_publish_does_not_break_it
     hub.publish(10, 1, "frame")  # whichever goes first, iteration must survive
     assert hub.subscribers(10) == {killer}
     assert_consistent(hub)
+
+
+def test_someone_online_here_and_on_another_process_counts_once():
+    hub = RoomHub()
+    hub.subscribe(room(1), Subscriber(7))
+    hub.elsewhere("node-b", 1, 7, True)
+    hub.elsewhere("node-b", 1, 8, True)
+    assert hub.online(1) == [7, 8]
+    assert hub.is_online(1, 8) and not hub.is_here(1, 8)
+    assert hub.here() == {1: [7]}
+    hub.elsewhere("node-b", 1, 8, False)
+    assert hub.online(1) == [7]
+
+
+def test_a_person_online_through_two_other_processes_stays_online_until_both_say_not():
+    hub = RoomHub()
+    hub.elsewhere("b", 1, 8, True)
+    hub.elsewhere("c", 1, 8, True)
+    hub.elsewhere("b", 1, 8, False)
+    assert hub.online(1) == [8]
+    hub.elsewhere("c", 1, 8, False)
+    assert hub.online(1) == []
+
+
+def test_forgetting_a_process_reports_whom_it_had_online_and_keeps_the_others():
+    hub = RoomHub()
+    hub.elsewhere("b", 1, 8, True)
+    hub.elsewhere("b", 2, 9, True)
+    hub.elsewhere("c", 2, 9, True)
+    assert sorted(hub.forget_node("b")) == [(1, 8), (2, 9)]
+    assert hub.online(1) == [] and hub.online(2) == [9]
+    assert hub.forget_node("b") == []

@@ -5,7 +5,7 @@ import pytest
 
 from appliance.service import Chores
 from database import OnLoop, serving
-from handlers.revocation import CLOSE_SIGNED_OUT, sweep
+from handlers.revocation import CLOSE_SIGNED_OUT, close_ended
 from models import User
 
 
@@ -107,7 +107,7 @@ class OneSocketHub:
     def __init__(self, socket):
         self.socket = socket
 
-    def connections(self):
+    def connections(self, user_id=None):
         return [self.socket]
 
 
@@ -118,7 +118,7 @@ async def test_the_periodic_chores_read_off_the_event_loop(app, caplog):
     try:
         await chores.index_upkeep()
         socket = EndedLogin()
-        assert await sweep(OneSocketHub(socket), app.messenger.reads) == 1
+        assert await close_ended(OneSocketHub(socket), app.messenger.reads) == 1
         assert socket.closed_with == CLOSE_SIGNED_OUT
         assert await app.files.sweep(app.messenger.writer) == 0
     finally:
