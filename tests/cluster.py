@@ -8,7 +8,9 @@ how to cut a bus's connections the way a network or an operator would.
 """
 
 import asyncio
+import contextlib
 import json
+import threading
 import time
 
 import psycopg
@@ -222,7 +224,34 @@ class Tab:
         ]
 
 
-class PostgresBus:
+class Cuttable:
+    """What both buses share: cutting them for a while, not just once."""
+
+    @contextlib.contextmanager
+    def down(self, every=0.01, at_most=60):
+        """Cut the listening connections again and again (every ``every`` seconds,
+        from a thread) while the block runs: each reconnection is cut again at once, so
+        notices published meanwhile are lost to the processes. Yields the list of how
+        many each cut ended."""
+        stop = threading.Event()
+        cuts = []
+
+        def cut_until_stopped():
+            deadline = time.monotonic() + at_most
+            while not stop.is_set() and time.monotonic() < deadline:
+                cuts.append(self.cut())
+                stop.wait(every)
+
+        thread = threading.Thread(target=cut_until_stopped, daemon=True)
+        thread.start()
+        try:
+            yield cuts
+        finally:
+            stop.set()
+            thread.join()
+
+
+class PostgresBus(Cuttable):
     """``--bus=postgres``: LISTEN/NOTIFY on the database itself."""
 
     option = "postgres"
@@ -231,20 +260,20 @@ class PostgresBus:
         self.database = database
 
     def cut(self):
-        """End the bus's connections (the listening one, which after a quiet spell
-        last ran the ``SELECT 1`` that checks it, and the one that sends notices), as a
-        network cut or a DBA would; returns how many were ended."""
+        """End every process's listening connection (whose last statement is its
+        LISTEN, or the ``SELECT 1`` that checks it after a quiet spell), as a network
+        cut or a DBA would; returns how many were ended. The connections that send
+        notices stay: what they send meanwhile reaches nobody."""
         with psycopg.connect(self.database, autocommit=True) as conn:
             ended = conn.execute(
                 "SELECT pg_terminate_backend(pid) FROM pg_stat_activity"
                 " WHERE datname = current_database() AND pid <> pg_backend_pid()"
-                " AND state = 'idle' AND (query ILIKE 'listen%%'"
-                " OR query = 'SELECT 1' OR query ILIKE '%%pg_notify%%')"
+                " AND state = 'idle' AND (query ILIKE 'listen%' OR query = 'SELECT 1')"
             ).fetchall()
         return len(ended)
 
 
-class RedisBus:
+class RedisBus(Cuttable):
     """``--bus=redis://…``: Redis pub/sub."""
 
     def __init__(self, server, url):
