@@ -21,7 +21,7 @@ from cluster import (
     on,
     scalar,
 )
-from conftest import API
+from conftest import API, ON_POSTGRES
 
 from hub import BEAT_INTERVAL, DEAD_AFTER, PRESENCE_DELAY
 
@@ -31,6 +31,12 @@ from hub import BEAT_INTERVAL, DEAD_AFTER, PRESENCE_DELAY
 OFFLINE_WITHIN = DEAD_AFTER + BEAT_INTERVAL + PRESENCE_DELAY + 1
 
 _databases = itertools.count(1)
+
+# These processes are on PostgreSQL whichever database the rest of the suite uses: the
+# suite's second pass, on PostgreSQL, would only repeat them.
+pytestmark = pytest.mark.skipif(
+    ON_POSTGRES, reason="runs once, in the suite's first pass; it is on PostgreSQL already"
+)
 
 
 @pytest.fixture
