@@ -67,11 +67,7 @@ def cluster(tmp_path, database, bus):
             tmp_path / f"cluster{len(made)}", database, bus.option, processes, args
         )
         made.append(group)
-        try:
-            return group.start()
-        except BaseException:
-            print(group.logs())
-            raise
+        return group.start()
 
     yield start
     for group in made:
