@@ -26,6 +26,8 @@ class Tally:
 
     def __init__(self):
         self.latency_ns = []  # receive - send, every delivered message
+        # The same, of deliveries whose sender talks to another server process.
+        self.cross_ns = []
         self.ack_ns = []  # ack - send, per send
         self.sent = 0
         self.send_failures = 0
@@ -42,6 +44,8 @@ class Run:
         self.closed = 0
         self.error_samples = []
         self.on_message = None  # optional hook(sender, seq, now_ns)
+        # Which server process a client (by index) talks to; None: there is one.
+        self.process_of = None
 
     def open_window(self):
         self.window = Tally()
@@ -87,6 +91,9 @@ class Client:
         self.close_code = None
 
     async def open(self, base_url, timeout=30):
+        """Connect to ``base_url``, or to ``base_url(index)`` if it is a function."""
+        if callable(base_url):
+            base_url = base_url(self.index)
         path = "/ws" if self.kind == "ws" else f"/ws/chat/{self.person.uri}/"
         self.conn = await connect(
             base_url + path,
@@ -146,6 +153,9 @@ class Client:
             self.last[sender] = seq
             if window is not None:
                 window.latency_ns.append(now - int(sent_at))
+                where = self.run.process_of
+                if where is not None and where(sender) != where(self.index):
+                    window.cross_ns.append(now - int(sent_at))
                 # The seed socket has no ack: the sender's own copy is its ack.
                 if self.kind != "ws" and sender == self.index:
                     window.ack_ns.append(now - int(sent_at))
@@ -200,7 +210,8 @@ class Client:
 
 
 async def open_all(people, run, base_url, kind="ws", concurrency=100, deadline=600):
-    """Connect (and subscribe) everyone, ``concurrency`` handshakes at a time."""
+    """Connect (and subscribe) everyone, ``concurrency`` handshakes at a time;
+    ``base_url`` is one server's or a function of a client's index (``Cluster.url_for``)."""
     gate = asyncio.Semaphore(concurrency)
     clients = [Client(p, run, kind) for p in people]
 

@@ -1,8 +1,13 @@
-"""The measured chatbox: a seeded database, a pinned server process, and its costs.
+"""The measured chatbox: a seeded database, pinned server processes, and their costs.
 
 The server runs as a real subprocess (``python chatbox.py``) pinned to one core; the load
 generator pins itself to the other, so the two do not steal each other's time. Both get a
 high open-file limit: every websocket is a file descriptor on each side.
+
+``Server`` is one process on SQLite; ``Cluster`` is several processes on one PostgreSQL
+database with a bus (docs/scale-out.md), started here in temporary directories with the
+test suite's helpers (tests/servers.py) and pinned to the server's core with them: the
+whole server side shares one core, the generator has the other.
 """
 
 import asyncio
@@ -11,6 +16,7 @@ import os
 import platform
 import resource
 import shutil
+import signal
 import socket
 import subprocess
 import sys
@@ -62,8 +68,9 @@ class Person:
     room: int
 
 
-def seed(path, plan):
-    """Users, API tokens, named rooms and memberships, written straight into SQLite.
+def seed(target, plan):
+    """Users, API tokens, named rooms and memberships, written straight into the
+    database: ``target`` is a SQLite file or a PostgreSQL URL.
 
     ``plan`` gives each user's room number, in order. Signing thousands up over REST
     would cost one bcrypt (~60 ms) each; the bench instead stores one precomputed hash
@@ -72,10 +79,14 @@ def seed(path, plan):
     """
     if REPO not in sys.path:
         sys.path.insert(0, REPO)
+    import database
     import models
     import schema
 
-    schema.init_db(path)
+    if database.is_postgres(target):
+        schema.open_database(target)
+    else:
+        schema.init_db(target)
     password_hash = models.User.hash_password("bench-password-never-used")
     people, rooms = [], {}
     with models.db.atomic():
@@ -141,25 +152,29 @@ class Server:
     def url(self):
         return f"ws://{HOST}:{self.port}"
 
+    def url_for(self, index):
+        """Where the client numbered ``index`` connects."""
+        return self.url
+
+    def port_for(self, index):
+        return self.port
+
+    def process_of(self, index):
+        """Which server process the client numbered ``index`` talks to."""
+        return 0
+
+    def groups(self):
+        """The processes whose CPU and memory count as the server's, by kind."""
+        return {"chatbox": [self.ps]}
+
     def start(self, timeout=20):
         self._log = open(self.log_path, "w")
         self.proc = subprocess.Popen(
             self.command, cwd=self.repo, stdout=self._log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"chatbox exited: {self.log_tail()}")
-            try:
-                with urllib.request.urlopen(
-                    f"http://{HOST}:{self.port}/healthz", timeout=1
-                ) as answer:
-                    if answer.status == 200:
-                        self.ps = psutil.Process(self.proc.pid)
-                        return self
-            except OSError:
-                time.sleep(0.1)
-        raise RuntimeError("chatbox did not answer /healthz in time")
+        wait_healthy(self.proc, self.port, timeout, self.log_tail)
+        self.ps = psutil.Process(self.proc.pid)
+        return self
 
     def log_tail(self, lines=20):
         with open(self.log_path, errors="replace") as f:
@@ -182,15 +197,281 @@ class Server:
         shutil.rmtree(self.workdir, ignore_errors=True)
 
 
+def wait_healthy(proc, port, timeout, log_tail):
+    """Wait until the chatbox ``proc`` answers ``/healthz`` on ``port``."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"chatbox exited: {log_tail()}")
+        try:
+            with urllib.request.urlopen(
+                f"http://{HOST}:{port}/healthz", timeout=1
+            ) as answer:
+                if answer.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"chatbox did not answer /healthz in time: {log_tail()}")
+
+
+def _servers_module():
+    """tests/servers.py: PostgreSQL and Redis in temporary directories."""
+    tests = os.path.join(REPO, "tests")
+    if tests not in sys.path:
+        sys.path.insert(0, tests)
+    import servers
+
+    return servers
+
+
+def pin(pid, core=SERVER_CORE):
+    """Pin every thread of process ``pid`` to ``core``."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        try:
+            os.sched_setaffinity(int(tid), {core})
+        except OSError:
+            pass  # a thread that just ended
+
+
+def durable_postgres(parent):
+    """tests/servers.py's PostgreSQL, restarted as a measured server runs: commits
+    flushed to disk (the test server skips fsync to be quick) and pinned to
+    SERVER_CORE (backends forked later inherit the postmaster's core)."""
+    servers = _servers_module()
+    made = servers.Postgres.start(parent)
+    command = list(made.process.args)
+    made.process.send_signal(signal.SIGINT)
+    made.process.wait(30)
+    durable = {"fsync=off": "fsync=on", "synchronous_commit=off": "synchronous_commit=on",
+               "full_page_writes=off": "full_page_writes=on"}  # fmt: skip
+    command = ["taskset", "-c", str(SERVER_CORE), *(durable.get(a, a) for a in command)]
+    log = open(os.path.join(made.directory, "server.log"), "ab")
+    process = subprocess.Popen(
+        command,
+        env=dict(os.environ, LC_ALL="C", HOME=made.directory),
+        cwd=made.directory,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        stdin=subprocess.DEVNULL,
+    )
+    log.close()
+    server = servers.Postgres(made.directory, made.port, process, made.directory)
+    deadline = time.monotonic() + 60
+    while not server._accepts():
+        if process.poll() is not None or time.monotonic() > deadline:
+            server.stop()
+            raise RuntimeError("PostgreSQL did not come back with durable settings")
+        time.sleep(0.1)
+    return server
+
+
+class Cluster:
+    """``processes`` chatbox processes on one PostgreSQL database with a bus.
+
+    ``database`` is ``postgres`` (a PostgreSQL started here, in a temporary directory)
+    or the URL of an empty database elsewhere; ``bus`` is ``postgres`` (LISTEN/NOTIFY),
+    ``redis`` (a Redis started here), a ``redis://`` URL or ``none`` (one process).
+    Client ``index`` talks to process ``index % processes``, so every room has members
+    on every process. The processes share a data dir and an uploads folder, as on one
+    machine.
+    """
+
+    def __init__(self, plan, processes=2, database="postgres", bus="postgres",
+                 repo=REPO, args=()):  # fmt: skip
+        self.workdir = tempfile.mkdtemp(prefix="chatbox-bench-")
+        self.repo = repo
+        self.args = list(args)
+        self.backing = []  # PostgreSQL and Redis servers started here, to stop
+        self.pinned = {}  # kind -> root processes of the servers started here
+        started = time.monotonic()
+        try:
+            self.database = self._database(database)
+            self.bus = self._bus(bus)
+            self.people = seed(self.database, plan)
+        except BaseException:
+            self.stop()
+            raise
+        self.seed_seconds = time.monotonic() - started
+        self.ports = [free_port() for _ in range(processes)]
+        self.procs = []
+        self.ps = []
+        self.log_paths = [
+            os.path.join(self.workdir, f"server-{n}.log") for n in range(processes)
+        ]
+        self._logs = []
+
+    def _database(self, database):
+        if database != "postgres":
+            return database
+        # In the system's temporary directory, which PostgreSQL's user can reach.
+        server = durable_postgres(None)
+        self.backing.append(server)
+        self.pinned["postgres"] = [psutil.Process(server.process.pid)]
+        return server.create_database("bench")
+
+    def _bus(self, bus):
+        if bus != "redis":
+            return bus
+        server = _servers_module().Redis.start()
+        self.backing.append(server)
+        pin(server.process.pid)
+        self.pinned["redis"] = [psutil.Process(server.process.pid)]
+        return server.url
+
+    def command_for(self, n):
+        return [
+            "taskset", "-c", str(SERVER_CORE),
+            "prlimit", f"--nofile={FD_LIMIT}:{FD_LIMIT}",
+            sys.executable, "chatbox.py",
+            f"--port={self.ports[n]}", f"--address={HOST}",
+            f"--database={self.database}",
+            *([f"--bus={self.bus}"] if self.bus != "none" else []),
+            f"--data-dir={os.path.join(self.workdir, 'data')}",
+            f"--uploads={os.path.join(self.workdir, 'uploads')}",
+            *self.args,
+        ]  # fmt: skip
+
+    @property
+    def command(self):
+        return self.command_for(0)
+
+    @property
+    def url(self):
+        return self.url_for(0)
+
+    @property
+    def port(self):
+        return self.ports[0]
+
+    def process_of(self, index):
+        return index % len(self.ports)
+
+    def url_for(self, index):
+        return f"ws://{HOST}:{self.port_for(index)}"
+
+    def port_for(self, index):
+        return self.ports[self.process_of(index)]
+
+    def groups(self):
+        return {"chatbox": self.ps, **self.pinned}
+
+    def counters(self):
+        """Running totals of the shared servers' work: PostgreSQL transactions in the
+        bench's database (reads each count as one, outside a writer's batch), and
+        notices published on Redis."""
+        import psycopg
+
+        totals = {}
+        with psycopg.connect(self.database, autocommit=True) as conn:
+            totals["pg_transactions"] = conn.execute(
+                "SELECT xact_commit FROM pg_stat_database WHERE datname = current_database()"
+            ).fetchone()[0]
+        if self.bus.startswith("redis"):
+            import redis
+
+            client = redis.Redis.from_url(self.bus)
+            try:
+                stats = client.info("commandstats").get("cmdstat_publish", {})
+            finally:
+                client.close()
+            totals["bus_notices"] = stats.get("calls", 0)
+        return totals
+
+    def start(self, timeout=60):
+        # One after another: the first brings the schema up to date, the rest find it so.
+        for n, port in enumerate(self.ports):
+            log = open(self.log_paths[n], "w")
+            self._logs.append(log)
+            proc = subprocess.Popen(
+                self.command_for(n), cwd=self.repo, stdout=log, stderr=subprocess.STDOUT
+            )
+            self.procs.append(proc)
+            wait_healthy(proc, port, timeout, lambda n=n: self.log_tail(5, n))
+            self.ps.append(psutil.Process(proc.pid))
+        return self
+
+    @property
+    def log_path(self):
+        return self.log_paths[0]
+
+    def log_tail(self, lines=20, only=None):
+        tails = []
+        for n, path in enumerate(self.log_paths):
+            if only is not None and n != only or not os.path.exists(path):
+                continue
+            with open(path, errors="replace") as f:
+                tails.append(f"[{n}] " + "".join(f.readlines()[-lines:]))
+        return "".join(tails)
+
+    def log_count(self, needle):
+        count = 0
+        for path in self.log_paths:
+            if os.path.exists(path):
+                with open(path, errors="replace") as f:
+                    count += sum(needle in line for line in f)
+        return count
+
+    def stop(self):
+        for proc in getattr(self, "procs", []):
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in getattr(self, "procs", []):
+            try:
+                proc.wait(15)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for log in getattr(self, "_logs", []):
+            log.close()
+        for server in reversed(self.backing):
+            server.stop()
+        shutil.rmtree(self.workdir, ignore_errors=True)
+
+
+def _cpu_seconds(procs):
+    """CPU time of ``procs`` and of every descendant, live or already reaped."""
+    total = 0.0
+    for root in procs:
+        try:
+            times = root.cpu_times()
+            total += times.user + times.system + times.children_user + times.children_system
+            children = root.children(recursive=True)
+        except psutil.Error:
+            continue
+        for child in children:
+            try:
+                times = child.cpu_times()
+            except psutil.Error:
+                continue
+            total += times.user + times.system
+    return total
+
+
+def _rss(procs):
+    total = 0
+    for proc in procs:
+        try:
+            total += proc.memory_info().rss
+        except psutil.Error:
+            pass
+    return total
+
+
 class Meter:
     """CPU and memory of the server and of the generator, over chosen windows.
 
+    ``groups`` are the server's processes by kind (``Server.groups``): the chatbox
+    processes, and PostgreSQL and Redis where the bench started them. ``server_cpu_pct``
+    is all of them together (they share the server's core); each kind also has its own
+    figure, and each chatbox process its own, when there is more than one.
+
     CPU is measured from cumulative CPU times at the window's two ends (exact, not
-    sampled); RSS is sampled every half second by a thread so peaks are seen.
+    sampled); RSS (of the chatbox processes) is sampled every half second by a thread
+    so peaks are seen.
     """
 
-    def __init__(self, server_process):
-        self.server = server_process
+    def __init__(self, groups):
+        self.groups = groups
         self.me = psutil.Process()
         self.rss = []  # (monotonic, server rss)
         self._stop = threading.Event()
@@ -199,23 +480,23 @@ class Meter:
 
     def _sample(self):
         while not self._stop.wait(0.5):
-            try:
-                self.rss.append((time.monotonic(), self.server.memory_info().rss))
-            except psutil.Error:
-                return
+            self.rss.append((time.monotonic(), _rss(self.groups["chatbox"])))
 
     def close(self):
         self._stop.set()
 
     def mark(self):
-        server = self.server.cpu_times()
+        parts = {kind: _cpu_seconds(procs) for kind, procs in self.groups.items()}
+        each = [_cpu_seconds([p]) for p in self.groups["chatbox"]]
         me = self.me.cpu_times()
         return (
             time.monotonic(),
-            server.user + server.system,
+            sum(parts.values()),
             me.user + me.system,
-            self.server.memory_info().rss,
+            _rss(self.groups["chatbox"]),
             [(c.idle + c.iowait, sum(c)) for c in psutil.cpu_times(percpu=True)],
+            parts,
+            each,
         )
 
     def window(self, start, end=None):
@@ -224,7 +505,7 @@ class Meter:
         peak = max(
             [rss for t, rss in self.rss if start[0] <= t <= end[0]] + [start[3], end[3]]
         )
-        return {
+        pct = {
             "seconds": round(seconds, 2),
             "server_cpu_pct": round(100 * (end[1] - start[1]) / seconds, 1),
             "generator_cpu_pct": round(100 * (end[2] - start[2]) / seconds, 1),
@@ -237,6 +518,16 @@ class Meter:
                 for (i0, t0), (i1, t1) in zip(start[4], end[4], strict=True)
             ],
         }
+        if len(end[5]) > 1 or len(end[6]) > 1:
+            for kind in end[5]:
+                pct[f"{kind}_cpu_pct"] = round(
+                    100 * (end[5][kind] - start[5][kind]) / seconds, 1
+                )
+            pct["chatbox_cpu_pct_each"] = [
+                round(100 * (b - a) / seconds, 1)
+                for a, b in zip(start[6], end[6], strict=True)
+            ]
+        return pct
 
 
 def machine():
@@ -288,7 +579,7 @@ def run_scenario(server, scenario, deadline, keep_log=None):
     except Exception:
         server.stop()
         raise
-    meter = Meter(server.ps)
+    meter = Meter(server.groups())
     try:
         results = asyncio.run(asyncio.wait_for(scenario(meter), deadline))
     finally:

@@ -5,7 +5,10 @@
     python bench/load.py s3            # big room: grow one room by 500 until p95 > 500 ms
     python bench/load.py s4            # idle connections: memory each; a client that stops reading
 
-``--quick`` runs a small version of each. See bench/README.md and bench/RESULTS.md.
+``--quick`` runs a small version of each. ``--processes N --database=postgres
+--bus=postgres|redis`` runs them against N chatbox processes on one PostgreSQL database
+with a bus (docs/scale-out.md), PostgreSQL and Redis started by the bench; clients are
+spread over the processes. See bench/README.md and bench/RESULTS.md.
 """
 
 import argparse
@@ -20,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from clients import Run, drained_to_eof, open_all, stuck_reader  # noqa: E402
 from harness import (  # noqa: E402
+    Cluster,
     Server,
     load_average,
     machine,
@@ -107,15 +111,21 @@ async def settle(rooms, seconds):
         await asyncio.sleep(0.2)
 
 
-async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5.0):
+async def measure(server, run, meter, rooms, senders, rate, seconds, padding="", drain=5.0):
     """One steady-rate window: latency, throughput, loss, and what it cost."""
     lost_before = run.gaps + missing(rooms)
     dup_before = run.duplicates
     load = load_average()
+    counters = getattr(server, "counters", None)
+    before = counters() if counters else {}
     window = run.open_window()
     start = meter.mark()
     sent, took = await paced(senders, rate, seconds, padding)
     costs = meter.window(start)
+    # Shared servers' work in the window (on PostgreSQL): transactions, reads
+    # included, and notices on a Redis bus.
+    after = counters() if counters else {}
+    rates = {f"{k}_per_s": round((after[k] - before[k]) / took, 1) for k in after}
     await settle(rooms, drain)
     run.close_window()
     lost = run.gaps + missing(rooms) - lost_before
@@ -130,8 +140,10 @@ async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5
         "send_failures": window.send_failures,
         "error_frames": window.errors,
         **latency_summary(window.latency_ns, "fanout"),
+        **(latency_summary(window.cross_ns, "cross") if run.process_of else {}),
         **latency_summary(window.ack_ns, "ack"),
         **costs,
+        **rates,
         "load_avg_before": load,
         "load_avg_after": load_average(),
     }
@@ -141,7 +153,9 @@ async def measure(run, meter, rooms, senders, rate, seconds, padding="", drain=5
 
 async def start_clients(server, people, run, kind, meter):
     started = time.monotonic()
-    clients = await open_all(people, run, server.url, kind)
+    if isinstance(server, Cluster):
+        run.process_of = server.process_of
+    clients = await open_all(people, run, server.url_for, kind)
     report(
         {
             "connected": len(clients),
@@ -160,7 +174,7 @@ async def s1(args, server, meter):
     rooms = by_room(clients)
     senders = interleaved(clients)
     rate = len(clients) / args.every
-    result = await measure(run, meter, rooms, senders, rate, args.seconds)
+    result = await measure(server, run, meter, rooms, senders, rate, args.seconds)
     result.update(clients=len(clients), rooms=len(rooms), every_s=args.every)
     return [result]
 
@@ -174,7 +188,7 @@ async def s2(args, server, meter):
     senders = interleaved(clients)
     steps = []
     for rate in args.rates:
-        result = await measure(run, meter, rooms, senders, rate, args.seconds)
+        result = await measure(server, run, meter, rooms, senders, rate, args.seconds)
         kept_up = result["inbound_per_s"] >= 0.95 * rate
         result["passed"] = (
             result["fanout_p99_ms"] <= 100
@@ -341,15 +355,19 @@ async def s4(args, server, meter):
     rooms = {0: [c for c in clients if c.person.room == 0]}
     chatters = rooms[0][: args.chatters]
     padding = " " + "x" * args.padding
-    baseline = await measure(run, meter, rooms, chatters, args.rate, args.seconds, padding)
+    baseline = await measure(
+        server, run, meter, rooms, chatters, args.rate, args.seconds, padding
+    )
     baseline["phase"] = "chat without a stuck reader"
     report(baseline)
-    sock = stuck_reader(server.port, stuck_person, len(server.people))
+    sock = stuck_reader(
+        server.port_for(stuck_person.index), stuck_person, len(server.people)
+    )
     closes_before = server.log_count("stopped reading")
     # Loopback socket buffers soak up a few MiB before the server's own queue grows, so
     # this phase runs long enough to push well past them and the 1 MiB limit.
     stuck = await measure(
-        run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding
+        server, run, meter, rooms, chatters, args.rate, args.stuck_seconds, padding
     )
     stuck["phase"] = "chat with one client that never reads"
     closed_by_server = server.log_count("stopped reading") - closes_before
@@ -383,6 +401,24 @@ def parse(argv):
     parser.add_argument("scenario", choices=sorted(SCENARIOS))
     parser.add_argument("--quick", action="store_true", help="a small, short variant")
     parser.add_argument("--durability", choices=["full", "normal"], default="full")
+    parser.add_argument(
+        "--database",
+        default="sqlite",
+        help="sqlite (one process); postgres (a PostgreSQL started by the bench); or "
+        "the postgresql:// URL of an empty database",
+    )
+    parser.add_argument(
+        "--bus",
+        default="postgres",
+        help="with PostgreSQL: postgres (LISTEN/NOTIFY), redis (a Redis started by "
+        "the bench), a redis:// URL, or none (one process)",
+    )
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=1,
+        help="chatbox processes on PostgreSQL; clients go to them in turn",
+    )
     parser.add_argument(
         "--socket",
         choices=["ws", "room"],
@@ -457,6 +493,8 @@ def parse(argv):
             args.rounds = min(args.rounds, 5)
     if args.quick and args.scenario == "s4":
         args.stuck_seconds = min(args.stuck_seconds, 25)
+    if args.database == "sqlite" and args.processes != 1:
+        parser.error("several processes need --database=postgres (or a URL)")
     for name, value in defaults.items():
         if getattr(args, name) is None:
             setattr(args, name, value)
@@ -470,13 +508,20 @@ def main(argv=None):
     busy = wait_for_quiet_box(args.wait_quiet) if args.wait_quiet else None
     # These scenarios measure capacity: a client here sends faster than the per-person
     # budgets let anyone (bench/abuse.py measures the budgets at their defaults).
-    server = Server(room_plan(args), args.durability, args.profile_server, args.gc_log,
-                    args=["--limits=off"])  # fmt: skip
+    if args.database == "sqlite":
+        server = Server(room_plan(args), args.durability, args.profile_server,
+                        args.gc_log, args=["--limits=off"])  # fmt: skip
+    else:
+        server = Cluster(room_plan(args), args.processes, args.database, args.bus,
+                         args=["--limits=off"])  # fmt: skip
     header = {
         "scenario": args.scenario,
         "argv": sys.argv,
         "machine": machine(),
         "server_command": " ".join(server.command),
+        "database": "sqlite" if args.database == "sqlite" else "postgresql",
+        "bus": None if args.database == "sqlite" else args.bus,
+        "processes": args.processes,
         "generator_cores": cores,
         "generator_fd_limit": fd_limit,
         "seed_seconds": round(server.seed_seconds, 1),
@@ -493,8 +538,14 @@ def main(argv=None):
     report(results[-1])
     stamp = time.strftime("%Y%m%d-%H%M%S")
     quick = "-quick" if args.quick else ""
+    where = (
+        ""
+        if args.database == "sqlite"
+        else f"-pg{args.processes}-{args.bus.split(':', 1)[0]}"
+    )
     save_results(
-        summary, f"{args.scenario}{quick}-{args.durability}-{args.socket}-{stamp}.json"
+        summary,
+        f"{args.scenario}{quick}-{args.durability}-{args.socket}{where}-{stamp}.json",
     )
     return summary
 

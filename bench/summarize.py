@@ -23,6 +23,26 @@ COLUMNS = {
         ("generator_cpu_pct", "generator CPU %"),
         ("cores_busy_pct", "cores busy %"),
     ],
+    # Several processes on PostgreSQL: deliveries across processes, and where the CPU
+    # of the server's core went.
+    "cluster": [
+        ("target_rate", "target msg/s"),
+        ("inbound_per_s", "inbound msg/s"),
+        ("delivered_per_s", "delivered msg/s"),
+        ("fanout_p50_ms", "p50 ms"),
+        ("fanout_p99_ms", "p99 ms"),
+        ("cross_p50_ms", "cross-process p50 ms"),
+        ("cross_p99_ms", "cross-process p99 ms"),
+        ("ack_p99_ms", "ack p99 ms"),
+        ("lost", "lost"),
+        ("duplicates", "dup"),
+        ("server_cpu_pct", "server side CPU %"),
+        ("chatbox_cpu_pct_each", "each chatbox CPU %"),
+        ("postgres_cpu_pct", "PostgreSQL CPU %"),
+        ("redis_cpu_pct", "Redis CPU %"),
+        ("generator_cpu_pct", "generator CPU %"),
+        ("cores_busy_pct", "cores busy %"),
+    ],
     "room": [
         ("clients", "clients"),
         ("send_to_all_p50_ms", "send-to-all p50 ms"),
@@ -67,7 +87,8 @@ def main(paths):
         timed = [r for r in run["results"] if "target_rate" in r]
         rooms = [r for r in run["results"] if "send_to_all_p95_ms" in r]
         if timed:
-            print(table(timed, COLUMNS["rate"]) + "\n")
+            kind = "cluster" if "chatbox_cpu_pct_each" in timed[0] else "rate"
+            print(table(timed, COLUMNS[kind]) + "\n")
         if rooms:
             print(table(rooms, COLUMNS["room"]) + "\n")
         for other in run["results"]:

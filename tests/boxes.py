@@ -73,8 +73,14 @@ class Notifications:
 class Box:
     """``python chatbox.py`` on a loopback port over a data dir, started and stopped."""
 
-    def __init__(self, data_dir, *args, env=None, notify_address=None, open_files=None):
+    def __init__(
+        self, data_dir, *args, env=None, notify_address=None, open_files=None, name=None
+    ):
+        """``name`` tells apart boxes that share ``data_dir`` (several processes of one
+        chatbox on PostgreSQL): each keeps its own log and notification socket."""
         self.data_dir = str(data_dir)
+        suffix = f"-{name}" if name else ""
+        self.log_path = os.path.join(self.data_dir, f"server{suffix}.log")
         self.port = free_port()
         self.args = [
             f"--data-dir={self.data_dir}",
@@ -83,7 +89,7 @@ class Box:
             *args,
         ]
         self.env = dict(os.environ, PYTHONUNBUFFERED="1", **(env or {}))
-        self.notify_path = os.path.join(self.data_dir, "notify.sock")
+        self.notify_path = os.path.join(self.data_dir, f"notify{suffix}.sock")
         self.notify_address = notify_address
         self.scheme = "https" if any(a.startswith("--certfile") for a in args) else "http"
         # (soft, hard) RLIMIT_NOFILE for the server process, or None to inherit ours.
@@ -103,7 +109,7 @@ class Box:
         address = self.notify_address or self.notify_path
         self.notifications = Notifications(address)
         self.env["NOTIFY_SOCKET"] = address
-        self.log = open(os.path.join(self.data_dir, "server.log"), "a")
+        self.log = open(self.log_path, "a")
         self.proc = subprocess.Popen(
             [sys.executable, CHATBOX, *self.args],
             env=self.env,
@@ -123,7 +129,7 @@ class Box:
         resource.setrlimit(resource.RLIMIT_NOFILE, self.open_files)
 
     def output(self):
-        with open(os.path.join(self.data_dir, "server.log")) as f:
+        with open(self.log_path) as f:
             return f.read()
 
     def terminate(self, timeout=15):
