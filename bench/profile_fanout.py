@@ -165,7 +165,7 @@ def main():
         stats = pstats.Stats(profile)
         stats.sort_stats("tottime").print_stats(args.top)
         stats.sort_stats("cumulative").print_stats(args.top)
-        stats.print_callers("hub.py.*encode|write_message|utf8")
+        stats.print_callers("frames.py.*encode|write_message|utf8")
 
 
 if __name__ == "__main__":

@@ -14,10 +14,10 @@ import tornado.websocket
 from tornado.web import HTTPError
 
 import database
+from frames import Frame, encode, event_frame, message_frame
 from handlers import wsio
 from handlers.base import RATE_LIMITED_PAUSE, Authenticated, JSONErrors
 from handlers.budget import RateLimited
-from hub import Frame, encode, event_frame, message_frame
 from models import (
     MAX_ID,
     Event,
@@ -214,7 +214,7 @@ class Socket(Authenticated, JSONErrors, tornado.websocket.WebSocketHandler):
 
     def skip_to(self, room_id, seq):
         """The room's changes up to ``seq`` will not be sent: its client was told to
-        refetch them (see ``hub.InOrder``)."""
+        refetch them (see ``relay.InOrder``)."""
 
     def is_member(self, room):
         """Asked again on every frame: while a socket stays open its user may be

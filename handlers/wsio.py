@@ -38,7 +38,7 @@ def _stream(handler):
 
 
 def write_frame(handler, frame):
-    """Queue the pre-built bytes of ``frame`` (a ``hub.Frame``) for this client.
+    """Queue the pre-built bytes of ``frame`` (a ``frames.Frame``) for this client.
 
     Only valid while compression is off for the socket: a compressed frame would differ
     per client, so it could not be shared.

@@ -23,7 +23,8 @@ from cluster import (
 )
 from conftest import API, ON_POSTGRES
 
-from hub import BEAT_INTERVAL, DEAD_AFTER, PRESENCE_DELAY
+from hub import PRESENCE_DELAY
+from relay import BEAT_INTERVAL, DEAD_AFTER
 
 # docs/scale-out.md: a process not heard from for 15 s is dead, which each process
 # checks at its own beats, so its people go offline within 20 s of its last notice; then
