@@ -26,8 +26,8 @@ from servers import free_port
 
 import bus as buses
 import database as engine
-import hub
 import models
+import relay
 from chatbox import make_app
 from handlers.budget import Limits
 from schema import open_database
@@ -427,7 +427,7 @@ async def test_a_room_too_far_behind_is_reset_rather_than_replayed(
     async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
-        monkeypatch.setattr(hub, "CATCH_UP_LIMIT", 2)
+        monkeypatch.setattr(relay, "CATCH_UP_LIMIT", 2)
         with quietly_committed(a):
             for n in range(4):
                 await ann.say(uri, f"quiet {n}")
