@@ -339,6 +339,18 @@ def schema_version():
     return db.execute_sql("PRAGMA user_version").fetchone()[0]
 
 
+def _prepare_upgrade(version, before_upgrade):
+    """Refuse a database newer than this chatbox; before an upgrade, call
+    ``before_upgrade(version)`` once (to take a backup first)."""
+    if version > SCHEMA_VERSION:
+        raise RuntimeError(
+            f"the database is at schema version {version}, newer than this chatbox "
+            f"({SCHEMA_VERSION}); run a newer chatbox"
+        )
+    if version < SCHEMA_VERSION and before_upgrade is not None:
+        before_upgrade(version)
+
+
 def migrate_schema(before_upgrade=None):
     """Create a new database at SCHEMA_VERSION, or upgrade an older one in place.
 
@@ -359,13 +371,7 @@ def migrate_schema(before_upgrade=None):
                 db.execute_sql(statement)
             db.execute_sql(f"PRAGMA user_version = {SCHEMA_VERSION}")
         return SCHEMA_VERSION
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the database is at schema version {version}, newer than this chatbox "
-            f"({SCHEMA_VERSION}); run a newer chatbox"
-        )
-    if version < SCHEMA_VERSION and before_upgrade is not None:
-        before_upgrade(version)
+    _prepare_upgrade(version, before_upgrade)
     # A step that rebuilds a table drops the old one. With foreign keys on, that drop
     # cascades and deletes every row pointing at the table (all rooms, messages and
     # tokens when the table is "user"). The pragma cannot change inside a transaction, so
@@ -500,13 +506,7 @@ def migrate_postgres(before_upgrade=None):
                 'INSERT INTO "schema_version" ("version") VALUES (%s)', (SCHEMA_VERSION,)
             )
             return SCHEMA_VERSION
-    if version > SCHEMA_VERSION:
-        raise RuntimeError(
-            f"the database is at schema version {version}, newer than this chatbox "
-            f"({SCHEMA_VERSION}); run a newer chatbox"
-        )
-    if version < SCHEMA_VERSION and before_upgrade is not None:
-        before_upgrade(version)
+    _prepare_upgrade(version, before_upgrade)
     while version < SCHEMA_VERSION:
         log.info("upgrading the database from schema version %d", version)
         with db.atomic():

@@ -26,8 +26,8 @@ from servers import free_port
 
 import bus as buses
 import database as engine
-import hub
 import models
+import relay
 from chatbox import make_app
 from handlers.budget import Limits
 from schema import open_database
@@ -107,6 +107,16 @@ async def people_in_a_chat(a, b, *names):
     return uri, people
 
 
+def send_in_turn(uri, ann_ws, bob_ws, count):
+    """``count`` messages from each socket, one from each in turn, without waiting."""
+    for n in range(count):
+        for ws, who in ((ann_ws, "a"), (bob_ws, "b")):
+            send(
+                ws,
+                {"type": "send", "uri": uri, "client_id": f"{who}{n}", "text": f"{who}{n}"},
+            )
+
+
 async def messages(ws, count):
     """The next ``count`` message frames, passing over chatter."""
     got = []
@@ -146,13 +156,7 @@ async def test_messages_from_both_processes_reach_every_socket_once_and_in_order
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         ann_ws = await ui_socket(ann, uri)
         bob_ws = await ui_socket(b.person(bob), uri)
-        for n in range(20):
-            send(
-                ann_ws, {"type": "send", "uri": uri, "client_id": f"a{n}", "text": f"a{n}"}
-            )
-            send(
-                bob_ws, {"type": "send", "uri": uri, "client_id": f"b{n}", "text": f"b{n}"}
-            )
+        send_in_turn(uri, ann_ws, bob_ws, 20)
         for ws in (ann_ws, bob_ws):
             got = await messages(ws, 40)
             seqs = [frame["seq"] for frame in got]
@@ -427,7 +431,7 @@ async def test_a_room_too_far_behind_is_reset_rather_than_replayed(
     async with two_boxes(database, make_bus) as (a, b):
         uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
         bob_ws = await ui_socket(b.person(bob), uri)
-        monkeypatch.setattr(hub, "CATCH_UP_LIMIT", 2)
+        monkeypatch.setattr(relay, "CATCH_UP_LIMIT", 2)
         with quietly_committed(a):
             for n in range(4):
                 await ann.say(uri, f"quiet {n}")
@@ -498,13 +502,7 @@ async def test_two_real_processes_deliver_each_others_messages_once_and_in_order
         bob_b = Person(b, bob.username, bob.token, {"id": bob.id})
         ann_ws = await ui_socket(ann, uri)
         bob_ws = await ui_socket(bob_b, uri)
-        for n in range(25):
-            send(
-                ann_ws, {"type": "send", "uri": uri, "client_id": f"a{n}", "text": f"a{n}"}
-            )
-            send(
-                bob_ws, {"type": "send", "uri": uri, "client_id": f"b{n}", "text": f"b{n}"}
-            )
+        send_in_turn(uri, ann_ws, bob_ws, 25)
         for ws in (ann_ws, bob_ws):
             got = await messages(ws, 50)
             seqs = [frame["seq"] for frame in got]
