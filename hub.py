@@ -13,6 +13,7 @@ import functools
 import logging
 from typing import Protocol
 
+from bus import TooLarge
 from database import ReadPool
 from frames import (
     change_frame,
@@ -348,13 +349,27 @@ class Messenger:
 
     def _publish(self, room, seq, frame, message_id=None):
         """A change of ``room`` numbered ``seq`` is committed: hand it to the room's
-        subscribers here and, with a bus, tell the other processes where to look."""
+        subscribers here and, with a bus, tell the other processes where to look.
+
+        A new message's frame travels with its notice when it fits, so that the other
+        processes need not read it back (the database stays the log: a notice lost,
+        or one without its frame, is read from there). Other changes are read back:
+        a move, say, also changes what each process knows of the room.
+        """
         if self.order is None:
             self.hub.publish(room.id, seq, frame, message_id)
             return
         self.order.local(room, seq, frame, message_id)
-        if self.bus is not None:
-            self.bus.publish({"kind": "news", "room": room.id, "seq": seq})
+        if self.bus is None:
+            return
+        notice = {"kind": "news", "room": room.id, "seq": seq}
+        if message_id is not None:
+            try:
+                self.bus.publish(dict(notice, frame=frame, message=message_id))
+                return
+            except TooLarge:
+                pass  # a long message: the others read it from the database
+        self.bus.publish(notice)
 
     async def post(
         self, room, author, text, client_id=None, reply_to=None, attachments=None

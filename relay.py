@@ -106,11 +106,14 @@ class InOrder:
             delivery.wanted = max(delivery.wanted, seq)
             self._advance(delivery)
 
-    def news(self, room_id, seq):
-        """Another process says the room has changes up to ``seq``."""
+    def news(self, room_id, seq, frame=None, message_id=None):
+        """Another process says the room has changes up to ``seq``; with ``frame``,
+        number ``seq`` itself (a new message, ``message_id``), as it committed it."""
         delivery = self._delivery(room_id)
         if delivery is None:
             return
+        if frame is not None and (delivery.delivered is None or seq > delivery.delivered):
+            delivery.waiting[seq] = (frame, message_id)
         delivery.wanted = max(delivery.wanted, seq)
         self._advance(delivery)
 
@@ -345,7 +348,13 @@ class Relay:
         self.restate()
 
     def on_news(self, node, message):
-        self.messenger.order.news(message["room"], message["seq"])
+        frame = message.get("frame")
+        self.messenger.order.news(
+            message["room"],
+            message["seq"],
+            None if frame is None else Frame(frame),
+            message.get("message"),
+        )
 
     def on_signal(self, node, message):
         self.hub.signal(message["room"], Frame(message["frame"]))

@@ -188,6 +188,30 @@ async def test_a_gap_in_the_notices_is_filled_from_the_database_before_the_next(
 
 
 @pytest.mark.gen_test(timeout=60)
+async def test_a_new_message_reaches_the_other_process_without_being_read_back(
+    database, make_bus
+):
+    async with two_boxes(database, make_bus) as (a, b):
+        uri, (ann, bob) = await people_in_a_chat(a, b, "ann", "bob")
+        bob_ws = await ui_socket(b.person(bob), uri)
+        read_back = []
+        read = b.messenger.reads.run
+
+        async def watched(fn, *args, **kwargs):
+            if fn == models.Event.since:
+                read_back.append(args[1:])
+            return await read(fn, *args, **kwargs)
+
+        b.messenger.reads.run = watched
+        await ann.say(uri, "carried")
+        await ann.say(uri, "é" * 4000)  # 8,000 bytes: too long to travel with its notice
+        got = await messages(bob_ws, 2)
+        assert [f["message"] for f in got] == ["carried", "é" * 4000]
+        # Only the long one was read from the database: after the number before it.
+        assert read_back == [(got[0]["seq"], relay.CATCH_UP_LIMIT)]
+
+
+@pytest.mark.gen_test(timeout=60)
 async def test_a_notice_lost_without_a_disconnect_is_caught_up_by_the_periodic_check(
     database, make_bus
 ):
