@@ -107,6 +107,37 @@ async def people_in_a_chat(a, b, *names):
     return uri, people
 
 
+class HeldBacklog:
+    """A box's read pool whose first subscribe backlog read is held until ``go_on`` is
+    set: before it reads (``after_reading`` False) or after (True). ``reached`` is set
+    once it is held."""
+
+    threaded = True
+
+    def __init__(self, reads, after_reading):
+        self.reads = reads
+        self.after_reading = after_reading
+        self.reached, self.go_on = asyncio.Event(), asyncio.Event()
+        self.first = True
+
+    async def run(self, fn, *args):
+        hold = getattr(fn, "__name__", "") == "backlog" and self.first
+        if hold and not self.after_reading:
+            await self._hold()
+        result = await self.reads.run(fn, *args)
+        if hold and self.after_reading:
+            await self._hold()
+        return result
+
+    async def _hold(self):
+        self.first = False
+        self.reached.set()
+        await self.go_on.wait()
+
+    def close(self):
+        self.reads.close()
+
+
 async def nothing_more(*sockets):
     """After a moment for stragglers, no socket has another message (no copy)."""
     await asyncio.sleep(0.3)
@@ -421,29 +452,16 @@ async def test_what_is_committed_while_a_subscribe_reads_its_backlog_follows_it_
         # The room is live on box b already: its changes are handed out as they come.
         await ui_socket(b.person(ann), uri)
         reads = b.messenger.reads
-        reading, go_on = asyncio.Event(), asyncio.Event()
-
-        class SlowBacklog:
-            threaded = True
-
-            async def run(self, fn, *args):
-                if getattr(fn, "__name__", "") == "backlog":
-                    reading.set()
-                    await go_on.wait()
-                return await reads.run(fn, *args)
-
-            def close(self):
-                reads.close()
-
-        b.messenger.reads = SlowBacklog()
+        held = HeldBacklog(reads, after_reading=False)
+        b.messenger.reads = held
         bob_ws = await b.person(bob).socket("/ws")
         assert (await read(bob_ws))["type"] == "hello"
         send(bob_ws, {"type": "subscribe", "uri": uri, "after": said["id"] - 1})
-        await reading.wait()
+        await held.reached.wait()
         await ann.say(uri, "during, from a")
         await b.person(ann).say(uri, "during, from b")
         await asyncio.sleep(0.3)
-        go_on.set()
+        held.go_on.set()
         subscribed = await read_type(bob_ws, "subscribed")
         got = await messages(bob_ws, 3)
         assert [f["message"] for f in got] == ["before", "during, from a", "during, from b"]
@@ -547,36 +565,18 @@ async def test_a_subscribe_that_read_less_than_the_room_has_started_at_reads_the
         uri, (ann, bob, cat) = await people_in_a_chat(a, b, "ann", "bob", "cat")
         said = await ann.say(uri, "one")
         reads = b.messenger.reads
-        read_done, go_on = asyncio.Event(), asyncio.Event()
-
-        class FirstBacklogLate:
-            """The first subscribe's backlog read completes, then waits."""
-
-            threaded = True
-            first = True
-
-            async def run(self, fn, *args):
-                result = await reads.run(fn, *args)
-                if getattr(fn, "__name__", "") == "backlog" and self.first:
-                    self.first = False
-                    read_done.set()
-                    await go_on.wait()
-                return result
-
-            def close(self):
-                reads.close()
-
-        b.messenger.reads = FirstBacklogLate()
+        held = HeldBacklog(reads, after_reading=True)
+        b.messenger.reads = held
         bob_ws = await b.person(bob).socket("/ws")
         assert (await read(bob_ws))["type"] == "hello"
         send(bob_ws, {"type": "subscribe", "uri": uri, "after": said["id"] - 1})
-        await read_done.wait()
+        await held.reached.wait()
         # Meanwhile two more messages, and a second socket that starts the room here
         # after them.
         await ann.say(uri, "two")
         await ann.say(uri, "three")
         await ui_socket(b.person(cat), uri)
-        go_on.set()
+        held.go_on.set()
         await read_type(bob_ws, "subscribed")
         await ann.say(uri, "four")
         got = await messages(bob_ws, 4)
